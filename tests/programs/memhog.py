@@ -1,0 +1,62 @@
+"""A process that allocates memory on command, for the monitor's tests.
+
+Reads one command per line on stdin and answers "ok" on stdout when it is done:
+  alloc MB         allocate and touch MB megabytes (kept until "free")
+  spike MB MS      allocate MB, hold it MS milliseconds, free it
+  fork N           fork N children that share this process's memory and sleep
+  free             drop what "alloc" kept
+  exit             leave
+Uses only the standard library so it starts fast and its own footprint is small.
+"""
+
+import os
+import signal
+import sys
+import time
+
+PAGE = 4096
+kept = []
+children = []
+
+
+def touched(mb):
+    block = bytearray(mb * 1024 * 1024)
+    for offset in range(0, len(block), PAGE):
+        block[offset] = 1
+    return block
+
+
+def main():
+    for line in sys.stdin:
+        words = line.split()
+        if not words:
+            continue
+        command, args = words[0], [int(w) for w in words[1:]]
+        if command == "alloc":
+            kept.append(touched(args[0]))
+        elif command == "spike":
+            block = touched(args[0])
+            time.sleep(args[1] / 1000.0)
+            del block
+        elif command == "fork":
+            for _ in range(args[0]):
+                pid = os.fork()
+                if pid == 0:
+                    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                    # A child keeps the shared pages and adds a private block of its own.
+                    own = touched(4)  # noqa: F841
+                    time.sleep(3600)
+                    os._exit(0)
+                children.append(pid)
+            time.sleep(0.3)  # let the children touch their private pages
+        elif command == "free":
+            kept.clear()
+        elif command == "exit":
+            break
+        print("ok", flush=True)
+    for pid in children:
+        os.kill(pid, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,340 @@
+"""memory_monitor.py on real processes, as a user runs it: a subprocess, its exit code,
+its report and its sample stream."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from cgroups import LimitedCgroup, can_make_cgroups
+from conftest import ROOT, run_script
+
+MONITOR = str(ROOT / "memory_monitor.py")
+
+
+def monitor(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, MONITOR, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT, **kwargs)
+
+
+def read_stream(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def stream_samples(path: Path) -> list[dict]:
+    return [record for record in read_stream(path) if "kind" not in record]
+
+
+def wait_for_samples(path: Path, count: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while len(stream_samples(path)) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} samples in {path}"
+        time.sleep(0.02)
+
+
+def smaps(pid: int) -> dict[str, int]:
+    values = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        key, _, rest = line.partition(":")
+        values[key] = int(rest.split()[0])
+    return values
+
+
+def descendants(pid: int) -> list[int]:
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    stat = Path(f"/proc/{entry}/stat").read_text()
+                except OSError:
+                    continue
+                if int(stat[stat.rindex(")") + 2:].split()[1]) == parent:
+                    found.append(int(entry))
+                    frontier.append(int(entry))
+    return found
+
+
+def test_allocation_is_seen_within_5_percent(memhog, tmp_path):
+    hog = memhog()
+    before = run_script("memory_monitor.py", "--pid", str(hog.pid), "--duration", "0.5",
+                        "--interval", "0.25", "-o", str(tmp_path / "before.json"))
+    assert before.returncode == 0, before.stderr
+    hog.send("alloc 200")
+    after = run_script("memory_monitor.py", "--pid", str(hog.pid), "--duration", "0.5",
+                       "--interval", "0.25", "-o", str(tmp_path / "after.json"))
+    assert after.returncode == 0, after.stderr
+    first = json.loads((tmp_path / "before.json").read_text())["samples"][-1]["process"]
+    second = json.loads((tmp_path / "after.json").read_text())["samples"][-1]["process"]
+    for key in ("rss_mb", "pss_mb", "uss_mb", "tree_mb"):
+        grown = second[key] - first[key]
+        assert abs(grown - 200) <= 10, f"{key} grew {grown:.1f} MB for a 200 MB allocation"
+
+
+def test_spike_between_two_samples_shows_in_peak(memhog, tmp_path):
+    hog = memhog()
+    output = tmp_path / "spike.json"
+    proc = monitor("--pid", str(hog.pid), "--interval", "1", "--duration", "2", "-o", str(output))
+    wait_for_samples(tmp_path / "spike.samples.jsonl", 1)
+    hog.send("spike 150 300")  # done well before the sample at t=1
+    assert proc.wait(timeout=20) == 0, proc.stderr.read()
+    report = json.loads(output.read_text())
+    sampled = [s["process"]["rss_mb"] for s in report["samples"]]
+    assert len(sampled) == 3
+    assert max(sampled) < min(sampled) + 50, "the spike should fall between samples"
+    assert report["summary"]["peak_rss_mb"] >= min(sampled) + 140
+
+
+def test_forked_tree_pss_lies_between_private_and_rss(memhog, tmp_path):
+    hog = memhog()
+    hog.send("alloc 60")
+    hog.send("fork 3")
+    members = [hog.pid, *descendants(hog.pid)]
+    assert len(members) == 4
+    output = tmp_path / "tree.json"
+    result = run_script("memory_monitor.py", "--pid", str(hog.pid), "--duration", "1",
+                        "--interval", "0.5", "-o", str(output))
+    assert result.returncode == 0, result.stderr
+    rollups = [smaps(pid) for pid in members]
+    private_mb = sum(r["Private_Clean"] + r["Private_Dirty"] for r in rollups) / 1024
+    rss_mb = sum(r["Rss"] for r in rollups) / 1024
+    report = json.loads(output.read_text())
+    last = report["samples"][-1]["process"]
+    assert last["children"] == 3
+    assert report["summary"]["tree_metric"] == "pss"
+    assert private_mb < last["tree_mb"] < rss_mb
+    assert last["tree_mb"] == last["tree_pss_mb"]
+    assert abs(last["tree_rss_mb"] - rss_mb) < 5
+    # The shared 60 MB is counted once in PSS, four times in RSS.
+    assert rss_mb - last["tree_mb"] > 120
+
+
+def test_no_children_watches_the_process_alone(memhog, tmp_path):
+    hog = memhog()
+    hog.send("fork 2")
+    output = tmp_path / "alone.json"
+    result = run_script("memory_monitor.py", "--pid", str(hog.pid), "--no-children",
+                        "--duration", "0.5", "--interval", "0.5", "-o", str(output))
+    assert result.returncode == 0, result.stderr
+    last = json.loads(output.read_text())["samples"][-1]["process"]
+    assert last["children"] == 0
+    assert last["tree_rss_mb"] == last["rss_mb"]
+
+
+@pytest.mark.skipif(not can_make_cgroups(), reason="needs root and a writable memory cgroup")
+def test_cgroup_limit_alert_and_oom_kill(memhog, tmp_path):
+    group = LimitedCgroup(limit_mb=100)
+    try:
+        hog = memhog()
+        group.add(hog.pid)
+        output = tmp_path / "cgroup.json"
+        proc = monitor("--pid", str(hog.pid), "--interval", "0.1", "--warning", "50",
+                       "--critical", "95", "-o", str(output))
+        wait_for_samples(tmp_path / "cgroup.samples.jsonl", 2)
+        hog.send("alloc 50")
+        wait_for_samples(tmp_path / "cgroup.samples.jsonl", 8)
+        hog.send_nowait("alloc 200")  # beyond the limit: the kernel kills it
+        assert hog.proc.wait(timeout=20) == -signal.SIGKILL
+        assert proc.wait(timeout=20) == 0, proc.stderr.read()
+    finally:
+        group.remove()
+    report = json.loads(output.read_text())
+    assert report["end_reason"] == "target_exited"
+    groups = [s["cgroup"] for s in report["samples"]]
+    assert all(g is not None and g["limit_mb"] == 100 for g in groups)
+    assert max(g["usage_mb"] for g in groups) > 50
+    alerts = [a for a in report["alerts"] if a["metric"] == "cgroup_percent"]
+    assert alerts and alerts[0]["level"] == "warning" and alerts[0]["threshold"] == 50
+    assert report["summary"]["cgroup"]["oom_kills_during_run"] == 1
+    assert report["summary"]["cgroup"]["oom_kills"] >= 1
+
+
+def test_target_exit_ends_the_run_cleanly(memhog, tmp_path):
+    hog = memhog()
+    output = tmp_path / "exit.json"
+    proc = monitor("--pid", str(hog.pid), "--interval", "0.1", "-o", str(output))
+    wait_for_samples(tmp_path / "exit.samples.jsonl", 3)
+    hog.send_nowait("exit")
+    hog.proc.wait(timeout=5)
+    assert proc.wait(timeout=10) == 0, proc.stderr.read()
+    report = json.loads(output.read_text())
+    assert report["end_reason"] == "target_exited"
+    assert report["complete"] is True  # without --duration the target's exit is the end
+    stream = read_stream(tmp_path / "exit.samples.jsonl")
+    assert stream[-1] == {"kind": "end", "end_reason": "target_exited", "complete": True}
+
+
+def test_target_dying_before_duration_is_incomplete(memhog, tmp_path):
+    hog = memhog()
+    output = tmp_path / "died.json"
+    proc = monitor("--pid", str(hog.pid), "--interval", "0.1", "--duration", "30",
+                   "-o", str(output))
+    wait_for_samples(tmp_path / "died.samples.jsonl", 3)
+    hog.proc.kill()
+    hog.proc.wait()
+    assert proc.wait(timeout=10) == 1
+    report = json.loads(output.read_text())
+    assert report["end_reason"] == "target_exited" and report["complete"] is False
+    assert report["summary"]["sample_count"] >= 3
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_mid_run_writes_every_sample_with_complete_false(memhog, tmp_path, signum, code):
+    hog = memhog()
+    output = tmp_path / "stop.json"
+    proc = monitor("--pid", str(hog.pid), "--interval", "0.05", "--duration", "60",
+                   "-o", str(output))
+    wait_for_samples(tmp_path / "stop.samples.jsonl", 10)
+    proc.send_signal(signum)
+    assert proc.wait(timeout=10) == code
+    assert "Traceback" not in proc.stderr.read()
+    report = json.loads(output.read_text())
+    assert report["complete"] is False and report["end_reason"] == "interrupted"
+    streamed = stream_samples(tmp_path / "stop.samples.jsonl")
+    assert report["samples"] == streamed
+    assert len(streamed) >= 10
+
+
+def test_kill_9_loses_at_most_one_interval(memhog, tmp_path):
+    hog = memhog()
+    output = tmp_path / "killed.json"
+    proc = monitor("--pid", str(hog.pid), "--interval", "0.1", "--duration", "60",
+                   "-o", str(output))
+    wait_for_samples(tmp_path / "killed.samples.jsonl", 5)
+    time.sleep(0.5)
+    proc.kill()
+    proc.wait()
+    killed_at = time.time()
+    assert not output.exists()
+    records = read_stream(tmp_path / "killed.samples.jsonl")  # every line parses
+    assert records[0]["kind"] == "header" and records[0]["tool"] == "memory_monitor"
+    samples = [r for r in records if "kind" not in r]
+    assert len(samples) >= 10
+    assert killed_at - samples[-1]["time"] < 0.1 + 0.15  # one interval, plus slack
+
+
+def test_whole_system_without_pid(tmp_path):
+    output = tmp_path / "system.json"
+    result = run_script("memory_monitor.py", "--duration", "1", "--interval", "0.5",
+                        "-o", str(output))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(output.read_text())
+    assert report["tool"] == "memory_monitor" and report["schema_version"] == 1
+    assert report["target"] is None
+    assert len(report["samples"]) == 3
+    for sample in report["samples"]:
+        assert sample["process"] is None and sample["python"] is None
+        assert 0 < sample["system"]["percent"] < 100
+        assert sample["system"]["used_mb"] + sample["system"]["available_mb"] == pytest.approx(
+            sample["system"]["total_mb"], abs=0.01)
+    assert report["summary"]["peak_rss_mb"] is None
+
+
+def test_fast_interval_keeps_schedule(memhog, tmp_path):
+    hog = memhog()
+    output = tmp_path / "fast.json"
+    result = run_script("memory_monitor.py", "--pid", str(hog.pid), "--interval", "0.05",
+                        "--duration", "2", "-o", str(output))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(output.read_text())
+    times = [s["t"] for s in report["samples"]]
+    assert len(times) == 41 - report["summary"]["timing"]["missed_ticks"]
+    assert report["summary"]["timing"]["missed_ticks"] <= 2
+    # Deadline-based: sample k is taken at about k * interval, without accumulated drift.
+    assert times[-1] == pytest.approx(2.0, abs=0.03)
+    reads = report["reads"]
+    assert reads["status"]["count"] >= len(times)
+    assert reads["smaps_rollup"]["interval_s"] == 1.0
+    assert reads["smaps_rollup"]["count"] == pytest.approx(3, abs=1)
+    target = report["target"]
+    assert target["pid"] == hog.pid and target["is_python"] is True
+    assert any("memhog.py" in part for part in target["cmdline"])
+
+
+def test_plain_and_quiet_output(memhog, tmp_path):
+    hog = memhog()
+    plain = run_script("memory_monitor.py", "--pid", str(hog.pid), "--duration", "1",
+                       "--interval", "0.5", "-o", str(tmp_path / "plain.json"))
+    assert plain.returncode == 0
+    assert f"Monitoring PID {hog.pid}" in plain.stdout
+    assert "Peak RSS" in plain.stdout and "Files written" in plain.stdout
+    quiet = run_script("memory_monitor.py", "--pid", str(hog.pid), "--duration", "0.5",
+                       "--quiet", "-o", str(tmp_path / "quiet.json"))
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
+
+
+def _nobody_can_run_python() -> bool:
+    system_python = Path(f"/usr/bin/python{sys.version_info[0]}.{sys.version_info[1]}")
+    return os.geteuid() == 0 and system_python.exists() and shutil.which("runuser") is not None
+
+
+@pytest.mark.skipif(not _nobody_can_run_python(), reason="needs root, runuser and a system python")
+def test_another_users_process_is_sampled_as_far_as_readable(memhog):
+    # The monitor runs as 'nobody' on a root-owned target: status is readable by all,
+    # smaps_rollup (PSS/USS) and the fd list are not. The project and its dependencies are
+    # copied to a directory 'nobody' can read, run by the system's python of the same
+    # version (the venv's interpreter lives under /root).
+    hog = memhog()
+    work = Path(tempfile.mkdtemp(prefix="monitor-nobody-"))
+    try:
+        os.chmod(work, 0o777)
+        shutil.copytree(ROOT / "memory_analysis", work / "memory_analysis")
+        shutil.copy(ROOT / "memory_monitor.py", work)
+        site = Path(sysconfig.get_paths()["purelib"])
+        for package in ("psutil", "click"):
+            shutil.copytree(site / package, work / package)
+        for path in work.rglob("*"):
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        system_python = f"/usr/bin/python{sys.version_info[0]}.{sys.version_info[1]}"
+        result = subprocess.run(
+            ["runuser", "-u", "nobody", "--", system_python, "memory_monitor.py",
+             "--pid", str(hog.pid), "--duration", "1", "--interval", "0.5", "-o", "r.json"],
+            cwd=work, capture_output=True, text=True, timeout=30,
+            env={"PATH": os.environ["PATH"], "PYTHONPATH": str(work)})
+        assert result.returncode == 0, result.stderr
+        assert "Not readable" in result.stdout
+        report = json.loads((work / "r.json").read_text())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    assert "pss" in report["unreadable"]
+    assert report["summary"]["tree_metric"] == "rss"
+    last = report["samples"][-1]["process"]
+    assert last["rss_mb"] > 5 and last["pss_mb"] is None and last["open_fds"] is None
+    assert last["tree_mb"] == last["tree_rss_mb"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--pid", "99999999"], "no process with PID 99999999"),
+    (["--interval", "0"], "--interval must be greater than 0"),
+    (["--interval", "-1"], "--interval must be greater than 0"),
+    (["--interval", "fast"], "'fast' is not a valid float"),
+    (["--duration", "-5"], "--duration must be greater than 0"),
+    (["--duration", "0"], "--duration must be greater than 0"),
+    (["--warning", "150"], "--warning must be a percentage between 0 and 100"),
+    (["--critical", "-1"], "--critical must be a percentage between 0 and 100"),
+    (["--warning", "90", "--critical", "80"], "--warning (90) must be below --critical (80)"),
+    (["--output", "/nonexistent-dir/report.json"], "directory /nonexistent-dir does not exist"),
+    (["--output", "/proc/report.json"], "cannot write /proc/report.json"),
+    (["--output", "/tmp"], "it is a directory"),
+    (["--no-such-option"], "No such option"),
+])
+def test_bad_input_exits_2_with_one_line(args, message, tmp_path):
+    result = run_script("memory_monitor.py", "--duration", "1", *args, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("memory_monitor.py: error: ")
+    assert message in lines[0]
+    assert list(tmp_path.iterdir()) == []  # nothing written
