@@ -338,3 +338,19 @@ def test_bad_input_exits_2_with_one_line(args, message, tmp_path):
     assert lines[0].startswith("memory_monitor.py: error: ")
     assert message in lines[0]
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_descendants_forked_mid_run_join_the_tree(memhog, tmp_path):
+    hog = memhog()
+    output = tmp_path / "join.json"
+    proc = monitor("--pid", str(hog.pid), "--interval", "0.1", "--pss-interval", "0.5",
+                   "--duration", "3", "-o", str(output))
+    wait_for_samples(tmp_path / "join.samples.jsonl", 3)
+    hog.send("fork 2")
+    joined_at = time.time()
+    assert proc.wait(timeout=20) == 0, proc.stderr.read()
+    samples = json.loads(output.read_text())["samples"]
+    assert samples[0]["process"]["children"] == 0
+    first_seen = next(s for s in samples if s["process"]["children"] == 2)
+    assert first_seen["time"] - joined_at <= 0.5 + 0.15  # within one --pss-interval
+    assert samples[-1]["process"]["tree_rss_mb"] > samples[0]["process"]["tree_rss_mb"] + 10

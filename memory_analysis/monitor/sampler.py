@@ -1,8 +1,10 @@
 """One sample of system memory, a process tree, and its memory cgroup.
 
 Cheap reads (/proc/PID/status, /proc/PID/stat, /proc/meminfo, cgroup files) run on
-every tick. smaps_rollup, which gives PSS and USS but locks the target's memory map
-while the kernel walks it, runs every ``pss_interval`` seconds; between two reads each
+every tick. Two reads cost more and run every ``pss_interval`` seconds: smaps_rollup,
+which gives PSS and USS but locks the target's memory map while the kernel walks it, and
+the scan of the whole process table that finds new descendants (known descendants are
+re-read on every tick, and leave the tree as soon as they exit). Between two reads each
 process's PSS and USS are carried forward by the change in its RSS, so the tree total
 still moves at the sampling rate. All figures leave here in MB (2**20 bytes).
 """
@@ -101,7 +103,8 @@ class TreeSampler:
         self._start_ticks = procfs.read_stat(self.pid).start_ticks
         self._rollups: dict[int, _Rollup] = {}
         self._cpu_prev: dict[int, tuple[int, float]] = {}
-        self._next_pss_at = float("-inf")
+        self._next_deep_at = float("-inf")
+        self._members = [self.pid]
 
     def _refresh_rollup(self, pid: int, rss: int) -> None:
         try:
@@ -132,15 +135,25 @@ class TreeSampler:
         status = procfs.read_status(self.pid)
         if status.zombie:
             raise ProcessGone(self.pid)
-        if self.include_children:
+        deep = now >= self._next_deep_at
+        if deep:
+            self._next_deep_at = now + self.pss_interval
+        if self.include_children and deep:
+            # Finding new descendants means reading every process's stat: an expensive
+            # read, done on the PSS schedule. In between, known members are re-read.
             stats = procfs.scan_processes()
             self.counts.process_scan += 1
-            target_stat = stats.get(self.pid)
-            members = [self.pid, *procfs.descendants(self.pid, stats)]
+            self._members = [self.pid, *procfs.descendants(self.pid, stats)]
         else:
-            target_stat = procfs.read_stat(self.pid)
-            stats = {self.pid: target_stat}
-            members = [self.pid]
+            stats = {}
+            for pid in self._members:
+                try:
+                    stats[pid] = procfs.read_stat(pid)
+                except (ProcessGone, PermissionError):
+                    if pid == self.pid:
+                        raise ProcessGone(pid) from None
+        members = [pid for pid in self._members if pid in stats]
+        target_stat = stats.get(self.pid)
         if target_stat is None or target_stat.start_ticks != self._start_ticks:
             raise ProcessGone(self.pid)
 
@@ -154,8 +167,7 @@ class TreeSampler:
                 statuses[child] = child_status
         self.counts.status += len(statuses)
 
-        if now >= self._next_pss_at and self.pss_readable:
-            self._next_pss_at = now + self.pss_interval
+        if deep and self.pss_readable:
             for pid, st in statuses.items():
                 self._refresh_rollup(pid, st.rss)
         # Forget processes that have gone, so their figures are not counted.

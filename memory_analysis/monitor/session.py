@@ -261,7 +261,7 @@ class MonitorSession:
             reads["status"] = {"interval_s": self.config.interval, "count": sampler.counts.status}
             reads["smaps_rollup"] = {"interval_s": sampler.pss_interval,
                                      "count": sampler.counts.smaps_rollup}
-            reads["process_scan"] = {"interval_s": self.config.interval,
+            reads["process_scan"] = {"interval_s": sampler.pss_interval,
                                      "count": sampler.counts.process_scan}
         if self.cgroup is not None:
             reads["cgroup"] = {"interval_s": self.config.interval,
