@@ -136,8 +136,8 @@ class LiveView:
                           f"  ({status['children']} descendants)")
         group = status["cgroup"]
         if group:
-            limit = _mb(group["limit_mb"]) if group["limit_mb"] else "no limit"
-            table.add_row("Cgroup working set", f"{_mb(group['working_set_mb'])} of {limit}")
+            limit = f"of {_mb(group['limit_mb'])}" if group["limit_mb"] else "(no limit)"
+            table.add_row("Cgroup working set", f"{_mb(group['working_set_mb'])} {limit}")
         table.add_row("Samples / alerts", f"{status['samples']} / {status['alerts']}")
         title = _target_line(self._header) if self._header else "memory monitor"
         return Panel(table, title=title, title_align="left")
