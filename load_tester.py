@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
-"""Not yet available: this tool arrives with its own issue."""
+"""Concurrent-user load tester: see MEMORY_ANALYSIS_README.md or run with --help."""
 
-import sys
+from memory_analysis.cli.load_tester import main
 
 if __name__ == "__main__":
-    print("load_tester.py: not yet available", file=sys.stderr)
-    sys.exit(1)
+    main()
