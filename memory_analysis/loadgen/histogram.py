@@ -113,6 +113,14 @@ class LatencyHistogram:
             result._sync()
         return result
 
+    def restore_bounds_ms(self, summary: dict[str, float | None]) -> None:
+        """Put back the exact min and max (which the encoding rounds to bucket bounds)
+        from a ``summary_ms`` of the same histogram."""
+        if self.count and summary.get("min") is not None and summary.get("max") is not None:
+            self._min = int(round(float(summary["min"]) * 1000))  # type: ignore[arg-type]
+            self._max = int(round(float(summary["max"]) * 1000))  # type: ignore[arg-type]
+            self._sync()
+
     # -- reading ----------------------------------------------------------------------
     def percentiles_us(self, percentiles: Iterable[float]) -> dict[float, int]:
         self._sync()

@@ -169,6 +169,7 @@ def stats_from_report(report: dict[str, Any], source: str) -> RunStats:
             e.bytes_received = int(item.get("bytes_received", 0))
             e.errors = {str(k): int(v) for k, v in item.get("errors", {}).items()}
             e.hist = LatencyHistogram.decode(item["histogram"])
+            e.hist.restore_bounds_ms(item.get("latency_ms") or {})
             endpoints.append(e)
         stats = RunStats(endpoints)
         totals = report["totals"]

@@ -1,0 +1,160 @@
+"""Helpers for the load tester's tests: a real aiohttp server on 127.0.0.1 that counts
+what it receives, and a way to run the top-level ``load_tester.py`` script."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "load_tester.py"
+
+
+class CountingServer:
+    """aiohttp server in a background thread, answering every path.
+
+    ``status``: the HTTP status of every answer (or per path with ``status_for``);
+    ``delay_s``: how long each answer waits. ``counts`` holds (method, path) -> number of
+    requests received; ``bodies`` the decoded JSON bodies per path.
+    """
+
+    def __init__(self, status: int = 200, delay_s: float = 0.0,
+                 status_for: dict[str, int] | None = None) -> None:
+        self.status = status
+        self.delay_s = delay_s
+        self.status_for = status_for or {}
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self.order: list[str] = []
+        self.seen: list[tuple[str, str | None, bytes]] = []
+        self.bodies: dict[str, list[Any]] = {}
+        self.port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return sum(self.counts.values())
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        with self._lock:
+            self.counts[(request.method, request.path)] += 1
+            if len(self.order) < 100_000:
+                self.order.append(request.path_qs)
+                self.seen.append((request.path, request.headers.get("X-Item"), body))
+            if body:
+                try:
+                    self.bodies.setdefault(request.path, []).append(json.loads(body))
+                except ValueError:
+                    self.bodies.setdefault(request.path, []).append(body)
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        status = self.status_for.get(request.path, self.status)
+        return web.json_response({"path": request.path, "ok": status < 400}, status=status)
+
+    def _serve(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        runner = web.AppRunner(app, access_log=None)
+        loop.run_until_complete(runner.setup())
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+        loop.run_until_complete(site.start())
+        self._runner = runner
+        sockets = site._server.sockets  # type: ignore[union-attr]
+        self.port = sockets[0].getsockname()[1]
+        self._ready.set()
+        loop.run_forever()
+        loop.run_until_complete(runner.cleanup())
+        loop.close()
+
+    def start(self) -> CountingServer:
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("test server did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+
+    def __enter__(self) -> CountingServer:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (closed port for connection-refused tests)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_tester(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run the top-level script the way a user does; output text captured."""
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def start_tester(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    return subprocess.Popen([sys.executable, str(SCRIPT), *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def endpoint_counts(report: dict[str, Any]) -> dict[tuple[str, str], int]:
+    """(method, path template) -> requests, as the report has them."""
+    return {(e["method"], e["path"]): e["requests"] for e in report["endpoints"]}
+
+
+def server_counts_by_template(server: CountingServer,
+                              report: dict[str, Any]) -> dict[tuple[str, str], int]:
+    """The server's counts folded onto the report's path templates."""
+    import re
+
+    patterns = []
+    for e in report["endpoints"]:
+        regex = "^" + re.sub(r"\\\{[A-Za-z_][A-Za-z0-9_]*\\\}", "[^/]+", re.escape(e["path"])) + "$"
+        patterns.append((e["method"], e["path"], re.compile(regex)))
+    folded: dict[tuple[str, str], int] = {(m, p): 0 for m, p, _ in patterns}
+    with server._lock:
+        items = list(server.counts.items())
+    for (method, path), n in items:
+        for m, template, regex in patterns:
+            if m == method and regex.match(path):
+                folded[(m, template)] += n
+                break
+        else:
+            folded[(method, path)] = folded.get((method, path), 0) + n
+    return folded
