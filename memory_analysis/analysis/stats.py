@@ -33,3 +33,77 @@ def summarize(values: Sequence[float], digits: int = 2) -> dict[str, float | Non
         "max": round(max(values), digits),
         "p95": round(p95, digits) if p95 is not None else None,
     }
+
+
+def median(values: Sequence[float]) -> float | None:
+    """The middle value (mean of the two middle ones for an even count); None when empty."""
+    return percentile(values, 50)
+
+
+def mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float, float] | None:
+    """Least-squares line through the points: (slope, intercept, R²).
+
+    R² is 1.0 when the ys do not vary at all (a flat line explains them fully).
+    None with fewer than two points or when all xs are equal.
+    """
+    n = len(xs)
+    if n < 2 or n != len(ys):
+        return None
+    mean_x, mean_y = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mean_x) ** 2 for x in xs)
+    if sxx == 0:
+        return None
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sxx
+    intercept = mean_y - slope * mean_x
+    return slope, intercept, r_squared(ys, [intercept + slope * x for x in xs])
+
+
+def r_squared(ys: Sequence[float], predicted: Sequence[float]) -> float:
+    """Share of the variance of ``ys`` that ``predicted`` explains (1.0 for constant ys)."""
+    mean_y = sum(ys) / len(ys)
+    total = sum((y - mean_y) ** 2 for y in ys)
+    residual = sum((y - p) ** 2 for y, p in zip(ys, predicted))
+    if total == 0:
+        return 1.0 if residual == 0 else 0.0
+    return 1.0 - residual / total
+
+
+def thin(values: Sequence[float], most: int) -> list[float]:
+    """At most ``most`` values, evenly spaced over ``values`` (first and last kept)."""
+    if len(values) <= most:
+        return list(values)
+    step = (len(values) - 1) / (most - 1)
+    return [values[round(i * step)] for i in range(most)]
+
+
+def theil_sen(xs: Sequence[float], ys: Sequence[float],
+              most_points: int = 300) -> tuple[float, float] | None:
+    """Theil–Sen line: the median of all pairwise slopes, and the median intercept.
+
+    Robust: up to about 29 % of the points can be outliers (a GC pause, one slow PSS
+    read) without moving the slope. Long series are thinned evenly to ``most_points``
+    first, as the pair count grows with the square. None with fewer than two distinct xs.
+    """
+    xs, ys = thin(xs, most_points), thin(ys, most_points)
+    slopes = [(ys[j] - ys[i]) / (xs[j] - xs[i])
+              for i in range(len(xs)) for j in range(i + 1, len(xs)) if xs[j] != xs[i]]
+    if not slopes:
+        return None
+    slope = median(slopes)
+    assert slope is not None
+    intercept = median([y - slope * x for x, y in zip(xs, ys)])
+    assert intercept is not None
+    return slope, intercept
+
+
+def mad(values: Sequence[float]) -> float | None:
+    """Median absolute deviation scaled to match a standard deviation on normal data."""
+    middle = median(values)
+    if middle is None:
+        return None
+    spread = median([abs(v - middle) for v in values])
+    return None if spread is None else 1.4826 * spread

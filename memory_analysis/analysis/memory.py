@@ -1,0 +1,91 @@
+"""Baseline, peak, growth, cooldown end and recovery of service memory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memory_analysis.analysis.series import MemorySeries
+from memory_analysis.analysis.stats import mad, median
+
+# Growth below the larger of these is noise, not something to recover from.
+NEGLIGIBLE_GROWTH_MB = 2.0
+NEGLIGIBLE_GROWTH_SHARE = 0.02  # of the baseline
+# The cooldown's end level is the median of its last quarter: one late GC or PSS read
+# should not decide it.
+COOLDOWN_END_SHARE = 0.25
+
+
+def baseline_mb(series: MemorySeries) -> float | None:
+    """Median of the baseline phase; the first point when there was no baseline."""
+    _, values = series.points("baseline")
+    if values:
+        return median(values)
+    return series.mb[0] if series.mb else None
+
+
+def cooldown_end_mb(series: MemorySeries) -> float | None:
+    """Median of the last quarter (at least one point) of the cooldown; None without one."""
+    _, values = series.points("cooldown")
+    if not values:
+        return None
+    tail = values[-max(1, round(len(values) * COOLDOWN_END_SHARE)):]
+    return median(tail)
+
+
+def noise_floor_mb(series: MemorySeries, baseline: float) -> float:
+    """Smallest growth that counts: 2 MB, 2 % of the baseline, or 3 robust standard
+    deviations of the baseline's own wobble, whichever is largest."""
+    _, values = series.points("baseline")
+    wobble = mad(values) or 0.0
+    return max(NEGLIGIBLE_GROWTH_MB, NEGLIGIBLE_GROWTH_SHARE * baseline, 3 * wobble)
+
+
+def recovery(peak: float, baseline: float, cooldown_end: float | None,
+             noise_mb: float) -> tuple[float | None, str]:
+    """Recovery % = (peak − cooldown end) / (peak − baseline), clamped to 0-100, and why.
+
+    100 % when growth is under ``noise_mb``: nothing grew, so nothing had to come back.
+    None without a cooldown, as there is nothing to measure recovery on.
+    """
+    growth = peak - baseline
+    if growth < noise_mb:
+        return 100.0, (f"growth {growth:.1f} MB is under the {noise_mb:.1f} MB noise floor: "
+                       "nothing to recover, counted as 100 %")
+    if cooldown_end is None:
+        return None, "no cooldown samples: recovery not measured"
+    percent = min(max((peak - cooldown_end) / growth * 100.0, 0.0), 100.0)
+    return percent, (f"{peak - cooldown_end:.1f} MB of the {growth:.1f} MB growth came back "
+                     "by the end of the cooldown")
+
+
+def memory_block(series: MemorySeries) -> dict[str, Any]:
+    """The report's ``memory`` figures (without ``leak``, which ``leak.py`` adds)."""
+    if not series.mb:
+        return {"metric": series.metric, "baseline_mb": None, "peak_mb": None,
+                "growth_mb": None, "cooldown_end_mb": None, "recovery_percent": None,
+                "recovery_note": "service memory was not observed",
+                "peak_system_percent": None, "system_percent_source": series.system_source}
+    base = baseline_mb(series)
+    assert base is not None
+    sampled_peak = max(series.mb)
+    peak = sampled_peak + series.unsampled_peak_mb
+    end = cooldown_end_mb(series)
+    noise = noise_floor_mb(series, base)
+    recovered, note = recovery(peak, base, end, noise)
+    system = [p for p in series.system_percent if p is not None]
+    block: dict[str, Any] = {
+        "metric": series.metric,
+        "baseline_mb": round(base, 2),
+        "peak_mb": round(peak, 2),
+        "growth_mb": round(peak - base, 2),
+        "cooldown_end_mb": None if end is None else round(end, 2),
+        "recovery_percent": None if recovered is None else round(recovered, 1),
+        "recovery_note": note,
+        "peak_system_percent": round(max(system), 2) if system else None,
+        "system_percent_source": series.system_source,
+        "sampled_peak_mb": round(sampled_peak, 2),
+        "noise_floor_mb": round(noise, 2),
+    }
+    if series.peak_note:
+        block["peak_note"] = series.peak_note
+    return block

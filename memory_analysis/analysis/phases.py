@@ -1,0 +1,38 @@
+"""Per-phase figures: when each phase ran, how many samples, service memory and system %."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memory_analysis.analysis.series import PHASES, MemorySeries
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def phase_block(series: MemorySeries, phase: str) -> dict[str, Any]:
+    """start_t, end_t (s since the monitor started), samples, memory_mb and system_percent."""
+    index = [i for i, p in enumerate(series.phase) if p == phase]
+    memory = [series.mb[i] for i in index]
+    system = [series.system_percent[i] for i in index if series.system_percent[i] is not None]
+    return {
+        "start_t": _round(series.t[index[0]], 3) if index else None,
+        "end_t": _round(series.t[index[-1]], 3) if index else None,
+        "samples": len(index),
+        "memory_mb": {
+            "min": _round(min(memory)) if memory else None,
+            "mean": _round(sum(memory) / len(memory)) if memory else None,
+            "max": _round(max(memory)) if memory else None,
+            "last": _round(memory[-1]) if memory else None,
+        },
+        "system_percent": {
+            "mean": _round(sum(system) / len(system)) if system else None,
+            "max": _round(max(system)) if system else None,
+        },
+    }
+
+
+def phase_stats(series: MemorySeries) -> dict[str, dict[str, Any]]:
+    """The report's ``phases`` block: one entry per phase, empty phases with None figures."""
+    return {phase: phase_block(series, phase) for phase in PHASES}

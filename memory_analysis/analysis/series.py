@@ -1,0 +1,135 @@
+"""Which memory figure stands for "the service", pulled out of the monitor's samples.
+
+Service memory is what a platform would charge for the whole service: the working set
+of its own memory cgroup when it has one (what Kubernetes and the OOM killer act on),
+otherwise the process tree summed by PSS, so pages shared between forked workers count
+once (RSS when PSS could not be read).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PHASES = ("baseline", "load", "cooldown")
+
+
+@dataclass
+class MemorySeries:
+    """Service memory over time, one point per sample that had the figure.
+
+    ``metric``: "working_set" (the service's cgroup), "pss_tree" or "rss_tree"; None
+    when no sample had service memory at all.
+    ``system_source``: "cgroup_limit" when system % is the cgroup's usage of its memory
+    limit, "host" when it is the machine's (``/proc/meminfo``).
+    ``unsampled_peak_mb``: how far the kernel's high-water mark went above the highest
+    sampled figure during the run (a spike between two samples), 0 when it did not.
+    """
+
+    metric: str | None
+    t: list[float] = field(default_factory=list)
+    mb: list[float] = field(default_factory=list)
+    phase: list[str | None] = field(default_factory=list)
+    load_users: list[int | None] = field(default_factory=list)
+    system_percent: list[float | None] = field(default_factory=list)
+    system_source: str = "host"
+    unsampled_peak_mb: float = 0.0
+    peak_note: str | None = None
+
+    def points(self, phase: str) -> tuple[list[float], list[float]]:
+        """(t, mb) of the points in ``phase``."""
+        picked = [(t, mb) for t, mb, p in zip(self.t, self.mb, self.phase) if p == phase]
+        return [t for t, _ in picked], [mb for _, mb in picked]
+
+
+def _value(sample: dict[str, Any], metric: str | None) -> float | None:
+    if metric == "working_set":
+        group = sample.get("cgroup") or {}
+        return group.get("working_set_mb")
+    process = sample.get("process") or {}
+    return process.get("tree_mb")
+
+
+def choose_metric(samples: list[dict[str, Any]], service_cgroup: bool,
+                  tree_metric: str | None) -> str | None:
+    """The metric name; the cgroup's working set when the service has its own cgroup
+    (otherwise the cgroup also holds the monitor, the load tester, a whole container), or
+    when there is nothing else; None when the samples hold no memory figure at all."""
+    has_cgroup = any((s.get("cgroup") or {}).get("working_set_mb") is not None for s in samples)
+    has_tree = any((s.get("process") or {}).get("tree_mb") is not None for s in samples)
+    if service_cgroup and has_cgroup:
+        return "working_set"
+    if has_tree:
+        return "pss_tree" if tree_metric == "pss" else "rss_tree"
+    return "working_set" if has_cgroup else None
+
+
+def _system_source(samples: list[dict[str, Any]]) -> str:
+    """"cgroup_limit" when the samples' cgroup has a memory limit, else "host".
+
+    Inside a container the host's ``/proc/meminfo`` says nothing about the limit that
+    kills the service; the cgroup's usage of its own limit does. So when a limit is
+    known, "system memory %" in the level table means that.
+    """
+    limited = any((s.get("cgroup") or {}).get("percent") is not None for s in samples)
+    return "cgroup_limit" if limited else "host"
+
+
+def _system_percent(sample: dict[str, Any], source: str) -> float | None:
+    if source == "cgroup_limit":
+        return (sample.get("cgroup") or {}).get("percent")
+    return (sample.get("system") or {}).get("percent")
+
+
+def _unsampled_peak(samples: list[dict[str, Any]], metric: str | None,
+                    sampled_max: float | None) -> tuple[float, str | None]:
+    """The kernel's peak beyond the sampled one, counted only if it rose during the run.
+
+    The kernel's figure (VmHWM of the main process, memory.peak of the cgroup) is RSS or
+    usage, so it is compared with the sampled RSS or usage on the same basis; the
+    difference, a spike the samples missed, is what gets added to the service peak. A
+    peak that was already there at the first sample predates the run (start-up) and is
+    reported but not counted, so it cannot distort the recovery figure.
+    """
+    if metric == "working_set":
+        section, peak_key, basis_key = "cgroup", "peak_mb", "usage_mb"
+    else:
+        section, peak_key, basis_key = "process", "hwm_mb", "rss_mb"
+    peaks = [(s.get(section) or {}).get(peak_key) for s in samples]
+    peaks = [p for p in peaks if p is not None]
+    basis = [(s.get(section) or {}).get(basis_key) for s in samples]
+    basis = [b for b in basis if b is not None]
+    if not peaks or not basis or sampled_max is None:
+        return 0.0, None
+    spike = peaks[-1] - max(basis)
+    if spike <= 0:
+        return 0.0, None
+    if peaks[-1] <= peaks[0]:
+        return 0.0, (f"the kernel's high-water mark ({peaks[-1]:.1f} MB) was reached before "
+                     "the run started (start-up); not counted in the peak")
+    return spike, (f"includes {spike:.1f} MB the kernel's high-water mark saw between two "
+                   "samples")
+
+
+def service_memory(samples: list[dict[str, Any]], service_cgroup: bool = False,
+                   tree_metric: str | None = "pss") -> MemorySeries:
+    """Service memory series (MB) from the monitor's samples, tagged with their phases.
+
+    ``service_cgroup``: the service runs in a memory cgroup of its own.
+    ``tree_metric``: "pss" when the monitor summed the tree by PSS, "rss" otherwise.
+    """
+    metric = choose_metric(samples, service_cgroup, tree_metric)
+    source = _system_source(samples)
+    series = MemorySeries(metric=metric, system_source=source)
+    for sample in samples:
+        value = _value(sample, metric)
+        if value is None:
+            continue
+        series.t.append(float(sample.get("t", 0.0)))
+        series.mb.append(float(value))
+        series.phase.append(sample.get("phase"))
+        series.load_users.append(sample.get("load_users"))
+        series.system_percent.append(_system_percent(sample, source))
+    series.unsampled_peak_mb, series.peak_note = _unsampled_peak(
+        samples, metric, max(series.mb) if series.mb else None)
+    return series
