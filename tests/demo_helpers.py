@@ -43,7 +43,8 @@ class Demo:
                 if not line:
                     break
         self.stop()
-        raise AssertionError(f"demo did not get ready: {self.proc.stderr.read() if self.proc.stderr else ''}")
+        errors = self.proc.stderr.read() if self.proc.stderr else ""
+        raise AssertionError(f"demo did not get ready: {errors}")
 
     def request(self, path: str, body: Any = None, raw: bytes | None = None,
                 method: str | None = None) -> tuple[int, Any]:

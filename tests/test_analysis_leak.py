@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from analysis_series import decaying, flat, linear, samples, saturating
+
 from memory_analysis.analysis.leak import bytes_per_request, leak_verdict
 from memory_analysis.analysis.series import service_memory
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from analysis_series import flat, linear, samples, saturating
+
 from memory_analysis.analysis.level import assess_level
 from memory_analysis.analysis.memory import memory_block, recovery
 from memory_analysis.analysis.phases import phase_stats

@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
-
 from demo_helpers import ROOT, Demo
+
 from memory_analysis.demo import market_data
 
 HEAVY = ["/analyze", "/analysis/enhanced", "/technical/indicators", "/patterns/detect"]
@@ -56,7 +56,8 @@ def test_history_shape_and_query(demo):
     assert data["symbol"] == "RELIANCE" and data["count"] == 30 and len(data["bars"]) == 30
     bar = data["bars"][-1]
     assert set(bar) == {"date", "open", "high", "low", "close", "volume"}
-    assert bar["low"] <= min(bar["open"], bar["close"]) <= max(bar["open"], bar["close"]) <= bar["high"]
+    body_low, body_high = sorted((bar["open"], bar["close"]))
+    assert bar["low"] <= body_low <= body_high <= bar["high"]
     assert demo.get_ok("/stock/tcs/history")["count"] == 365  # default days, any case
     weekly = demo.get_ok("/stock/TCS/history?days=60&interval=1W")
     assert weekly["interval"] == "1W" and 11 <= weekly["count"] <= 14
@@ -84,7 +85,8 @@ def test_heavy_endpoints(demo, path, interval):
     elif path == "/analysis/enhanced":
         assert {"risk", "levels", "recent_patterns", "recommendation"} <= set(data)
     elif path == "/technical/indicators":
-        assert {"sma_20", "ema_26", "rsi_14", "macd", "macd_signal", "bb_lower"} <= set(data["indicators"])
+        expected = {"sma_20", "ema_26", "rsi_14", "macd", "macd_signal", "bb_lower"}
+        assert expected <= set(data["indicators"])
         assert all(len(s) == data["points"] for s in data["indicators"].values())
     else:
         assert data["count"] >= len(data["patterns"]) and isinstance(data["counts"], dict)

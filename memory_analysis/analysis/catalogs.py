@@ -50,7 +50,8 @@ def validate_catalog(data: Any, where: str) -> dict[str, Any]:
         raise BadInput(f"{where}: a catalog must be a JSON object")
     unknown = sorted(set(data) - CATALOG_KEYS)
     if unknown:
-        raise BadInput(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(CATALOG_KEYS))})")
+        allowed = ", ".join(sorted(CATALOG_KEYS))
+        raise BadInput(f"{where}: unknown key {unknown[0]!r} (allowed: {allowed})")
     missing = sorted(REQUIRED_CATALOG_KEYS - set(data))
     if missing:
         raise BadInput(f"{where}: missing key {missing[0]!r}")
@@ -64,7 +65,8 @@ def validate_catalog(data: Any, where: str) -> dict[str, Any]:
     try:
         dt.date.fromisoformat(str(data["as_of"]))
     except ValueError:
-        raise BadInput(f"{where}: 'as_of' must be a date YYYY-MM-DD (got {data['as_of']!r})") from None
+        raise BadInput(f"{where}: 'as_of' must be a date YYYY-MM-DD "
+                       f"(got {data['as_of']!r})") from None
     plans = data["plans"]
     if not isinstance(plans, list) or not plans:
         raise BadInput(f"{where}: 'plans' must be a non-empty list")
@@ -80,7 +82,8 @@ def _validate_plan(plan: Any, where: str, names: set[str]) -> dict[str, Any]:
         raise BadInput(f"{where}: a plan must be an object")
     unknown = sorted(set(plan) - PLAN_KEYS)
     if unknown:
-        raise BadInput(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(PLAN_KEYS))})")
+        allowed = ", ".join(sorted(PLAN_KEYS))
+        raise BadInput(f"{where}: unknown key {unknown[0]!r} (allowed: {allowed})")
     name = plan.get("name")
     if not isinstance(name, str) or not name.strip():
         raise BadInput(f"{where}: 'name' must be a non-empty string")

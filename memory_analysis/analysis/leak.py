@@ -78,7 +78,7 @@ def leak_verdict(series: MemorySeries, requests: int | None = None,
     slope, intercept = theil_sen(win_t, win_mb) or (0.0, win_mb[-1])
     fit = linear_fit(win_t, win_mb)
     r2 = fit[2] if fit else 0.0
-    residuals = [y - (intercept + slope * t) for t, y in zip(win_t, win_mb)]
+    residuals = [y - (intercept + slope * t) for t, y in zip(win_t, win_mb, strict=True)]
     jitter = mad(residuals) or 0.0
     threshold = max(noise_mb, 2 * jitter)
     span_s = win_t[-1] - win_t[0]

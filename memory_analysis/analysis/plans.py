@@ -10,7 +10,8 @@ def smallest_plan(catalog: dict[str, Any], memory_mb: float) -> dict[str, Any] |
 
     Plans marked ``production: false`` (free tiers) are never chosen.
     """
-    fitting = [p for p in catalog["plans"] if p.get("production", True) and p["memory_mb"] >= memory_mb]
+    fitting = [p for p in catalog["plans"]
+               if p.get("production", True) and p["memory_mb"] >= memory_mb]
     return min(fitting, key=lambda p: p["memory_mb"]) if fitting else None
 
 
@@ -34,7 +35,8 @@ def plan_choice(catalog: dict[str, Any], min_mb: float, recommended_mb: float,
         "catalog": catalog["name"], "as_of": catalog["as_of"],
         "plan": chosen["name"] if chosen else None,
         "memory_mb": chosen["memory_mb"] if chosen else None,
-        "headroom_percent": headroom_percent(chosen["memory_mb"], recommended_mb) if chosen else None,
+        "headroom_percent": (headroom_percent(chosen["memory_mb"], recommended_mb)
+                             if chosen else None),
         "peak_percent_of_plan": round(peak_mb / chosen["memory_mb"] * 100, 1) if chosen else None,
         "min_plan": at_min["name"] if at_min else None,
         "min_plan_memory_mb": at_min["memory_mb"] if at_min else None,

@@ -24,7 +24,7 @@ SUPERLINEAR_RATIO = 1.5
 def steps_from_series(series: MemorySeries) -> list[dict[str, Any]]:
     """Each load step's users and its peak service memory, by ``load_users`` tags."""
     peaks: dict[int, float] = {}
-    for users, phase, mb in zip(series.load_users, series.phase, series.mb):
+    for users, phase, mb in zip(series.load_users, series.phase, series.mb, strict=True):
         if phase == "load" and users:
             peaks[users] = max(peaks.get(users, mb), mb)
     return [{"users": users, "peak_mb": round(peak, 2)} for users, peak in sorted(peaks.items())]
@@ -32,7 +32,7 @@ def steps_from_series(series: MemorySeries) -> list[dict[str, Any]]:
 
 def _solve3(matrix: list[list[float]], rhs: list[float]) -> list[float] | None:
     """Gaussian elimination for a 3×3 system; None when singular."""
-    m = [row[:] + [value] for row, value in zip(matrix, rhs)]
+    m = [row[:] + [value] for row, value in zip(matrix, rhs, strict=True)]
     for col in range(3):
         pivot = max(range(col, 3), key=lambda r: abs(m[r][col]))
         if abs(m[pivot][col]) < 1e-12:
@@ -41,7 +41,7 @@ def _solve3(matrix: list[list[float]], rhs: list[float]) -> list[float] | None:
         for row in range(3):
             if row != col:
                 factor = m[row][col] / m[col][col]
-                m[row] = [a - factor * b for a, b in zip(m[row], m[col])]
+                m[row] = [a - factor * b for a, b in zip(m[row], m[col], strict=True)]
     return [m[i][3] / m[i][i] for i in range(3)]
 
 
@@ -51,7 +51,7 @@ def quadratic_fit(xs: list[float], ys: list[float]) -> tuple[list[float], float]
         return None
     sums = [sum(x ** k for x in xs) for k in range(5)]
     matrix = [[sums[i + j] for j in range(3)] for i in range(3)]
-    rhs = [sum(y * x ** i for x, y in zip(xs, ys)) for i in range(3)]
+    rhs = [sum(y * x ** i for x, y in zip(xs, ys, strict=True)) for i in range(3)]
     coef = _solve3(matrix, rhs)
     if coef is None:
         return None
@@ -82,7 +82,8 @@ def _fits(users: list[float], mb: list[float]) -> dict[str, Any]:
                              "r_squared": round(quadratic[1], 3)}
     exponential = exponential_fit(users, mb)
     if exponential:
-        fits["exponential"] = {"a_mb": round(exponential[0], 3), "b_per_user": round(exponential[1], 6),
+        fits["exponential"] = {"a_mb": round(exponential[0], 3),
+                               "b_per_user": round(exponential[1], 6),
                                "r_squared": round(exponential[2], 3)}
     return fits
 
@@ -123,6 +124,9 @@ def scaling_verdict(steps: list[dict[str, Any]] | None, users: int | None = None
                       f"({recovery_percent:.0f} %): memory stays high once used, so each "
                       "instance must be sized for its plateau; bound caches and release memory "
                       "before scaling; " + why)
+    elif shape == "not measured":
+        result.update(strategy="horizontal", reason="horizontal scaling assumed, as for most "
+                      "stateless web services; " + why)
     else:
         result.update(strategy="vertical" if shape == "faster than linear" else "horizontal",
                       reason=why)
@@ -134,8 +138,8 @@ def _shape(xs: list[float], ys: list[float], growth: float, noise_mb: float,
     if len(xs) < 2:
         level = f"{users} users" if users else "one user count"
         return "not measured", (f"rests on one load level ({level}): how memory grows with "
-                                "users was not measured; horizontal scaling is assumed. Run "
-                                "with --users-steps (e.g. 5,10,20) to measure it")
+                                "users was not measured; run with --users-steps (e.g. "
+                                "5,10,20) to measure it")
     span = f"{ys[0]:.0f} MB at {xs[0]:.0f} users to {ys[-1]:.0f} MB at {xs[-1]:.0f}"
     if abs(growth) < noise_mb:
         return "flat", (f"memory barely changes with users ({span}): each instance needs about "

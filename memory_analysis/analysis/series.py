@@ -38,7 +38,8 @@ class MemorySeries:
 
     def points(self, phase: str) -> tuple[list[float], list[float]]:
         """(t, mb) of the points in ``phase``."""
-        picked = [(t, mb) for t, mb, p in zip(self.t, self.mb, self.phase) if p == phase]
+        picked = [(t, mb) for t, mb, p in zip(self.t, self.mb, self.phase, strict=True)
+                  if p == phase]
         return [t for t, _ in picked], [mb for _, mb in picked]
 
 

@@ -57,7 +57,7 @@ def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float, 
     sxx = sum((x - mean_x) ** 2 for x in xs)
     if sxx == 0:
         return None
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sxx
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sxx
     intercept = mean_y - slope * mean_x
     return slope, intercept, r_squared(ys, [intercept + slope * x for x in xs])
 
@@ -66,7 +66,7 @@ def r_squared(ys: Sequence[float], predicted: Sequence[float]) -> float:
     """Share of the variance of ``ys`` that ``predicted`` explains (1.0 for constant ys)."""
     mean_y = sum(ys) / len(ys)
     total = sum((y - mean_y) ** 2 for y in ys)
-    residual = sum((y - p) ** 2 for y, p in zip(ys, predicted))
+    residual = sum((y - p) ** 2 for y, p in zip(ys, predicted, strict=True))
     if total == 0:
         return 1.0 if residual == 0 else 0.0
     return 1.0 - residual / total
@@ -95,7 +95,7 @@ def theil_sen(xs: Sequence[float], ys: Sequence[float],
         return None
     slope = median(slopes)
     assert slope is not None
-    intercept = median([y - slope * x for x, y in zip(xs, ys)])
+    intercept = median([y - slope * x for x, y in zip(xs, ys, strict=True)])
     assert intercept is not None
     return slope, intercept
 

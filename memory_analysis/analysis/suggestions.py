@@ -32,8 +32,9 @@ def _retention(memory: dict[str, Any]) -> list[str]:
         "Caches keep what they store (bound them by size or give entries an expiry), and "
         "CPython's allocator keeps freed small objects in its pymalloc arenas for reuse "
         "rather than returning them to the system. Size the service for this plateau.",
-        "If the plateau is too high for your plan: with many threads glibc keeps one malloc "
-        "arena per thread; setting MALLOC_ARENA_MAX=2 in the service's environment often "
+        "If the plateau is too high for your plan: glibc gives busy threads malloc arenas of "
+        "their own (up to 8 per core), each keeping freed memory; setting "
+        "MALLOC_ARENA_MAX=2 in the service's environment often "
         "cuts resident memory, and so can running under jemalloc (LD_PRELOAD). Avoid building "
         "large lists of small objects per request (stream or paginate instead).",
     ]
@@ -44,7 +45,8 @@ def _latency(load_test: dict[str, Any]) -> list[str]:
     categories = load_test.get("categories") or {}
     heavy = ((categories.get("heavy") or {}).get("latency_ms") or {}).get("p95")
     light = ((categories.get("light") or {}).get("latency_ms") or {}).get("p95")
-    if heavy is not None and heavy >= HEAVY_FLOOR_MS and (not light or heavy >= HEAVY_RATIO * light):
+    slow = heavy is not None and heavy >= HEAVY_FLOOR_MS
+    if slow and (not light or heavy >= HEAVY_RATIO * light):
         versus = f" against {light:.0f} ms for light ones" if light else ""
         out.append(f"Heavy endpoints answer slowly (p95 {heavy:.0f} ms{versus}): cache their "
                    "results, move CPU-bound work (indicators, pattern detection) off the event "
@@ -53,7 +55,8 @@ def _latency(load_test: dict[str, Any]) -> list[str]:
     error_rate = load_test.get("error_rate")
     if error_rate is not None and error_rate > ERROR_RATE_NOTE:
         errors = load_test.get("errors") or {}
-        top = ", ".join(f"{k} {v}" for k, v in sorted(errors.items(), key=lambda kv: -kv[1])[:3] if v)
+        commonest = sorted(errors.items(), key=lambda kv: -kv[1])[:3]
+        top = ", ".join(f"{k} {v}" for k, v in commonest if v)
         out.append(f"{error_rate * 100:.1f} % of requests failed{f' ({top})' if top else ''}: "
                    "the memory figures describe a service that was partly refusing work; fix "
                    "the errors and measure again.")

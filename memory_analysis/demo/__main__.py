@@ -19,7 +19,8 @@ from memory_analysis.demo.app import SERVICE_NAME, build_app
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m memory_analysis.demo",
                                      description=f"{SERVICE_NAME}: the suite's demo service")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000,
                         help="port to listen on; 0 picks a free one (default 8000)")
     parser.add_argument("--cache-entries", type=int, default=128, metavar="N",

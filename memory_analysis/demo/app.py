@@ -66,8 +66,12 @@ def _own_rss_mb() -> float | None:
     return None
 
 
+def _compact(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"))
+
+
 def _json(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, dumps=lambda o: json.dumps(o, separators=(",", ":")))
+    return web.json_response(data, status=status, dumps=_compact)
 
 
 @web.middleware
@@ -173,7 +177,8 @@ async def _background(app: web.Application) -> Any:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def build_app(cache_entries: int = 128, cache_ttl_s: float = 0.0, leak_kb: int = 0) -> web.Application:
+def build_app(cache_entries: int = 128, cache_ttl_s: float = 0.0,
+              leak_kb: int = 0) -> web.Application:
     app = web.Application(middlewares=[count_and_guard])
     app[STATE] = DemoState(cache_entries, cache_ttl_s, leak_kb)
     app.cleanup_ctx.append(_background)

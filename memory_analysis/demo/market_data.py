@@ -18,7 +18,8 @@ from typing import Any
 SYMBOLS: dict[str, tuple[str, float]] = {
     "RELIANCE": ("Energy", 2450.0), "ONGC": ("Energy", 180.0), "NTPC": ("Energy", 170.0),
     "POWERGRID": ("Energy", 210.0), "BPCL": ("Energy", 380.0), "COALINDIA": ("Energy", 230.0),
-    "IOC": ("Energy", 90.0), "ADANIENT": ("Energy", 2200.0), "ADANIPORTS": ("Infrastructure", 780.0),
+    "IOC": ("Energy", 90.0), "ADANIENT": ("Energy", 2200.0),
+    "ADANIPORTS": ("Infrastructure", 780.0),
     "TCS": ("IT", 3600.0), "INFY": ("IT", 1500.0), "WIPRO": ("IT", 420.0),
     "HCLTECH": ("IT", 1150.0), "TECHM": ("IT", 1100.0), "LTIM": ("IT", 5000.0),
     "HDFCBANK": ("Banking", 1600.0), "ICICIBANK": ("Banking", 900.0), "SBIN": ("Banking", 560.0),
@@ -35,7 +36,8 @@ SYMBOLS: dict[str, tuple[str, float]] = {
     "TATASTEEL": ("Metals", 110.0), "JSWSTEEL": ("Metals", 700.0), "HINDALCO": ("Metals", 450.0),
     "BHARTIARTL": ("Telecom", 750.0), "LT": ("Infrastructure", 2100.0),
     "ULTRACEMCO": ("Infrastructure", 7000.0), "GRASIM": ("Infrastructure", 1700.0),
-    "ASIANPAINT": ("Consumer", 3100.0), "TITAN": ("Consumer", 2500.0), "TRENT": ("Consumer", 1400.0),
+    "ASIANPAINT": ("Consumer", 3100.0), "TITAN": ("Consumer", 2500.0),
+    "TRENT": ("Consumer", 1400.0),
 }
 
 SECTORS: dict[str, list[str]] = {}

@@ -67,7 +67,7 @@ def _double(closes: list[float], points: list[int], name: str, direction: str,
             tolerance: float = 0.02) -> list[dict[str, Any]]:
     """Two neighbouring extremes within ``tolerance`` of each other: double top/bottom."""
     found = []
-    for a, b in zip(points, points[1:]):
+    for a, b in zip(points, points[1:], strict=False):
         if 5 <= b - a <= 60 and abs(closes[a] - closes[b]) <= tolerance * closes[a]:
             found.append({"pattern": name, "index": b, "direction": direction,
                           "strength": round(1 - abs(closes[a] - closes[b]) / closes[a], 3)})

@@ -13,7 +13,7 @@ PERIODS_PER_YEAR = {"1D": 252, "1W": 52, "1M": 12}
 
 def returns(closes: list[float]) -> list[float]:
     """Simple returns between consecutive closes."""
-    return [b / a - 1 for a, b in zip(closes, closes[1:]) if a]
+    return [b / a - 1 for a, b in zip(closes, closes[1:], strict=False) if a]
 
 
 def change_percent(closes: list[float], periods: int) -> float | None:
