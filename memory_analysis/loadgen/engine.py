@@ -163,6 +163,9 @@ class Engine:
         self._stop_event: asyncio.Event | None = None
         self._http_codes: dict[int, str] = {}
         self._request_tasks: set[asyncio.Task[None]] = set()
+        self._watch: dict[asyncio.Task[Any], float] = {}
+        self._expired: set[asyncio.Task[Any]] = set()
+        self._timeout_s = config.timeout_s
 
     # -- control ---------------------------------------------------------------------
     def request_stop(self, signum: int | None = None) -> None:
@@ -199,24 +202,43 @@ class Engine:
         return parts
 
     async def _send(self, target: _Target, t0: float) -> None:
-        """Send one request; record its outcome and latency measured from ``t0``."""
+        """Send one request; record its outcome and latency measured from ``t0``.
+
+        The request timeout is enforced by the ticker's watchdog (``_expire``), which is
+        much cheaper than a timer per request inside aiohttp."""
         url, data, headers = self._parts(target)
         error = None
         nbytes = 0
+        task = asyncio.current_task()
+        watch = self._watch
+        watch[task] = time.perf_counter() + self._timeout_s  # type: ignore[index]
         try:
-            async with self.session.request(target.method, url, data=data,
-                                            headers=headers) as resp:
+            # ClientSession._request: what ``session.request`` wraps, without the extra
+            # context-manager object per request
+            resp = await self.session._request(target.method, url, data=data,
+                                               headers=headers)
+            try:
                 body = await resp.read()
-                nbytes = len(body)
-                status = resp.status
+            finally:
+                resp.release()
+            nbytes = len(body)
+            status = resp.status
             if status >= 400:
                 error = self._http_codes.get(status)
                 if error is None:
                     error = self._http_codes[status] = f"http_{status}"
         except asyncio.CancelledError:
-            raise
+            if task not in self._expired:
+                raise
+            self._expired.discard(task)
+            uncancel = getattr(task, "uncancel", None)
+            if uncancel is not None:
+                uncancel()
+            error = "timeout"
         except Exception as exc:  # every failure is counted, none is fatal
             error = classify_error(exc)
+        finally:
+            watch.pop(task, None)  # type: ignore[arg-type]
         elapsed_us = int((time.perf_counter() - t0) * 1_000_000)
         st = target.stats
         st.requests += 1
@@ -229,6 +251,15 @@ class Engine:
             st.failures += 1
             st.errors[error] = st.errors.get(error, 0) + 1
             iv.failures += 1
+
+    def _expire(self, now: float) -> None:
+        """Cancel the requests that have run past --timeout (counted as timeouts)."""
+        if not self._watch:
+            return
+        for task, deadline in list(self._watch.items()):
+            if deadline <= now and task not in self._expired:
+                self._expired.add(task)
+                task.cancel()
 
     # -- closed model ------------------------------------------------------------------
     async def _user(self, global_index: int) -> None:
@@ -324,6 +355,7 @@ class Engine:
             if now >= expected:
                 lag.record(int((now - expected) * 1_000_000))
                 expected = now + LAG_PROBE_S
+                self._expire(now)
             if now < next_tick:
                 continue
             next_tick += 1.0
@@ -360,7 +392,9 @@ class Engine:
         if config.open_model:
             limit = split_evenly(limit, self.slots, self.slot) or 1
         connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, ttl_dns_cache=300)
-        timeout = aiohttp.ClientTimeout(total=config.timeout_s)
+        # no aiohttp timers: the ticker's watchdog enforces --timeout (see _send)
+        timeout = aiohttp.ClientTimeout(total=None, connect=None, sock_read=None,
+                                        sock_connect=None)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout,
                                          cookie_jar=aiohttp.DummyCookieJar(),
                                          auto_decompress=False) as session:
