@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from analysis_series import decaying, flat, linear, samples, saturating
 
-from memory_analysis.analysis.leak import bytes_per_request, leak_verdict
+from memory_analysis.analysis.leak import bytes_per_request, leak_verdict, requests_between
 from memory_analysis.analysis.series import service_memory
 
 
@@ -97,3 +97,27 @@ def test_bytes_per_request():
     assert bytes_per_request(-0.5, 1000, 10) == 0
     assert bytes_per_request(1.0, 0, 10) is None
     assert bytes_per_request(1.0, 100, None) is None
+
+
+def test_requests_between_shares_cut_seconds():
+    timeline = [{"t": 1, "requests": 10}, {"t": 2, "requests": 20}, {"t": 3, "requests": 30}]
+    assert requests_between(timeline, 0, 3) == 60
+    assert requests_between(timeline, 0.5, 2.5) == 5 + 20 + 15
+
+
+def test_bytes_per_request_uses_the_rate_inside_the_trend_window():
+    """Load ramps from 50 to 150 requests/s while each request keeps 10 KB: the average
+    rate would overstate the bytes per request; the window's rate gets them right."""
+    kept_mb = 10 / 1024
+    timeline = [{"t": s, "requests": 50 if s <= 60 else 150} for s in range(1, 121)]
+
+    def load(t):  # memory follows the requests sent so far
+        return 60 + kept_mb * (50 * min(t, 60) + 150 * max(t - 60, 0))
+    data = samples(flat(60), load, flat(load(120)), noise_mb=0.05)
+    series = service_memory(data)
+    total = sum(s["requests"] for s in timeline)
+    averaged = leak_verdict(series, total, 120)
+    windowed = leak_verdict(series, total, 120, timeline=timeline, load_start_t=30.0)
+    assert windowed["suspected"] is True
+    assert windowed["bytes_per_request"] == pytest.approx(10 * 1024, rel=0.03)
+    assert averaged["bytes_per_request"] > 1.3 * 10 * 1024

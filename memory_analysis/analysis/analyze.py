@@ -32,7 +32,8 @@ def load_figures(load_test: dict[str, Any] | None) -> dict[str, Any]:
         totals = load_test["totals"]
         return {**totals, "latency_ms": load_test.get("latency_ms", {}),
                 "categories": load_test.get("categories", {}),
-                "errors": load_test.get("errors", {})}
+                "errors": load_test.get("errors", {}),
+                "timeline": load_test.get("timeline")}
     return load_test
 
 
@@ -43,12 +44,15 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
     ``samples``: the monitor's samples, each tagged with ``phase`` ("baseline" | "load" |
     "cooldown") and, with user steps, ``load_users``.
     ``load_test``: the load figures (see ``load_figures``); ``requests`` and
-    ``duration_s`` give bytes kept per request, ``categories`` the latency notes.
+    ``duration_s`` give bytes kept per request (more exactly with the load tester's
+    per-second ``timeline``), ``categories`` and ``errors`` the latency notes.
     ``options`` (all optional):
       ``service_cgroup`` (bool): the service has a memory cgroup of its own, so its
         working set is the service memory (default False);
       ``tree_metric`` ("pss" | "rss"): how the monitor summed the process tree (default "pss");
       ``users`` (int): users of a run without steps, for the scaling reason;
+      ``load_start_t`` (float): when the load started, in the samples' ``t`` seconds
+        (default: the first load sample's), to line the timeline up with the samples;
       ``steps`` (list of {"users", "peak_mb"}): overrides the steps read from ``load_users``;
       ``catalogs`` (list): validated catalogs (``catalogs.load_catalogs``); default bundled.
     """
@@ -63,9 +67,11 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
     if phases["load"]["samples"]:
         load_span = phases["load"]["end_t"] - phases["load"]["start_t"]
     if series.mb:
+        load_start_t = options.get("load_start_t", phases["load"]["start_t"])
         memory["leak"] = leak_verdict(series, load.get("requests"),
                                       load.get("duration_s") or load_span,
-                                      memory["noise_floor_mb"])
+                                      memory["noise_floor_mb"], load.get("timeline"),
+                                      load_start_t)
     else:
         memory["leak"] = {"suspected": False, "slope_mb_per_min": None, "bytes_per_request": None,
                           "confidence": "none", "reason": "service memory was not observed"}

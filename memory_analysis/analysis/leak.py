@@ -52,6 +52,19 @@ def _slope(ts: list[float], values: list[float]) -> float:
     return fit[0] if fit else 0.0
 
 
+def requests_between(timeline: list[dict[str, Any]], start_s: float, end_s: float) -> float:
+    """Requests sent between ``start_s`` and ``end_s`` (seconds since the load started),
+    from the load tester's per-second timeline (``t`` = end of each second), sharing a
+    second's count pro rata when the window cuts it."""
+    total = 0.0
+    for second in timeline:
+        low, high = second["t"] - 1, second["t"]
+        overlap = min(high, end_s) - max(low, start_s)
+        if overlap > 0:
+            total += second.get("requests", 0) * overlap
+    return total
+
+
 def bytes_per_request(slope_mb_per_s: float, requests: int | None,
                       load_duration_s: float | None) -> int | None:
     """Bytes kept per request: growth rate over request rate; None when either is unknown."""
@@ -62,13 +75,16 @@ def bytes_per_request(slope_mb_per_s: float, requests: int | None,
 
 
 def leak_verdict(series: MemorySeries, requests: int | None = None,
-                 load_duration_s: float | None = None,
-                 noise_mb: float = 2.0) -> dict[str, Any]:
+                 load_duration_s: float | None = None, noise_mb: float = 2.0,
+                 timeline: list[dict[str, Any]] | None = None,
+                 load_start_t: float | None = None) -> dict[str, Any]:
     """The report's ``memory.leak`` block.
 
-    ``requests``: requests sent during the load phase, ``load_duration_s``: its length,
-    for bytes kept per request. ``noise_mb``: smallest growth that counts (see
-    ``memory.noise_floor_mb``).
+    Bytes kept per request divide the growth rate by the request rate: the rate inside
+    the trend window when the load tester's ``timeline`` and the load's start
+    (``load_start_t``, on the samples' clock) are given, as load often ramps up while
+    caches warm; otherwise ``requests`` over ``load_duration_s``. ``noise_mb``: smallest
+    growth that counts (see ``memory.noise_floor_mb``).
     """
     load_t, load_mb = series.points("load")
     if len(load_t) < MIN_POINTS:
@@ -84,6 +100,10 @@ def leak_verdict(series: MemorySeries, requests: int | None = None,
     span_s = win_t[-1] - win_t[0]
     late_growth = slope * span_s
     per_request = bytes_per_request(slope, requests, load_duration_s)
+    if timeline and load_start_t is not None and span_s > 0:
+        in_window = requests_between(timeline, win_t[0] - load_start_t, win_t[-1] - load_start_t)
+        if in_window >= 1:
+            per_request = bytes_per_request(slope, round(in_window), span_s)
     figures: dict[str, Any] = {
         "slope_mb_per_min": round(slope * 60, 3), "bytes_per_request": per_request,
         "r_squared": round(r2, 3), "late_growth_mb": round(late_growth, 2),
