@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from demo_helpers import ROOT, Demo
@@ -169,6 +170,21 @@ def test_leak_kb_keeps_that_much_per_request():
         # Every counted request leaks; /debug/* is neither counted nor leaks.
         assert stats["leak"]["chunks"] == stats["requests"] == requests + 5
         assert stats["leak"]["retained_kb"] == (requests + 5) * leak_kb
+    finally:
+        assert service.stop() == 0
+
+
+def test_cache_ttl_lets_idle_entries_go():
+    service = Demo("--cache-ttl", "0.5")
+    try:
+        for symbol in ["TCS", "INFY", "SBIN"]:
+            service.get_ok("/analyze", {"symbol": symbol, "interval": "1M"})
+        assert service.get_ok("/debug/stats")["cache"]["entries"] >= 3
+        deadline = time.monotonic() + 5
+        while service.get_ok("/debug/stats")["cache"]["entries"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        cache = service.get_ok("/debug/stats")["cache"]
+        assert cache["entries"] == 0 and cache["expirations"] >= 3
     finally:
         assert service.stop() == 0
 
