@@ -88,7 +88,7 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
     scaling = scaling_verdict(steps, options.get("users"), memory["recovery_percent"],
                               bool(memory["leak"].get("suspected")),
                               memory.get("noise_floor_mb") or 2.0)
-    recommendations = {
+    recommendations: dict[str, Any] = {
         **needs,
         "plans": recommend_plans(catalogs, needs["min_memory_mb"],
                                  needs["recommended_memory_mb"], memory["peak_mb"]),

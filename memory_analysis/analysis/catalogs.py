@@ -70,7 +70,8 @@ def validate_catalog(data: Any, where: str) -> dict[str, Any]:
     plans = data["plans"]
     if not isinstance(plans, list) or not plans:
         raise BadInput(f"{where}: 'plans' must be a non-empty list")
-    checked, names = [], set()
+    checked: list[dict[str, Any]] = []
+    names: set[str] = set()
     for index, plan in enumerate(plans):
         checked.append(_validate_plan(plan, f"{where}: plans[{index}]", names))
     checked.sort(key=lambda p: p["memory_mb"])
@@ -91,7 +92,7 @@ def _validate_plan(plan: Any, where: str, names: set[str]) -> dict[str, Any]:
         raise BadInput(f"{where}: plan name {name!r} appears twice")
     names.add(name)
     memory = plan.get("memory_mb")
-    if not _number(memory) or memory <= 0:
+    if not _number(memory) or memory <= 0:  # type: ignore[operator]
         raise BadInput(f"{where} ({name!r}): 'memory_mb' must be a number > 0 (got {memory!r})")
     if "vcpu" in plan and (not _number(plan["vcpu"]) or plan["vcpu"] <= 0):
         raise BadInput(f"{where} ({name!r}): 'vcpu' must be a number > 0")

@@ -15,7 +15,7 @@ def phase_block(series: MemorySeries, phase: str) -> dict[str, Any]:
     """start_t, end_t (s since the monitor started), samples, memory_mb and system_percent."""
     index = [i for i, p in enumerate(series.phase) if p == phase]
     memory = [series.mb[i] for i in index]
-    system = [series.system_percent[i] for i in index if series.system_percent[i] is not None]
+    system = [p for p in (series.system_percent[i] for i in index) if p is not None]
     return {
         "start_t": _round(series.t[index[0]], 3) if index else None,
         "end_t": _round(series.t[index[-1]], 3) if index else None,

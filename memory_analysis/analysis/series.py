@@ -96,10 +96,10 @@ def _unsampled_peak(samples: list[dict[str, Any]], metric: str | None,
         section, peak_key, basis_key = "cgroup", "peak_mb", "usage_mb"
     else:
         section, peak_key, basis_key = "process", "hwm_mb", "rss_mb"
-    peaks = [(s.get(section) or {}).get(peak_key) for s in samples]
-    peaks = [p for p in peaks if p is not None]
-    basis = [(s.get(section) or {}).get(basis_key) for s in samples]
-    basis = [b for b in basis if b is not None]
+    peaks: list[float] = [p for p in ((s.get(section) or {}).get(peak_key) for s in samples)
+                          if p is not None]
+    basis: list[float] = [b for b in ((s.get(section) or {}).get(basis_key) for s in samples)
+                          if b is not None]
     if not peaks or not basis or sampled_max is None:
         return 0.0, None
     spike = peaks[-1] - max(basis)

@@ -28,7 +28,6 @@ from memory_analysis.demo.service import (
 )
 
 SERVICE_NAME = "Stock Analyzer Pro (demo)"
-STATE = web.AppKey("state", "DemoState")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -53,6 +52,9 @@ class DemoState:
                 "leak": {"kb_per_request": self.leak_kb, "chunks": len(self.leaked),
                          "retained_kb": len(self.leaked) * self.leak_kb},
                 "rss_mb": _own_rss_mb()}
+
+
+STATE: web.AppKey[DemoState] = web.AppKey("state", DemoState)
 
 
 def _own_rss_mb() -> float | None:

@@ -67,7 +67,8 @@ def macd(values: Sequence[float], fast: int = 12, slow: int = 26,
                     for f, s in zip(fast_ema, slow_ema, strict=True)]
     first = next((i for i, v in enumerate(line) if v is not None), len(line))
     signal_tail = ema([v for v in line[first:] if v is not None], signal)
-    signal_line: Series = [None] * first + signal_tail
+    signal_line: Series = [None] * first
+    signal_line += signal_tail
     histogram: Series = [m - s if m is not None and s is not None else None
                          for m, s in zip(line, signal_line, strict=True)]
     return {"macd": line, "signal": signal_line, "histogram": histogram}
