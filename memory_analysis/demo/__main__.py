@@ -43,7 +43,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 async def serve(args: argparse.Namespace) -> None:
     app = build_app(args.cache_entries, args.cache_ttl, args.leak_kb)
-    runner = web.AppRunner(app, access_log=web.access_logger if args.access_log else None)
+    # In-flight requests get a few seconds to finish on SIGTERM, well inside the grace
+    # period a supervisor gives before SIGKILL.
+    runner = web.AppRunner(app, access_log=web.access_logger if args.access_log else None,
+                           shutdown_timeout=3.0)
     await runner.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
