@@ -248,6 +248,10 @@ def test_repeat_restarts_sessions_until_the_duration_ends(server, tmp_path):
     assert report["totals"]["requests"] > 6
     assert report["totals"]["requests"] == server.total
     assert 1.4 <= report["totals"]["duration_s"] <= 3.5
+    # the per-second rows were also streamed while the test ran
+    rows = [json.loads(line) for line in (tmp_path / "r.timeline.jsonl").read_text().splitlines()]
+    assert rows and rows[0]["t"] == 1
+    assert [r["requests"] for r in rows] == [r["requests"] for r in report["timeline"][:len(rows)]]
 
 
 def test_ramp_up_spreads_user_starts(server, tmp_path):

@@ -96,19 +96,15 @@ class LoadConfig:
         for _name, limit in self.max_p95_ms:
             if not limit > 0:
                 raise BadInput(f"--max-p95-ms must be more than 0, got {limit:g}")
-        if self.open_model and self.rate is not None:
-            slots = self.slot_count
-            if self.rate / slots > 100_000:
+        if self.rate is not None:
+            if self.rate / self.slot_count > 100_000:
                 raise BadInput(f"--rate {self.rate:g} is more than 100,000 per second per "
                                "worker; use more --workers or shards")
-        elif self.users < self.slot_count_without_worker_cap():
+        elif self.users < self.shard[1]:
             raise BadInput(f"--users {self.users} is fewer than the {self.shard[1]} shards")
         return self
 
     # -- how the test is split over shards and worker processes -----------------------
-    def slot_count_without_worker_cap(self) -> int:
-        return self.shard[1]
-
     @property
     def slot_count(self) -> int:
         """Worker processes over all shards (every shard runs ``workers`` of them)."""

@@ -29,7 +29,6 @@ from yarl import URL
 
 from memory_analysis.errors import RunFailed
 from memory_analysis.loadgen.config import LoadConfig, split_evenly
-from memory_analysis.loadgen.histogram import LatencyHistogram
 from memory_analysis.loadgen.mix import Mix
 from memory_analysis.loadgen.report import LATE_US
 from memory_analysis.loadgen.scenario import Endpoint, Scenario, render, render_text
@@ -467,6 +466,3 @@ def users_for_slot(config: LoadConfig, slot: int, slots: int) -> list[int]:
     """Global indices of the virtual users that worker ``slot`` of ``slots`` runs."""
     return list(range(slot, config.users, slots))
 
-
-def empty_histogram() -> LatencyHistogram:
-    return LatencyHistogram()

@@ -17,6 +17,7 @@ import shutil
 import signal
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,7 +32,7 @@ from memory_analysis.loadgen.report import (
 )
 from memory_analysis.loadgen.scenario import Scenario
 from memory_analysis.loadgen.stats import RunStats
-from memory_analysis.reports.jsonio import read_json, write_json_atomic
+from memory_analysis.reports.jsonio import JsonLinesStream, read_json, write_json_atomic
 
 #: how long a worker may take to start (import aiohttp, build its engine)
 WORKER_START_S = 60.0
@@ -89,13 +90,24 @@ def run_load_test(config: LoadConfig, scenario: Scenario, view: View) -> Outcome
     asyncio.run(preflight(config.url, config.timeout_s))
     view.started({"config": record, "endpoints": len(scenario.endpoints),
                   "scenario": record["scenario"]})
-    if workers == 1:
-        stats, end_reason, signum = asyncio.run(
-            _run_in_process(config, scenario, first_slot, slots, view))
-        warnings: list[str] = []
-    else:
-        stats, end_reason, signum, warnings = asyncio.run(
-            _run_workers(config, scenario, first_slot, slots, workers, view))
+    stream = JsonLinesStream(timeline_path(config.output))
+
+    def on_tick(status: dict[str, Any]) -> None:
+        stream.write({"t": status["t"], "requests": status["interval_requests"],
+                      "failures": status["interval_failures"], "p50_ms": status["p50_ms"],
+                      "p95_ms": status["p95_ms"], "in_flight": status["in_flight"]})
+        view.progress(status)
+
+    try:
+        if workers == 1:
+            stats, end_reason, signum = asyncio.run(
+                _run_in_process(config, scenario, first_slot, slots, on_tick))
+            warnings: list[str] = []
+        else:
+            stats, end_reason, signum, warnings = asyncio.run(
+                _run_workers(config, scenario, first_slot, slots, workers, on_tick))
+    finally:
+        stream.close()
     complete = end_reason in ("finished", "duration") and not warnings
     report = build_report(stats, record, complete=complete, end_reason=end_reason,
                           target_shares=scenario.category_shares(), extra_warnings=warnings)
@@ -103,6 +115,12 @@ def run_load_test(config: LoadConfig, scenario: Scenario, view: View) -> Outcome
     write_json_atomic(config.output, report)
     view.finished(report, config.output)
     return Outcome(report, config.output, signum, broken)
+
+
+def timeline_path(output: str) -> str:
+    """Where the per-second rows stream during the run: ``<report stem>.timeline.jsonl``."""
+    path = Path(output)
+    return str(path.with_name(path.stem + ".timeline.jsonl"))
 
 
 def _install_stop(stop: Any) -> list[int]:
@@ -124,9 +142,10 @@ def _remove_stop(installed: list[int]) -> None:
 
 
 async def _run_in_process(config: LoadConfig, scenario: Scenario, slot: int, slots: int,
-                          view: View) -> tuple[RunStats, str, int | None]:
+                          on_tick: Callable[[dict[str, Any]], None]
+                          ) -> tuple[RunStats, str, int | None]:
     engine = Engine(config, scenario, slot=slot, slots=slots,
-                    user_ids=users_for_slot(config, slot, slots), progress=view.progress)
+                    user_ids=users_for_slot(config, slot, slots), progress=on_tick)
     installed = _install_stop(engine.request_stop)
     try:
         stats, end_reason = await engine.run()
@@ -146,9 +165,9 @@ def _child_env() -> dict[str, str]:
 class _Progress:
     """Combines the workers' per-second ticks into one status (histograms added)."""
 
-    def __init__(self, workers: int, view: View) -> None:
+    def __init__(self, workers: int, on_tick: Callable[[dict[str, Any]], None]) -> None:
         self.workers = workers
-        self.view = view
+        self.on_tick = on_tick
         self.pending: dict[int, list[dict[str, Any]]] = {}
         self.totals: dict[int, tuple[int, int, int]] = {}
 
@@ -163,7 +182,7 @@ class _Progress:
             del self.pending[old]
         hist = LatencyHistogram.merged(LatencyHistogram.decode(b["hist"]) for b in batch)
         p50, p95 = hist.quick_ms()
-        self.view.progress({
+        self.on_tick({
             "t": tick["t"], "elapsed_s": max(b["elapsed_s"] for b in batch),
             "remaining_s": tick["remaining_s"],
             "requests": sum(v[0] for v in self.totals.values()),
@@ -177,7 +196,7 @@ class _Progress:
 
 
 async def _run_workers(config: LoadConfig, scenario: Scenario, first_slot: int, slots: int,
-                       workers: int, view: View
+                       workers: int, on_tick: Callable[[dict[str, Any]], None]
                        ) -> tuple[RunStats, str, int | None, list[str]]:
     tmp = tempfile.mkdtemp(prefix="load_tester.")
     procs: list[asyncio.subprocess.Process] = []
@@ -220,7 +239,7 @@ async def _run_workers(config: LoadConfig, scenario: Scenario, first_slot: int, 
             assert proc.stdin is not None
             proc.stdin.write(b"go\n")
             await proc.stdin.drain()
-        progress = _Progress(workers, view)
+        progress = _Progress(workers, on_tick)
         done: dict[int, str] = {}
         readers = [asyncio.ensure_future(_read_worker(i, proc, progress, done, workers))
                    for i, proc in enumerate(procs)]
