@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
-"""Not yet available: this tool arrives with its own issue."""
+"""The whole memory analysis: see MEMORY_ANALYSIS_README.md or run with --help."""
 
-import sys
+from memory_analysis.cli.runner import main
 
 if __name__ == "__main__":
-    print("memory_analysis_runner.py: not yet available", file=sys.stderr)
-    sys.exit(1)
+    main()

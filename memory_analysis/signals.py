@@ -13,12 +13,18 @@ import signal
 from types import FrameType, TracebackType
 
 
+class Interrupted(Exception):
+    """Raised by waits that noticed a requested stop, to unwind to whoever handles it."""
+
+
 class StopSignal:
-    """Context manager: while active, SIGINT and SIGTERM request a stop."""
+    """Context manager: while active, SIGINT and SIGTERM (or the ``signals`` given)
+    request a stop; ``signum`` says which arrived first."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self) -> None:
+    def __init__(self, signals: tuple[int, ...] = SIGNALS) -> None:
+        self.signals = signals
         self.signum: int | None = None
         self._read_fd, self._write_fd = os.pipe()
         os.set_blocking(self._write_fd, False)
@@ -49,7 +55,7 @@ class StopSignal:
         return self.requested
 
     def __enter__(self) -> StopSignal:
-        for signum in self.SIGNALS:
+        for signum in self.signals:
             self._previous[signum] = signal.signal(signum, self._handle)
         return self
 

@@ -19,6 +19,8 @@ def phase_block(series: MemorySeries, phase: str) -> dict[str, Any]:
     return {
         "start_t": _round(series.t[index[0]], 3) if index else None,
         "end_t": _round(series.t[index[-1]], 3) if index else None,
+        # First to last sample of the phase.
+        "duration_s": _round(series.t[index[-1]] - series.t[index[0]], 3) if index else None,
         "samples": len(index),
         "memory_mb": {
             "min": _round(min(memory)) if memory else None,

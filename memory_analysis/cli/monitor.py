@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
 
 from memory_analysis.cli.common import EXIT_FAILED, EXIT_OK, entry_point, exit_code_for_signal
-from memory_analysis.monitor.session import MonitorConfig, MonitorSession
+from memory_analysis.monitor.session import FINISH_SIGNAL, MonitorConfig, MonitorSession
 from memory_analysis.reports.monitor_console import LiveView, PlainView, QuietView
 from memory_analysis.signals import StopSignal
 
@@ -49,7 +50,7 @@ def command(pid: int | None, include_children: bool, interval: float, duration: 
         view = LiveView()
     else:
         view = PlainView(every_s=max(interval, 1.0))
-    with StopSignal() as stop:
+    with StopSignal((signal.SIGINT, signal.SIGTERM, FINISH_SIGNAL)) as stop:
         session = MonitorSession(config, view, stop)
         try:
             report = session.run()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,6 +36,8 @@ from memory_analysis.reports.jsonio import JsonLinesStream, check_writable
 from memory_analysis.signals import StopSignal
 
 MIN_INTERVAL_S = 0.01
+# Ends a run normally, complete, before its --duration (how the runner ends the cooldown).
+FINISH_SIGNAL = signal.SIGUSR1
 
 
 @dataclass
@@ -214,7 +217,8 @@ class MonitorSession:
                     break
                 delay = start + due - time.monotonic()
                 if self.stop.wait(delay):
-                    end_reason = "interrupted"
+                    # SIGUSR1 is the runner saying "the cooldown is over": a normal end.
+                    end_reason = "requested" if self.stop.signum == FINISH_SIGNAL else "interrupted"
                     break
                 now = time.monotonic()
                 try:
@@ -241,9 +245,10 @@ class MonitorSession:
         return report
 
     def _report(self, end_reason: str, elapsed: float) -> dict[str, Any]:
-        # Complete means the run covered what was asked: the whole duration, or, without
-        # a duration, until the target's own exit. Ctrl-C and a target dying early are not.
-        complete = end_reason == "duration" or (
+        # Complete means the run covered what was asked: the whole duration, until the
+        # finish signal, or, without a duration, until the target's own exit. Ctrl-C and a
+        # target dying early are not.
+        complete = end_reason in ("duration", "requested") or (
             end_reason == "target_exited" and self.config.duration is None)
         summary = self.summary.finish(self.sampler.tree_metric if self.sampler else None)
         if end_reason == "target_exited" and self.cgroup is not None:

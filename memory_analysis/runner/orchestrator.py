@@ -1,0 +1,241 @@
+"""The analysis run: start or attach to the service, run baseline, load and cooldown
+with the monitor and the load tester as separate processes, then merge their reports.
+
+Phases follow one clock, the monitor's: it starts first; the load tester starts when
+the baseline ends and runs for the load phase; the cooldown runs from the load's actual
+end, and then the runner ends the monitor. The actual start and end of the load (as the
+runner saw them) decide which phase each sample belongs to. Whatever happens (Ctrl-C, SIGTERM, the service dying, an error), the
+tools are stopped in order, a service started here is stopped with its whole process
+group, and the reports so far are merged.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from memory_analysis.errors import BadInput, RunFailed
+from memory_analysis.runner import tools
+from memory_analysis.runner.config import RunnerConfig
+from memory_analysis.runner.service import (
+    Service,
+    attach,
+    start_command,
+    start_demo,
+    tail,
+    wait_until_healthy,
+)
+from memory_analysis.signals import Interrupted, StopSignal
+
+MONITOR_FILE = "memory_analysis.json"
+LOAD_FILE = "load_test_during_analysis.json"
+REPORT_FILE = "comprehensive_memory_analysis.json"
+SERVICE_LOG = "service.log"
+TOOLS_LOG = "tools.log"
+# How long a tool may take past its own end (start-up, draining in-flight requests).
+LOAD_OVERRUN_S = 30.0
+MONITOR_START_TIMEOUT_S = 15.0
+
+
+class ServiceDied(Exception):
+    """The service under analysis exited during the run."""
+
+
+class RunnerView(Protocol):
+    def phase(self, name: str, detail: str) -> None: ...
+
+
+@dataclass
+class Timeline:
+    """Wall-clock times (Unix seconds) of what happened, for phase tagging."""
+
+    start: float | None = None  # the monitor's first sample (or the load's start)
+    load_start: float | None = None
+    load_end: float | None = None
+    end: float | None = None
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class RunOutcome:
+    """Everything the merge needs: the files, the timeline, and how the run ended."""
+
+    config: RunnerConfig
+    service: Service
+    output_dir: Path
+    timeline: Timeline
+    end_reason: str = "completed"
+    death: dict[str, Any] | None = None
+    startup_s: float | None = None
+    load_files: list[Path] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def monitor_path(self) -> Path:
+        return self.output_dir / MONITOR_FILE
+
+    @property
+    def load_path(self) -> Path:
+        return self.output_dir / LOAD_FILE
+
+
+class AnalysisRun:
+    def __init__(self, config: RunnerConfig, view: RunnerView, stop: StopSignal) -> None:
+        config.validate()
+        self.config = config
+        self.view = view
+        self.stop = stop
+        self.output_dir = Path(config.output_dir)
+        self.monitor: subprocess.Popen | None = None
+        self.load: subprocess.Popen | None = None
+
+    # -- the service -------------------------------------------------------------------
+    def _service(self) -> Service:
+        config = self.config
+        log = self.output_dir / SERVICE_LOG
+        if config.mode == "demo":
+            return start_demo(log, leak_kb=config.demo_leak_kb)
+        if config.mode == "command":
+            assert config.service_cmd is not None
+            return start_command(config.service_cmd, config.url or "http://localhost:8000",
+                                 "command", log)
+        if config.mode == "pid":
+            assert config.pid is not None and config.url is not None
+            return attach(config.pid, config.url)
+        assert config.url is not None
+        return Service(mode="url", url=config.url)
+
+    # -- waiting, with an eye on signals and the service ---------------------------------
+    def _check(self, service: Service) -> None:
+        if self.stop.requested:
+            raise Interrupted
+        ended = service.exit_info()
+        if ended is not None:
+            raise ServiceDied(ended)
+
+    def _wait_until(self, deadline: float, service: Service,
+                    process: subprocess.Popen | None = None) -> None:
+        """Sleep until wall time ``deadline`` (or until ``process`` exits)."""
+        while time.time() < deadline:
+            self._check(service)
+            if process is not None and process.poll() is not None:
+                return
+            self.stop.wait(min(0.1, max(deadline - time.time(), 0)))
+        self._check(service)
+
+    def _wait_monitor_start(self, stream: Path, service: Service) -> float:
+        """Wall time of the monitor's first sample, once it is on disk."""
+        deadline = time.time() + MONITOR_START_TIMEOUT_S
+        while time.time() < deadline:
+            self._check(service)
+            assert self.monitor is not None
+            if self.monitor.poll() is not None:
+                raise RunFailed("memory_monitor.py stopped at start-up: "
+                                + tail(self.output_dir / TOOLS_LOG, 5))
+            if stream.exists():
+                with open(stream, encoding="utf-8") as handle:
+                    lines = handle.read().splitlines()
+                if len(lines) >= 2:
+                    return float(json.loads(lines[1])["time"])
+            self.stop.wait(0.02)
+        raise RunFailed("memory_monitor.py took no sample within "
+                        f"{MONITOR_START_TIMEOUT_S:g} s")
+
+    # -- the load ----------------------------------------------------------------------
+    def _load_args(self, users: int, duration_s: float, output: Path, service: Service) -> list[str]:
+        args = ["--url", service.url, "--users", str(users),
+                "--requests", str(self.config.requests), "--duration", f"{duration_s:g}",
+                "--repeat", "--output", str(output), "--quiet"]
+        for option, value in self.config.load_options.items():
+            args += [option, value]
+        return args
+
+    def _run_load(self, service: Service, timeline: Timeline, outcome: RunOutcome) -> None:
+        steps = self.config.load_steps
+        step_s = self.config.load_test / len(steps)
+        for index, users in enumerate(steps):
+            output = (outcome.load_path if len(steps) == 1
+                      else self.output_dir / f"load_step_{index + 1}_{users}_users.json")
+            self.view.phase("load", f"{users} users for {step_s:g} s"
+                            + (f" (step {index + 1} of {len(steps)})" if len(steps) > 1 else ""))
+            started = time.time()
+            self.load = tools.launch("load_tester.py",
+                                     self._load_args(users, step_s, output, service),
+                                     self.output_dir / TOOLS_LOG)
+            timeline.load_start = timeline.load_start or started
+            self._wait_until(started + step_s + LOAD_OVERRUN_S, service, self.load)
+            if self.load.poll() is None:
+                tools.interrupt(self.load)
+                outcome.problems.append(f"load step {index + 1} overran its "
+                                        f"{step_s:g} s and was stopped")
+            code = self.load.returncode
+            ended = time.time()
+            timeline.steps.append({"users": users, "start": started, "end": ended,
+                                   "file": str(output), "exit_code": code})
+            timeline.load_end = ended
+            outcome.load_files.append(output)
+            self.load = None
+            if code == 2:
+                raise BadInput("load_tester.py rejected the load options: "
+                               + tail(self.output_dir / TOOLS_LOG, 1))
+            if code not in (0, 3):
+                outcome.problems.append(f"load_tester.py exited with code {code}: "
+                                        + tail(self.output_dir / TOOLS_LOG, 1))
+
+    # -- the whole run -----------------------------------------------------------------
+    def run(self) -> RunOutcome:
+        config = self.config
+        service = self._service()
+        timeline = Timeline()
+        outcome = RunOutcome(config, service, self.output_dir, timeline)
+        # The monitor is ended by the runner once the cooldown is over (the load may take
+        # longer than planned to start and drain); its own --duration is only a backstop.
+        monitor_cap_s = (config.baseline + config.load_test + config.cooldown
+                         + LOAD_OVERRUN_S * len(config.load_steps) + 60.0)
+        try:
+            self.view.phase("starting", f"waiting for {service.url}{config.health_path}")
+            outcome.startup_s = wait_until_healthy(
+                service, config.health_path, config.startup_timeout, self.stop)
+            if service.pid is not None:
+                self.monitor = tools.launch(
+                    "memory_monitor.py",
+                    tools.monitor_args(service.pid, config.interval, monitor_cap_s,
+                                       outcome.monitor_path),
+                    self.output_dir / TOOLS_LOG)
+                timeline.start = self._wait_monitor_start(
+                    outcome.monitor_path.with_name("memory_analysis.samples.jsonl"), service)
+            else:
+                timeline.start = time.time()
+            self.view.phase("baseline", f"{config.baseline:g} s without load")
+            self._wait_until(timeline.start + config.baseline, service)
+            self._run_load(service, timeline, outcome)
+            self.view.phase("cooldown", f"{config.cooldown:g} s after the load")
+            assert timeline.load_end is not None
+            self._wait_until(timeline.load_end + config.cooldown, service)
+            if self.monitor is not None:
+                tools.finish(self.monitor)
+        except Interrupted:
+            outcome.end_reason = "interrupted"
+        except ServiceDied as died:
+            outcome.end_reason = "service_died"
+            outcome.death = {"time": time.time(), **died.args[0]}
+        finally:
+            timeline.end = time.time()
+            self._stop_tools(service)
+        return outcome
+
+    def _stop_tools(self, service: Service) -> None:
+        """Stop what is still running, load first (so the monitor sees it end)."""
+        if self.load is not None:
+            tools.interrupt(self.load)
+        if self.monitor is not None and self.monitor.poll() is None:
+            # A monitor whose target just died is finishing by itself: give it a moment.
+            try:
+                self.monitor.wait(timeout=3.0)
+            except subprocess.TimeoutExpired:
+                tools.interrupt(self.monitor)
+        service.stop()

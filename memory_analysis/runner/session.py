@@ -1,0 +1,104 @@
+"""One analysis from start to verdict: check the inputs, run the phases, merge the
+files, judge, write ``comprehensive_memory_analysis.json``, and show the summary."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Protocol
+
+from memory_analysis.analysis.analyze import analyze
+from memory_analysis.analysis.catalogs import load_catalogs
+from memory_analysis.loadgen.scenario import load_scenario
+from memory_analysis.monitor.cgroup import MemoryCgroup
+from memory_analysis.runner.config import RunnerConfig
+from memory_analysis.runner.merge import (
+    header,
+    load_summary,
+    read_load,
+    read_monitor,
+    service_block,
+    write_comprehensive,
+)
+from memory_analysis.runner.orchestrator import AnalysisRun, RunOutcome
+from memory_analysis.signals import StopSignal
+
+
+class RunnerView(Protocol):
+    def phase(self, name: str, detail: str) -> None: ...
+    def finished(self, report: dict[str, Any], files: list[str]) -> None: ...
+
+
+def _own_cgroup_path() -> str | None:
+    group = MemoryCgroup.of_process(os.getpid())
+    return group.directory if group else None
+
+
+def _death_reasons(service: dict[str, Any], outcome: RunOutcome,
+                   phases: dict[str, Any]) -> list[str]:
+    exit_info = service.get("exit") or {}
+    when = "during the load" if outcome.timeline.load_start and not outcome.timeline.load_end \
+        else "during the run"
+    reason = f"the service {exit_info.get('description', 'died')} {when}"
+    if exit_info.get("oom_killed"):
+        reason += ": it ran out of memory (OOM kill counted in its cgroup)"
+    elif exit_info.get("signal") == "SIGKILL":
+        reason += ": SIGKILL is what the kernel's out-of-memory killer sends"
+    load_peak = (phases.get("load") or {}).get("memory_mb", {}).get("max")
+    if load_peak:
+        reason += f"; it had reached {load_peak:.0f} MB"
+    return [reason]
+
+
+def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> dict[str, Any]:
+    """Run the analysis described by ``config``; return the report written."""
+    # Everything that can be rejected is checked before a service is started.
+    catalogs = load_catalogs([config.catalog] if config.catalog else None)
+    if "--scenario" in config.load_options:
+        load_scenario(config.load_options["--scenario"])
+    run = AnalysisRun(config, view, stop)
+    outcome = run.run()
+    view.phase("merging", "reading the tools' reports")
+
+    monitor = read_monitor(outcome)
+    load = read_load(outcome)
+    samples = monitor.get("samples", []) if monitor else []
+    monitor_cgroup = ((monitor or {}).get("cgroup") or {}).get("path")
+    options = {
+        # A cgroup of the service's own (not the one the runner sits in) is what a
+        # platform would limit: its working set is the service's memory.
+        "service_cgroup": monitor_cgroup is not None and monitor_cgroup != _own_cgroup_path(),
+        "tree_metric": ((monitor or {}).get("summary") or {}).get("tree_metric") or "pss",
+        "users": config.users,
+        "catalogs": catalogs,
+    }
+    figures = load_summary(load)
+    blocks = analyze(samples, figures, options)
+    report = header(outcome)
+    report["service"] = service_block(outcome, monitor)
+    report.update(blocks)
+    report["load_test"] = figures
+    if outcome.service.pid is None:
+        report["memory"]["observed"] = False
+        report["memory"]["reason"] = ("memory was not observed: the service runs elsewhere "
+                                      "(--url alone), so only load and latency were measured")
+    else:
+        report["memory"]["observed"] = bool(samples)
+    if outcome.end_reason == "service_died":
+        report["assessment"]["level"] = "critical"
+        report["assessment"]["reasons"] = (_death_reasons(report["service"], outcome,
+                                                          report["phases"])
+                                           + report["assessment"]["reasons"])
+    report["timeline"] = {"steps": [{**step, "file": Path(step["file"]).name}
+                                    for step in outcome.timeline.steps]}
+    report["problems"] = outcome.problems + list((monitor or {}).get("notes", []))
+    report["monitor"] = {"complete": (monitor or {}).get("complete"),
+                         "end_reason": (monitor or {}).get("end_reason"),
+                         "summary": (monitor or {}).get("summary")}
+    path = write_comprehensive(outcome, report)
+    files = [str(path)] + [str(outcome.output_dir / name) for name in (
+        "memory_analysis.json", "memory_analysis.samples.jsonl",
+        "load_test_during_analysis.json", "service.log") if (outcome.output_dir / name).exists()]
+    files += [str(f) for f in outcome.load_files if f != outcome.load_path and f.exists()]
+    view.finished(report, files)
+    return report

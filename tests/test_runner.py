@@ -1,0 +1,271 @@
+"""memory_analysis_runner.py end to end, as a user runs it: real demo service, real
+monitor and load tester processes, short phases."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from cgroups import LimitedCgroup, can_make_cgroups
+from conftest import ROOT, run_script
+
+RUNNER = str(ROOT / "memory_analysis_runner.py")
+SHORT = ["--baseline", "2", "--load-test", "4", "--cooldown", "2", "--interval", "0.2",
+         "--users", "4", "--requests", "5"]
+
+
+def leftovers(marker: str) -> list[str]:
+    """Command lines of live processes that mention ``marker`` (an output dir or port)."""
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        try:
+            cmdline = " ".join(process.info["cmdline"] or [])
+        except psutil.Error:
+            continue
+        if marker in cmdline and process.info["status"] != psutil.STATUS_ZOMBIE \
+                and process.pid != os.getpid():
+            found.append(cmdline)
+    return found
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_demo_run_end_to_end(tmp_path):
+    out = tmp_path / "results"
+    result = run_script("memory_analysis_runner.py", *SHORT, "--output-dir", str(out),
+                        timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = load(out / "comprehensive_memory_analysis.json")
+    monitor = load(out / "memory_analysis.json")
+    load_test = load(out / "load_test_during_analysis.json")
+    assert report["tool"] == "memory_analysis_runner" and report["schema_version"] == 1
+    assert report["complete"] is True
+    for key in ("config", "service", "files", "phases", "memory", "load_test", "assessment",
+                "recommendations"):
+        assert key in report, key
+    assert report["service"]["mode"] == "demo" and report["service"]["pid"] > 0
+    assert report["files"] == {"memory": "memory_analysis.json",
+                               "load_test": "load_test_during_analysis.json"}
+    for name, seconds in (("baseline", 2), ("load", 4), ("cooldown", 2)):
+        phase = report["phases"][name]
+        expected = seconds / 0.2
+        assert abs(phase["samples"] - expected) <= 4, (name, phase["samples"])
+        assert set(phase["memory_mb"]) == {"min", "mean", "max", "last"}
+        assert set(phase["system_percent"]) >= {"mean", "max"}
+    memory = report["memory"]
+    for key in ("metric", "baseline_mb", "peak_mb", "growth_mb", "cooldown_end_mb",
+                "recovery_percent", "peak_system_percent", "leak"):
+        assert key in memory, key
+    assert memory["metric"] == "pss_tree"
+    assert memory["peak_mb"] >= memory["baseline_mb"] > 0
+    assert set(memory["leak"]) >= {"suspected", "slope_mb_per_min", "bytes_per_request",
+                                   "confidence", "reason"}
+    assert report["load_test"]["requests"] == load_test["totals"]["requests"] > 0
+    assert report["assessment"]["level"] in ("safe", "warning", "critical")
+    assert report["assessment"]["reasons"]
+    recommendations = report["recommendations"]
+    assert recommendations["min_memory_mb"] == pytest.approx(memory["peak_mb"] * 1.5, rel=0.01)
+    assert recommendations["recommended_memory_mb"] == pytest.approx(memory["peak_mb"] * 2, rel=0.01)
+    for provider in ("render", "aws", "gcp", "azure"):
+        plan = recommendations["plans"][provider]
+        assert plan["memory_mb"] >= recommendations["recommended_memory_mb"]
+    assert recommendations["scaling"]["strategy"] and recommendations["scaling"]["reason"]
+    # Every sample of the monitor's file is tagged with its phase.
+    phases = [s["phase"] for s in monitor["samples"]]
+    assert phases[0] == "baseline" and phases[-1] == "cooldown" and "load" in phases
+    assert phases == sorted(phases, key=["baseline", "load", "cooldown"].index)
+    assert "Files written" in result.stdout and "Level:" in result.stdout
+    assert leftovers(str(out)) == []
+
+
+def run_with_rate(tmp_path: Path, name: str, *extra: str) -> dict:
+    out = tmp_path / name
+    result = run_script("memory_analysis_runner.py", "--baseline", "2", "--load-test", "8",
+                        "--cooldown", "3", "--interval", "0.2", "--users", "4",
+                        "--rate", "40", "--output-dir", str(out), *extra, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return load(out / "comprehensive_memory_analysis.json")
+
+
+def test_a_service_that_keeps_memory_per_request_is_flagged(tmp_path):
+    report = run_with_rate(tmp_path, "leaky", "--demo-leak-kb", "64")
+    leak = report["memory"]["leak"]
+    assert leak["suspected"] is True, leak
+    # 64 KB kept per request: the estimate is in the right range.
+    assert 30_000 < leak["bytes_per_request"] < 130_000, leak
+
+
+def test_a_cache_that_fills_and_stays_flat_is_not_a_leak(tmp_path):
+    report = run_with_rate(tmp_path, "cache")
+    assert report["memory"]["leak"]["suspected"] is False, report["memory"]["leak"]
+
+
+def test_sigint_during_load_leaves_nothing_behind(tmp_path):
+    out = tmp_path / "interrupted"
+    proc = subprocess.Popen([sys.executable, RUNNER, "--baseline", "1", "--load-test", "30",
+                             "--cooldown", "5", "--interval", "0.2", "--users", "4",
+                             "--output-dir", str(out)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not (out / "load_test_during_analysis.json").exists() and not leftovers(
+            "load_tester.py"):
+        assert time.monotonic() < deadline, "the load phase never started"
+        time.sleep(0.1)
+    time.sleep(3)  # the load tester is past its start-up and sending
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stdout + stderr
+    assert "Traceback" not in stderr
+    report = load(out / "comprehensive_memory_analysis.json")
+    assert report["complete"] is False and report["end_reason"] == "interrupted"
+    assert load(out / "memory_analysis.json")["complete"] is False
+    assert load(out / "load_test_during_analysis.json")["complete"] is False
+    assert report["phases"]["load"]["samples"] > 0
+    assert leftovers(str(out)) == []
+    assert leftovers(f"127.0.0.1 --port {report['service']['url'].rsplit(':', 1)[1]}") == []
+
+
+def test_a_service_that_never_becomes_healthy(tmp_path):
+    out = tmp_path / "unhealthy"
+    result = run_script("memory_analysis_runner.py", *SHORT, "--service-cmd",
+                        "echo starting up; sleep 60", "--url", "http://127.0.0.1:9",
+                        "--startup-timeout", "2", "--output-dir", str(out), timeout=60)
+    assert result.returncode == 1
+    assert "did not become healthy within 2 s" in result.stderr
+    assert "starting up" in result.stderr  # the end of the service's log
+    assert "Traceback" not in result.stderr
+    assert leftovers("sleep 60") == []
+
+
+def test_a_service_that_exits_during_startup(tmp_path):
+    out = tmp_path / "exits"
+    result = run_script("memory_analysis_runner.py", *SHORT, "--service-cmd",
+                        "echo cannot bind; exit 3", "--url", "http://127.0.0.1:9",
+                        "--output-dir", str(out), timeout=60)
+    assert result.returncode == 1
+    assert "exited with code 3 during start-up" in result.stderr
+    assert "cannot bind" in result.stderr
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def demo_cmd(port: int, *extra: str) -> str:
+    return f"{sys.executable} -m memory_analysis.demo --host 127.0.0.1 --port {port} " + " ".join(extra)
+
+
+def test_a_service_that_crashes_mid_run(tmp_path):
+    out = tmp_path / "crash"
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, RUNNER, "--baseline", "1", "--load-test", "20",
+                             "--cooldown", "2", "--interval", "0.2", "--users", "2",
+                             "--service-cmd", demo_cmd(port), "--url", f"http://127.0.0.1:{port}",
+                             "--output-dir", str(out)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not leftovers("load_tester.py"):
+        assert time.monotonic() < deadline, "the load phase never started"
+        time.sleep(0.1)
+    time.sleep(1)
+    service = [p for p in psutil.process_iter(["cmdline"])
+               if (p.info["cmdline"] or [])[1:3] == ["-m", "memory_analysis.demo"]
+               and str(port) in p.info["cmdline"]]
+    assert service
+    service[0].kill()
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 1, stdout + stderr
+    report = load(out / "comprehensive_memory_analysis.json")
+    assert report["complete"] is False and report["end_reason"] == "service_died"
+    assert report["service"]["exit"]["signal"] == "SIGKILL"
+    assert any("SIGKILL" in reason for reason in report["assessment"]["reasons"])
+    assert leftovers(str(out)) == []
+
+
+@pytest.mark.skipif(not can_make_cgroups(), reason="needs root and a writable memory cgroup")
+def test_an_oom_killed_service_is_reported(tmp_path):
+    out = tmp_path / "oom"
+    port = free_port()
+    group = LimitedCgroup(limit_mb=120)
+    try:
+        command = (f"sh -c 'echo $$ > {group.path}/cgroup.procs && exec "
+                   f"{demo_cmd(port, '--leak-kb', '1024')}'")
+        result = run_script("memory_analysis_runner.py", "--baseline", "1", "--load-test", "20",
+                            "--cooldown", "2", "--interval", "0.2", "--users", "4",
+                            "--service-cmd", command, "--url", f"http://127.0.0.1:{port}",
+                            "--output-dir", str(out), timeout=120)
+    finally:
+        group.remove()
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = load(out / "comprehensive_memory_analysis.json")
+    assert report["end_reason"] == "service_died"
+    assert report["service"]["exit"]["signal"] == "SIGKILL"
+    assert report["service"]["exit"]["oom_killed"] is True
+    assert any("out of memory" in reason.lower() for reason in report["assessment"]["reasons"])
+
+
+def test_url_only_measures_load_without_memory(tmp_path):
+    port = free_port()
+    demo = subprocess.Popen([sys.executable, "-m", "memory_analysis.demo", "--host", "127.0.0.1",
+                             "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL)
+    try:
+        out = tmp_path / "remote"
+        result = run_script("memory_analysis_runner.py", "--baseline", "1", "--load-test", "2",
+                            "--cooldown", "1", "--users", "2", "--url",
+                            f"http://127.0.0.1:{port}", "--output-dir", str(out), timeout=60)
+    finally:
+        demo.terminate()
+        demo.wait()
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = load(out / "comprehensive_memory_analysis.json")
+    assert report["service"]["mode"] == "url"
+    assert report["memory"]["observed"] is False
+    assert "not observed" in report["memory"]["reason"]
+    assert report["load_test"]["requests"] > 0
+    assert not (out / "memory_analysis.json").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--pid", "1", "--service-cmd", "true", "--url", "http://127.0.0.1:1"],
+     "--pid and --service-cmd exclude each other"),
+    (["--pid", "1"], "--pid needs --url"),
+    (["--pid", "99999999", "--url", "http://127.0.0.1:1"], "no process with PID 99999999"),
+    (["--baseline", "0"], "--baseline must be greater than 0"),
+    (["--load-test", "-5"], "--load-test must be greater than 0"),
+    (["--cooldown", "-1"], "--cooldown must be greater than 0"),
+    (["--users", "0"], "--users must be at least 1"),
+    (["--users-steps", "5,x"], "--users-steps must be user counts"),
+    (["--url", "ftp://example"], "--url must be an http(s) URL"),
+    (["--output-dir", "/proc/results"], "cannot create output directory /proc/results"),
+    (["--catalog", "/nonexistent/catalog.json"], "/nonexistent/catalog.json"),
+])
+def test_bad_input_exits_2_with_one_line(args, message, tmp_path):
+    if "--output-dir" not in args:
+        args = [*args, "--output-dir", str(tmp_path / "out")]
+    result = run_script("memory_analysis_runner.py", *args, timeout=30)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("memory_analysis_runner.py: error: ")
+    assert message in lines[0]
+
+
+def test_malformed_catalog_is_rejected(tmp_path):
+    catalog = tmp_path / "plans.json"
+    catalog.write_text("{not json")
+    result = run_script("memory_analysis_runner.py", "--catalog", str(catalog),
+                        "--output-dir", str(tmp_path / "out"), timeout=30)
+    assert result.returncode == 2
+    assert str(catalog) in result.stderr and len(result.stderr.strip().splitlines()) == 1
