@@ -269,3 +269,44 @@ def test_malformed_catalog_is_rejected(tmp_path):
                         "--output-dir", str(tmp_path / "out"), timeout=30)
     assert result.returncode == 2
     assert str(catalog) in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_attach_to_a_running_service_and_leave_it_running(tmp_path):
+    port = free_port()
+    demo = subprocess.Popen([sys.executable, "-m", "memory_analysis.demo", "--host", "127.0.0.1",
+                             "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL)
+    try:
+        out = tmp_path / "attached"
+        result = run_script("memory_analysis_runner.py", "--baseline", "1", "--load-test", "2",
+                            "--cooldown", "1", "--interval", "0.2", "--users", "2",
+                            "--pid", str(demo.pid), "--url", f"http://127.0.0.1:{port}",
+                            "--output-dir", str(out), timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert demo.poll() is None, "the runner must leave an attached service running"
+    finally:
+        demo.terminate()
+        demo.wait()
+    report = load(out / "comprehensive_memory_analysis.json")
+    assert report["service"]["mode"] == "pid" and report["service"]["pid"] == demo.pid
+    assert report["memory"]["observed"] is True and report["memory"]["peak_mb"] > 0
+
+
+def test_users_steps_fit_memory_against_users(tmp_path):
+    out = tmp_path / "steps"
+    result = run_script("memory_analysis_runner.py", "--baseline", "1", "--load-test", "6",
+                        "--cooldown", "1", "--interval", "0.2", "--users-steps", "1,2,4",
+                        "--output-dir", str(out), timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = load(out / "comprehensive_memory_analysis.json")
+    steps = [load(out / f"load_step_{i}_{users}_users.json") for i, users in
+             enumerate((1, 2, 4), start=1)]
+    # The merged load file adds the steps up exactly.
+    assert report["load_test"]["requests"] == sum(s["totals"]["requests"] for s in steps)
+    assert load(out / "load_test_during_analysis.json")["totals"]["requests"] == \
+        report["load_test"]["requests"]
+    tagged = {s["load_users"] for s in load(out / "memory_analysis.json")["samples"]
+              if s["phase"] == "load"}
+    assert {1, 2, 4} <= tagged
+    scaling = report["recommendations"]["scaling"]
+    assert [step["users"] for step in scaling["steps"]] == [1, 2, 4]
+    assert "one load level" not in scaling["reason"]
