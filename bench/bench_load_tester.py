@@ -172,7 +172,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skip-rss", action="store_true",
                         help="skip the 1,000,000-request memory run (a few minutes)")
+    parser.add_argument("--only", default="single,auto,rss,p50",
+                        help="comma-separated parts to run: single, auto, rss, p50")
     args = parser.parse_args()
+    parts = set(args.only.split(","))
+    if args.skip_rss:
+        parts.discard("rss")
     ensure_tools()
     OUT.mkdir(parents=True, exist_ok=True)
     results: dict[str, object] = {"cores": os.cpu_count(), "users": USERS,
@@ -187,30 +192,32 @@ def main() -> int:
     try:
         # 1. one process each, alternating, median of the rounds
         ours, theirs = [], []
-        for _ in range(args.rounds):
+        for _ in range(args.rounds if "single" in parts else 0):
             theirs.append(locust_rps(url, args.seconds, tmp))
             ours.append(load_tester(*common, output=tmp / "one.json")["totals"]["rps"])
             print(f"  locust {theirs[-1]:8.0f}/s   load_tester {ours[-1]:8.0f}/s", flush=True)
-        results["single_process"] = {
-            "locust_rps": theirs, "load_tester_rps": ours,
-            "ratio": round(statistics.median(ours) / statistics.median(theirs), 2)}
-        print("single process:", results["single_process"], flush=True)
+        if "single" in parts:
+            results["single_process"] = {
+                "locust_rps": theirs, "load_tester_rps": ours,
+                "ratio": round(statistics.median(ours) / statistics.median(theirs), 2)}
+            print("single process:", results["single_process"], flush=True)
 
         # 2. --workers auto vs wrk at the same connections
         ours, theirs = [], []
         threads = os.cpu_count() or 1
-        for _ in range(args.rounds):
+        for _ in range(args.rounds if "auto" in parts else 0):
             theirs.append(wrk_rps(url + "/static.json", args.seconds, threads))
             ours.append(load_tester(*common, "--workers", "auto",
                                     output=tmp / "auto.json")["totals"]["rps"])
             print(f"  wrk    {theirs[-1]:8.0f}/s   load_tester {ours[-1]:8.0f}/s", flush=True)
-        results["workers_auto"] = {
-            "wrk_rps": theirs, "load_tester_rps": ours, "wrk_threads": threads,
-            "ratio": round(statistics.median(ours) / statistics.median(theirs), 2)}
-        print("workers auto vs wrk:", results["workers_auto"], flush=True)
+        if "auto" in parts:
+            results["workers_auto"] = {
+                "wrk_rps": theirs, "load_tester_rps": ours, "wrk_threads": threads,
+                "ratio": round(statistics.median(ours) / statistics.median(theirs), 2)}
+            print("workers auto vs wrk:", results["workers_auto"], flush=True)
 
         # 3. RSS after 10,000 and after 1,000,000 requests (one process)
-        if not args.skip_rss:
+        if "rss" in parts:
             rss = {}
             for total in (10_000, 1_000_000):
                 report = load_tester("--url", url, "--scenario", str(scenario), "--users",
@@ -227,6 +234,11 @@ def main() -> int:
         nginx.wait(10)
 
     # 4. p50 against a fixed 50 ms server
+    if "p50" not in parts:
+        shutil.rmtree(tmp, ignore_errors=True)
+        (OUT / "load_tester.json").write_text(json.dumps(results, indent=2) + "\n")
+        print(json.dumps(results, indent=2))
+        return 0
     slow_port = free_port()
     slow = subprocess.Popen([PY, "-c", SLOW_SERVER, str(slow_port)])
     try:

@@ -94,7 +94,8 @@ def with_thresholds(func):  # type: ignore[no-untyped-def]
 @click.group(invoke_without_command=True,
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--url", default=None,
-              help=f"Base URL of the service. Default: the scenario's base_url, else {DEFAULT_URL}.")
+              help="Base URL of the service. Default: the scenario's base_url, else "
+                   f"{DEFAULT_URL}.")
 @click.option("--users", "-u", type=int, default=20, show_default=True,
               help="Virtual users at once (closed model), split over workers and shards.")
 @click.option("--requests", "-r", "requests_per_user", type=int, default=15, show_default=True,

@@ -149,8 +149,8 @@ class Engine:
         base = config.url.rstrip("/")
         self.stats = RunStats([EndpointStats(e.name, e.method, e.path, e.category, e.weight)
                                for e in scenario.endpoints])
-        self.targets = [_Target(e, base, s) for e, s in zip(scenario.endpoints,
-                                                               self.stats.endpoints)]
+        self.targets = [_Target(e, base, s) for e, s in zip(
+            scenario.endpoints, self.stats.endpoints, strict=True)]
         self.variables = scenario.variables
         self.in_flight = 0
         self.stopping = False
@@ -194,7 +194,7 @@ class Engine:
         key = tuple(rng.randrange(len(variables[name])) for name in target.uses)
         parts = target.cache.get(key)
         if parts is None:
-            values = {name: variables[name][i] for name, i in zip(target.uses, key)}
+            values = {name: variables[name][i] for name, i in zip(target.uses, key, strict=True)}
             parts = target.build(values)
             if len(target.cache) < RENDER_CACHE:
                 target.cache[key] = parts
@@ -245,7 +245,7 @@ class Engine:
         st.hist.record(elapsed_us)
         iv = self.interval
         iv.requests += 1
-        iv.hist.record(elapsed_us)
+        iv.hist.record(elapsed_us)  # type: ignore[union-attr]  # open until closed
         if error is not None:
             st.failures += 1
             st.errors[error] = st.errors.get(error, 0) + 1
@@ -335,6 +335,7 @@ class Engine:
     def _close_interval(self) -> Interval:
         iv = self.interval
         iv.in_flight = self.in_flight
+        iv.close()
         self.stats.timeline.append(iv)
         self.interval = Interval(t=iv.t + 1)
         return iv
@@ -370,15 +371,14 @@ class Engine:
 
     def _status(self, iv: Interval, requests: int, failures: int,
                 cpu_percent: float) -> dict[str, Any]:
-        p50, p95 = iv.hist.quick_ms()
         elapsed = time.perf_counter() - self.start
         return {"t": iv.t, "elapsed_s": elapsed,
                 "remaining_s": max(0.0, self.deadline - time.perf_counter())
                 if self.deadline else None,
                 "requests": requests, "failures": failures, "dropped": self.stats.dropped,
                 "interval_requests": iv.requests, "interval_failures": iv.failures,
-                "p50_ms": p50, "p95_ms": p95, "in_flight": iv.in_flight,
-                "cpu_percent": round(cpu_percent, 1), "interval_hist": iv.hist}
+                "p50_ms": iv.p50_ms, "p95_ms": iv.p95_ms, "in_flight": iv.in_flight,
+                "cpu_percent": round(cpu_percent, 1), "interval_encoded": iv.encoded}
 
     # -- the run ---------------------------------------------------------------------
     async def run(self) -> tuple[RunStats, str]:

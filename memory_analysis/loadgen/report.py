@@ -71,9 +71,9 @@ def build_report(stats: RunStats, config: dict[str, Any], *, complete: bool,
 
     timeline = []
     for iv in stats.timeline:
-        p50, p95 = iv.hist.quick_ms()
+        iv.close()
         timeline.append({"t": iv.t, "requests": iv.requests, "failures": iv.failures,
-                         "p50_ms": p50, "p95_ms": p95, "in_flight": iv.in_flight})
+                         "p50_ms": iv.p50_ms, "p95_ms": iv.p95_ms, "in_flight": iv.in_flight})
 
     open_model = None
     if config.get("rate") is not None:
@@ -113,7 +113,7 @@ def build_report(stats: RunStats, config: dict[str, Any], *, complete: bool,
         "thresholds": [],
         "timeline": timeline,
         "histogram": overall.encode(),
-        "timeline_histograms": [iv.hist.encode() for iv in stats.timeline],
+        "timeline_histograms": [iv.encoded for iv in stats.timeline],
     }
 
 
@@ -178,11 +178,11 @@ def stats_from_report(report: dict[str, Any], source: str) -> RunStats:
         stats.duration_s = float(totals["duration_s"])
         hists = report.get("timeline_histograms") or []
         for i, row in enumerate(report.get("timeline", [])):
-            iv = Interval(t=int(row["t"]), requests=int(row["requests"]),
-                          failures=int(row["failures"]), in_flight=int(row["in_flight"]))
-            if i < len(hists):
-                iv.hist = LatencyHistogram.decode(hists[i])
-            stats.timeline.append(iv)
+            encoded = hists[i] if i < len(hists) else LatencyHistogram().encode()
+            LatencyHistogram.decode(encoded)  # refuse a broken one here, not mid-merge
+            stats.timeline.append(Interval(
+                t=int(row["t"]), requests=int(row["requests"]), failures=int(row["failures"]),
+                in_flight=int(row["in_flight"]), encoded=encoded))
         om = report.get("open_model")
         if om:
             stats.scheduled = int(om["scheduled"])

@@ -191,7 +191,7 @@ class _Progress:
             "interval_requests": sum(b["interval_requests"] for b in batch),
             "interval_failures": sum(b["interval_failures"] for b in batch),
             "p50_ms": p50, "p95_ms": p95, "in_flight": sum(b["in_flight"] for b in batch),
-            "cpu_percent": max(b["cpu_percent"] for b in batch), "interval_hist": hist,
+            "cpu_percent": max(b["cpu_percent"] for b in batch),
         })
 
 
@@ -264,7 +264,7 @@ async def _run_workers(config: LoadConfig, scenario: Scenario, first_slot: int, 
     warnings: list[str] = []
     reasons: set[str] = set()
     try:
-        for i, (proc, path) in enumerate(zip(procs, results)):
+        for i, (proc, path) in enumerate(zip(procs, results, strict=False)):
             try:
                 report = read_json(path, expect_tool="load_tester")
             except BadInput:

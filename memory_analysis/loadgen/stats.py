@@ -48,21 +48,50 @@ class EndpointStats:
         self.hist.add(other.hist)
 
 
-@dataclass
 class Interval:
-    """One second of the timeline (``t`` = end of the second, from the start)."""
+    """One second of the timeline (``t`` = end of the second, from the start).
 
-    t: int
-    requests: int = 0
-    failures: int = 0
-    in_flight: int = 0
-    hist: LatencyHistogram = field(default_factory=LatencyHistogram)
+    While its second runs it records into a full histogram (~140 kB); once closed it
+    keeps only the encoded histogram (a few hundred bytes) and its p50/p95, so a long
+    run's timeline costs kilobytes per minute, not megabytes.
+    """
+
+    __slots__ = ("t", "requests", "failures", "in_flight", "hist", "encoded", "p50_ms",
+                 "p95_ms")
+
+    def __init__(self, t: int, requests: int = 0, failures: int = 0, in_flight: int = 0,
+                 encoded: str | None = None) -> None:
+        self.t = t
+        self.requests = requests
+        self.failures = failures
+        self.in_flight = in_flight
+        self.hist: LatencyHistogram | None = None if encoded is not None else LatencyHistogram()
+        self.encoded = encoded
+        self.p50_ms: float | None = None
+        self.p95_ms: float | None = None
+        if encoded is not None:
+            self.p50_ms, self.p95_ms = LatencyHistogram.decode(encoded).quick_ms()
+
+    def histogram(self) -> LatencyHistogram:
+        if self.hist is not None:
+            return self.hist
+        return LatencyHistogram.decode(self.encoded or "")
+
+    def close(self) -> None:
+        """Keep the encoded histogram and its p50/p95; free the full one."""
+        if self.hist is not None:
+            self.p50_ms, self.p95_ms = self.hist.quick_ms()
+            self.encoded = self.hist.encode()
+            self.hist = None
 
     def add(self, other: Interval) -> None:
         self.requests += other.requests
         self.failures += other.failures
         self.in_flight += other.in_flight
-        self.hist.add(other.hist)
+        hist = self.histogram()
+        hist.add(other.histogram())
+        self.hist = hist
+        self.close()
 
 
 @dataclass

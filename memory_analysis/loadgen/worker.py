@@ -28,9 +28,9 @@ def _say(message: dict[str, Any]) -> None:
 
 
 def _tick(status: dict[str, Any]) -> None:
-    message = {k: v for k, v in status.items() if k != "interval_hist"}
+    message = {k: v for k, v in status.items() if k != "interval_encoded"}
     message["type"] = "tick"
-    message["hist"] = status["interval_hist"].encode()
+    message["hist"] = status["interval_encoded"]
     _say(message)
 
 
