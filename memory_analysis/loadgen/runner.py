@@ -17,6 +17,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -91,6 +92,9 @@ def run_load_test(config: LoadConfig, scenario: Scenario, view: View) -> Outcome
     view.started({"config": record, "endpoints": len(scenario.endpoints),
                   "scenario": record["scenario"]})
     stream = JsonLinesStream(timeline_path(config.output))
+    # Wall-clock start and end of the load, so a memory monitor's samples can be matched
+    # to the moments requests were really being sent.
+    started_at = time.time()
 
     def on_tick(status: dict[str, Any]) -> None:
         stream.write({"t": status["t"], "requests": status["interval_requests"],
@@ -108,9 +112,12 @@ def run_load_test(config: LoadConfig, scenario: Scenario, view: View) -> Outcome
                 _run_workers(config, scenario, first_slot, slots, workers, on_tick))
     finally:
         stream.close()
+    ended_at = time.time()
     complete = end_reason in ("finished", "duration") and not warnings
     report = build_report(stats, record, complete=complete, end_reason=end_reason,
                           target_shares=scenario.category_shares(), extra_warnings=warnings)
+    report["started_at"] = round(started_at, 3)
+    report["ended_at"] = round(ended_at, 3)
     broken = apply_thresholds(report, config.max_error_rate, config.max_p95_ms)
     write_json_atomic(config.output, report)
     view.finished(report, config.output)

@@ -101,7 +101,10 @@ def load_summary(load: dict[str, Any] | None) -> dict[str, Any]:
             "rps": totals.get("rps", 0.0), "duration_s": totals.get("duration_s", 0.0),
             "latency_ms": load.get("latency_ms", {}), "categories": load.get("categories", {}),
             "errors": load.get("errors", {}), "complete": load.get("complete", False),
-            "warnings": load.get("warnings", [])}
+            "warnings": load.get("warnings", []),
+            # Per-second requests, to count requests inside the leak's trend window. A merge
+            # of sequential user steps lines their seconds up as if simultaneous: no use.
+            "timeline": None if "steps" in load else load.get("timeline")}
 
 
 def service_block(outcome: RunOutcome, monitor: dict[str, Any] | None) -> dict[str, Any]:

@@ -83,6 +83,16 @@ class RunOutcome:
         return self.output_dir / LOAD_FILE
 
 
+def _load_window(report_path: Path, launched: float, exited: float) -> tuple[float, float]:
+    """(start, end) wall times of the load from the load tester's report."""
+    try:
+        with open(report_path, encoding="utf-8") as handle:
+            report = json.load(handle)
+        return float(report["started_at"]), float(report["ended_at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return launched, exited
+
+
 class AnalysisRun:
     def __init__(self, config: RunnerConfig, view: RunnerView, stop: StopSignal) -> None:
         config.validate()
@@ -166,16 +176,21 @@ class AnalysisRun:
             self.load = tools.launch("load_tester.py",
                                      self._load_args(users, step_s, output, service),
                                      self.output_dir / TOOLS_LOG)
-            timeline.load_start = timeline.load_start or started
+            if index == 0:
+                timeline.load_start = started  # provisional, until the report says
             self._wait_until(started + step_s + LOAD_OVERRUN_S, service, self.load)
             if self.load.poll() is None:
                 tools.interrupt(self.load)
                 outcome.problems.append(f"load step {index + 1} overran its "
                                         f"{step_s:g} s and was stopped")
             code = self.load.returncode
-            ended = time.time()
+            # When requests were really being sent, as the load tester saw it (its own
+            # start-up and report writing are not load); the runner's view as a fallback.
+            started, ended = _load_window(output, started, time.time())
             timeline.steps.append({"users": users, "start": started, "end": ended,
                                    "file": str(output), "exit_code": code})
+            if index == 0:
+                timeline.load_start = started
             timeline.load_end = ended
             outcome.load_files.append(output)
             self.load = None

@@ -72,6 +72,8 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
         "users": config.users,
         "catalogs": catalogs,
     }
+    if monitor and outcome.timeline.load_start is not None and monitor.get("start_time"):
+        options["load_start_t"] = outcome.timeline.load_start - monitor["start_time"]
     figures = load_summary(load)
     blocks = analyze(samples, figures, options)
     report = header(outcome)
