@@ -60,7 +60,8 @@ def memhog():
         hog.stop()
 
 
-def run_script(script: str, *args: str, timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
+def run_script(script: str, *args: str, timeout: float = 60,
+               **kwargs) -> subprocess.CompletedProcess:
     """Run a top-level script of the project as a user would, from the repository root."""
     return subprocess.run(
         [sys.executable, str(ROOT / script), *args],

@@ -74,7 +74,8 @@ def test_demo_run_end_to_end(tmp_path):
     assert report["assessment"]["reasons"]
     recommendations = report["recommendations"]
     assert recommendations["min_memory_mb"] == pytest.approx(memory["peak_mb"] * 1.5, rel=0.01)
-    assert recommendations["recommended_memory_mb"] == pytest.approx(memory["peak_mb"] * 2, rel=0.01)
+    assert recommendations["recommended_memory_mb"] == pytest.approx(memory["peak_mb"] * 2,
+                                                                     rel=0.01)
     for provider in ("render", "aws", "gcp", "azure"):
         plan = recommendations["plans"][provider]
         assert plan["memory_mb"] >= recommendations["recommended_memory_mb"]
@@ -164,7 +165,8 @@ def free_port() -> int:
 
 
 def demo_cmd(port: int, *extra: str) -> str:
-    return f"{sys.executable} -m memory_analysis.demo --host 127.0.0.1 --port {port} " + " ".join(extra)
+    return (f"{sys.executable} -m memory_analysis.demo --host 127.0.0.1 --port {port} "
+            + " ".join(extra))
 
 
 def test_a_service_that_crashes_mid_run(tmp_path):

@@ -85,7 +85,7 @@ threshold_options = [
 ]
 
 
-def with_thresholds(func):  # type: ignore[no-untyped-def]
+def with_thresholds(func):
     for option in reversed(threshold_options):
         func = option(func)
     return func

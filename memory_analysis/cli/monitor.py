@@ -44,6 +44,7 @@ def command(pid: int | None, include_children: bool, interval: float, duration: 
     config = MonitorConfig(pid=pid, include_children=include_children, interval=interval,
                            duration=duration, output=output, warning=warning,
                            critical=critical, pss_interval=pss_interval, reset_peak=reset_peak)
+    view: QuietView | LiveView | PlainView
     if quiet:
         view = QuietView()
     elif sys.stdout.isatty():

@@ -86,6 +86,7 @@ def command(ctx: click.Context, quick: bool, users_steps: str | None, quiet: boo
     config = RunnerConfig(users_steps=_steps(users_steps),
                           load_options={k: v for k, v in passthrough.items() if v is not None},
                           **options)
+    view: QuietRunnerView | RichRunnerView | PlainRunnerView
     if quiet:
         view = QuietRunnerView()
     elif sys.stdout.isatty():

@@ -19,7 +19,7 @@ import json
 import random
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -427,7 +427,7 @@ class Engine:
         self.stats.generators.append(self.generator)
         return self.stats, end_reason
 
-    async def _wait(self, work: list[asyncio.Future[None]]) -> str:
+    async def _wait(self, work: Sequence[asyncio.Future[None]]) -> str:
         assert self._stop_event is not None
         everything = asyncio.ensure_future(asyncio.wait(work))
         stop = asyncio.ensure_future(self._stop_event.wait())

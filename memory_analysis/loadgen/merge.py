@@ -41,8 +41,8 @@ def merge_reports(paths: list[str]) -> dict[str, Any]:
             merged.add(stats)
     assert merged is not None
     config = dict(configs[0])
-    shards = [c.get("shard") for c in configs]
-    if all(isinstance(s, str) and "/" in s for s in shards):
+    shards = [str(c.get("shard")) for c in configs]
+    if all("/" in s for s in shards):
         counts = {s.split("/")[1] for s in shards}
         indices = sorted(int(s.split("/")[0]) for s in shards)
         if len(counts) == 1 and indices == list(range(1, int(counts.pop()) + 1)):

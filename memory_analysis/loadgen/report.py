@@ -55,6 +55,7 @@ def build_report(stats: RunStats, config: dict[str, Any], *, complete: bool,
             shares[e.category] = shares.get(e.category, 0.0) + e.weight / total_weight
     for name, cat in categories.items():
         cat["share"] = _rate(cat["requests"], requests)
+        cat["error_rate"] = _rate(cat["failures"], cat["requests"])
         cat["target_share"] = round(shares.get(name, 0.0), 6)
         cat["latency_ms"] = cat_hists[name].summary_ms()
         cat["histogram"] = cat_hists[name].encode()

@@ -132,7 +132,7 @@ def timeline_path(output: str) -> str:
 
 def _install_stop(stop: Any) -> list[int]:
     loop = asyncio.get_running_loop()
-    installed = []
+    installed: list[int] = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         try:
             loop.add_signal_handler(signum, stop, signum)
@@ -252,7 +252,8 @@ async def _run_workers(config: LoadConfig, scenario: Scenario, first_slot: int, 
                    for i, proc in enumerate(procs)]
         waiters = asyncio.ensure_future(asyncio.gather(*(p.wait() for p in procs)))
         stopper = asyncio.ensure_future(stop_event.wait())
-        await asyncio.wait({waiters, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        pending: set[asyncio.Future[Any]] = {waiters, stopper}
+        await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
         if not waiters.done():
             for proc in procs:
                 if proc.returncode is None:

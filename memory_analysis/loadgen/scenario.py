@@ -221,14 +221,13 @@ def load_scenario(path: str | Path) -> Scenario:
 
 def default_scenario() -> Scenario:
     """The shipped Stock Analyzer Pro profile."""
-    ref = resources.files("memory_analysis.loadgen").joinpath("profiles", DEFAULT_PROFILE)
+    ref = resources.files("memory_analysis.loadgen") / "profiles" / DEFAULT_PROFILE
     return parse_scenario(json.loads(ref.read_text(encoding="utf-8")),
                           f"default profile ({DEFAULT_PROFILE})")
 
 
 def default_profile_path() -> Path:
-    return Path(str(resources.files("memory_analysis.loadgen").joinpath(
-        "profiles", DEFAULT_PROFILE)))
+    return Path(str(resources.files("memory_analysis.loadgen") / "profiles" / DEFAULT_PROFILE))
 
 
 def render(value: Any, values: dict[str, Any]) -> Any:

@@ -131,8 +131,10 @@ class LiveView:
             f"  ({remaining:.0f} s left)" if remaining is not None else ""))
         table.add_row("System memory", f"{status['system_percent']:.1f} %")
         if status["rss_mb"] is not None:
-            table.add_row("RSS now / peak", f"{_mb(status['rss_mb'])} / {_mb(status['peak_rss_mb'])}")
-            table.add_row("Tree now / peak", f"{_mb(status['tree_mb'])} / {_mb(status['peak_tree_mb'])}"
+            table.add_row("RSS now / peak",
+                          f"{_mb(status['rss_mb'])} / {_mb(status['peak_rss_mb'])}")
+            table.add_row("Tree now / peak",
+                          f"{_mb(status['tree_mb'])} / {_mb(status['peak_tree_mb'])}"
                           f"  ({status['children']} descendants)")
         group = status["cgroup"]
         if group:

@@ -17,6 +17,11 @@ def _num(value: Any, unit: str = "", digits: int = 1) -> str:
     return str(value)
 
 
+def _percent(rate: float | None) -> str:
+    """A 0-1 rate shown as a percentage."""
+    return "-" if rate is None else f"{rate:.2%}"
+
+
 def summary_tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
     """(title, header, rows) for each table of the summary, as display strings."""
     tables: list[tuple[str, list[str], list[list[str]]]] = []
@@ -50,15 +55,13 @@ def summary_tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[li
     load = report.get("load_test") or {}
     if load:
         latency = load.get("latency_ms") or {}
-        rows = [["all", str(load.get("requests", 0)), _num((load.get("error_rate") or 0) * 100, " %", 2),
+        rows = [["all", str(load.get("requests", 0)), _percent(load.get("error_rate")),
                  _num(latency.get("p50"), " ms"), _num(latency.get("p95"), " ms"),
                  _num(latency.get("p99"), " ms")]]
         for name, category in (load.get("categories") or {}).items():
             cat_latency = category.get("latency_ms") or {}
-            requests = category.get("requests", 0)
-            failures = category.get("failures", 0)
-            rows.append([name, str(requests),
-                         _num(failures * 100 / requests if requests else 0, " %", 2),
+            rows.append([name, str(category.get("requests", 0)),
+                         _percent(category.get("error_rate")),
                          _num(cat_latency.get("p50"), " ms"), _num(cat_latency.get("p95"), " ms"),
                          _num(cat_latency.get("p99"), " ms")])
         tables.append((f"Load ({_num(load.get('rps'), ' req/s')})",
@@ -120,9 +123,11 @@ class PlainRunnerView:
         for title, header, rows in summary_tables(report):
             self._print()
             self._print(title)
-            widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+            widths = [max(len(str(cell)) for cell in column)
+                      for column in zip(header, *rows, strict=True)]
             for row in [header, *rows]:
-                self._print("  " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+                self._print("  " + "  ".join(str(c).ljust(w)
+                                             for c, w in zip(row, widths, strict=True)))
         self._print()
         for line in verdict_lines(report, files):
             self._print(line)
@@ -136,7 +141,8 @@ class RichRunnerView:
         self._start = time.monotonic()
 
     def phase(self, name: str, detail: str) -> None:
-        self.console.print(f"[dim]{time.monotonic() - self._start:6.1f}s[/] [bold]{name}[/]: {detail}")
+        elapsed = time.monotonic() - self._start
+        self.console.print(f"[dim]{elapsed:6.1f}s[/] [bold]{name}[/]: {detail}")
 
     def finished(self, report: dict[str, Any], files: list[str]) -> None:
         from rich.table import Table

@@ -3,10 +3,11 @@ with the monitor and the load tester as separate processes, then merge their rep
 
 Phases follow one clock, the monitor's: it starts first; the load tester starts when
 the baseline ends and runs for the load phase; the cooldown runs from the load's actual
-end, and then the runner ends the monitor. The actual start and end of the load (as the
-runner saw them) decide which phase each sample belongs to. Whatever happens (Ctrl-C, SIGTERM, the service dying, an error), the
-tools are stopped in order, a service started here is stopped with its whole process
-group, and the reports so far are merged.
+end, and then the runner ends the monitor. When requests were really being sent (the
+load tester's own report says) decides which phase each sample belongs to. Whatever
+happens (Ctrl-C, SIGTERM, the service dying, an error), the tools are stopped in order,
+a service started here is stopped with its whole process group, and the reports so far
+are merged.
 """
 
 from __future__ import annotations
@@ -156,7 +157,8 @@ class AnalysisRun:
                         f"{MONITOR_START_TIMEOUT_S:g} s")
 
     # -- the load ----------------------------------------------------------------------
-    def _load_args(self, users: int, duration_s: float, output: Path, service: Service) -> list[str]:
+    def _load_args(self, users: int, duration_s: float, output: Path,
+                   service: Service) -> list[str]:
         args = ["--url", service.url, "--users", str(users),
                 "--requests", str(self.config.requests), "--duration", f"{duration_s:g}",
                 "--repeat", "--output", str(output), "--quiet"]
