@@ -83,7 +83,7 @@ async def preflight(url: str, timeout_s: float) -> None:
     limit = min(timeout_s, 10.0)
     try:
         _reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), limit)
-    except (asyncio.TimeoutError, TimeoutError):
+    except TimeoutError:
         raise RunFailed(f"cannot connect to {url}: no answer within {limit:g} s") from None
     except socket.gaierror as exc:
         raise RunFailed(f"cannot connect to {url}: cannot resolve host {host!r} "
@@ -182,7 +182,7 @@ class Engine:
             return
         try:
             await asyncio.wait_for(self._stop_event.wait(), seconds)
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             pass
 
     # -- one request -------------------------------------------------------------------

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from memory_analysis.errors import BadInput, RunFailed
+from memory_analysis.loadgen import eventloop
 from memory_analysis.loadgen.config import LoadConfig
 from memory_analysis.loadgen.engine import Engine, preflight, users_for_slot
 from memory_analysis.loadgen.histogram import LatencyHistogram
@@ -77,6 +78,7 @@ def config_record(config: LoadConfig, scenario: Scenario, workers: int) -> dict[
         "max_in_flight": config.in_flight_limit, "timeout_s": config.timeout_s,
         "seed": config.seed, "scenario": config.scenario or "default (stock_analyzer.json)",
         "model": "open" if config.open_model else "closed",
+        "event_loop": eventloop.loop_name(),
     }
 
 
@@ -88,7 +90,7 @@ def run_load_test(config: LoadConfig, scenario: Scenario, view: View) -> Outcome
     slots = shard_count * workers
     first_slot = (shard_index - 1) * workers
     record = config_record(config, scenario, workers)
-    asyncio.run(preflight(config.url, config.timeout_s))
+    eventloop.run(preflight(config.url, config.timeout_s))
     view.started({"config": record, "endpoints": len(scenario.endpoints),
                   "scenario": record["scenario"]})
     stream = JsonLinesStream(timeline_path(config.output))
@@ -104,11 +106,11 @@ def run_load_test(config: LoadConfig, scenario: Scenario, view: View) -> Outcome
 
     try:
         if workers == 1:
-            stats, end_reason, signum = asyncio.run(
+            stats, end_reason, signum = eventloop.run(
                 _run_in_process(config, scenario, first_slot, slots, on_tick))
             warnings: list[str] = []
         else:
-            stats, end_reason, signum, warnings = asyncio.run(
+            stats, end_reason, signum, warnings = eventloop.run(
                 _run_workers(config, scenario, first_slot, slots, workers, on_tick))
     finally:
         stream.close()
@@ -236,7 +238,7 @@ async def _run_workers(config: LoadConfig, scenario: Scenario, first_slot: int, 
             assert proc.stdout is not None
             try:
                 line = await asyncio.wait_for(proc.stdout.readline(), WORKER_START_S)
-            except (asyncio.TimeoutError, TimeoutError):
+            except TimeoutError:
                 line = b""
             if not line.startswith(b'{"type": "ready"'):
                 raise RunFailed(f"worker {i} did not start: {line.decode(errors='replace')!r}")

@@ -15,6 +15,7 @@ import signal
 import sys
 from typing import Any
 
+from memory_analysis.loadgen import eventloop
 from memory_analysis.loadgen.config import LoadConfig
 from memory_analysis.loadgen.engine import Engine
 from memory_analysis.loadgen.report import build_report
@@ -59,7 +60,7 @@ def main() -> int:
         signal.signal(s, handler)
     if go != "go" or stopped:
         return 1
-    stats, end_reason = asyncio.run(_run(engine))
+    stats, end_reason = eventloop.run(_run(engine))
     record = {"url": config.url, "users": len(job["user_ids"]),
               "rate": None if config.rate is None else config.rate / job["slots"],
               "slot": job["slot"], "slots": job["slots"]}
