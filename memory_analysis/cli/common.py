@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import click
 
@@ -24,6 +25,14 @@ EXIT_THRESHOLD = 3
 def exit_code_for_signal(signum: int | None) -> int:
     """Shell convention: 128 + signal number (130 for SIGINT, 143 for SIGTERM)."""
     return 128 + int(signum) if signum else EXIT_FAILED
+
+
+def exit_code_for_report(report: dict[str, Any], signum: int | None) -> int:
+    """0 for a complete run, 1 for one that ended early, 130/143 for one stopped by a
+    signal (``end_reason`` "interrupted")."""
+    if report.get("end_reason") == "interrupted":
+        return exit_code_for_signal(signum)
+    return EXIT_OK if report.get("complete") else EXIT_FAILED
 
 
 def fail(prog: str, message: str, code: int) -> int:

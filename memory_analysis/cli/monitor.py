@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from memory_analysis.cli.common import EXIT_FAILED, EXIT_OK, entry_point, exit_code_for_signal
+from memory_analysis.cli.common import entry_point, exit_code_for_report
 from memory_analysis.monitor.session import FINISH_SIGNAL, MonitorConfig, MonitorSession
 from memory_analysis.reports.monitor_console import LiveView, PlainView, QuietView
 from memory_analysis.signals import StopSignal
@@ -57,9 +57,7 @@ def command(pid: int | None, include_children: bool, interval: float, duration: 
             report = session.run()
         finally:
             view.close()
-    if report["end_reason"] == "interrupted":
-        return exit_code_for_signal(stop.signum)
-    return EXIT_OK if report["complete"] else EXIT_FAILED
+    return exit_code_for_report(report, stop.signum)
 
 
 main = entry_point(command, PROG)

@@ -7,12 +7,7 @@ import sys
 import click
 from click.core import ParameterSource
 
-from memory_analysis.cli.common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    entry_point,
-    exit_code_for_signal,
-)
+from memory_analysis.cli.common import entry_point, exit_code_for_report
 from memory_analysis.errors import BadInput
 from memory_analysis.reports.runner_console import PlainRunnerView, QuietRunnerView, RichRunnerView
 from memory_analysis.runner.config import QUICK, RunnerConfig
@@ -95,9 +90,7 @@ def command(ctx: click.Context, quick: bool, users_steps: str | None, quiet: boo
         view = PlainRunnerView()
     with StopSignal() as stop:
         report = run_analysis(config, view, stop)
-    if report["end_reason"] == "interrupted":
-        return exit_code_for_signal(stop.signum)
-    return EXIT_OK if report["complete"] else EXIT_FAILED
+    return exit_code_for_report(report, stop.signum)
 
 
 main = entry_point(command, PROG)

@@ -4,8 +4,9 @@ nothing."""
 
 from __future__ import annotations
 
-import sys
-from typing import Any, TextIO
+from typing import Any
+
+from memory_analysis.reports.plain import PlainLines
 
 
 def _ms(value: float | None) -> str:
@@ -95,23 +96,14 @@ class QuietView:
         pass
 
 
-class PlainView:
+class PlainView(PlainLines):
     """Plain lines for logs and pipes, at most one status line per ``every_s`` seconds."""
-
-    def __init__(self, stream: TextIO = sys.stdout, every_s: float = 1.0) -> None:
-        self.stream = stream
-        self.every_s = every_s
-        self._next = 0.0
-
-    def _print(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
 
     def started(self, info: dict[str, Any]) -> None:
         self._print(_plan_line(info))
 
     def progress(self, status: dict[str, Any]) -> None:
-        if status["elapsed_s"] + 1e-9 >= self._next:
-            self._next = status["elapsed_s"] + self.every_s
+        if self.due(status["elapsed_s"]):
             self._print(_status_line(status))
 
     def finished(self, report: dict[str, Any], path: str) -> None:

@@ -3,8 +3,9 @@ otherwise, nothing with --quiet. Views format what the session computed."""
 
 from __future__ import annotations
 
-import sys
-from typing import Any, TextIO
+from typing import Any
+
+from memory_analysis.reports.plain import PlainLines
 
 
 def _mb(value: float | None) -> str:
@@ -78,23 +79,14 @@ class QuietView:
         pass
 
 
-class PlainView:
+class PlainView(PlainLines):
     """Plain lines for logs and pipes, at most one status line per ``every_s`` seconds."""
-
-    def __init__(self, stream: TextIO = sys.stdout, every_s: float = 1.0) -> None:
-        self.stream = stream
-        self.every_s = every_s
-        self._next_t = 0.0
-
-    def _print(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
 
     def started(self, header: dict[str, Any]) -> None:
         self._print(_target_line(header))
 
     def sampled(self, sample: dict[str, Any], status: dict[str, Any]) -> None:
-        if status["t"] + 1e-9 >= self._next_t:
-            self._next_t = status["t"] + self.every_s
+        if self.due(status["t"]):
             self._print(_status_line(status))
 
     def alerted(self, alert: dict[str, Any]) -> None:

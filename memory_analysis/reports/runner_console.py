@@ -8,6 +8,8 @@ import sys
 import time
 from typing import Any, TextIO
 
+from memory_analysis.reports.plain import PlainLines
+
 
 def _num(value: Any, unit: str = "", digits: int = 1) -> str:
     if value is None:
@@ -108,13 +110,10 @@ class QuietRunnerView:
         pass
 
 
-class PlainRunnerView:
+class PlainRunnerView(PlainLines):
     def __init__(self, stream: TextIO = sys.stdout) -> None:
-        self.stream = stream
+        super().__init__(stream)
         self._start = time.monotonic()
-
-    def _print(self, text: str = "") -> None:
-        print(text, file=self.stream, flush=True)
 
     def phase(self, name: str, detail: str) -> None:
         self._print(f"[{time.monotonic() - self._start:6.1f}s] {name}: {detail}")
