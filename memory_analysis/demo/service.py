@@ -79,7 +79,7 @@ class StockService:
 
     @staticmethod
     def market_status(now: dt.datetime | None = None) -> dict[str, Any]:
-        local = (now or dt.datetime.now(dt.timezone.utc)).astimezone(IST)
+        local = (now or dt.datetime.now(dt.UTC)).astimezone(IST)
         minutes = local.hour * 60 + local.minute
         is_open = local.weekday() < 5 and 9 * 60 + 15 <= minutes < 15 * 60 + 30
         return {"exchange": "NSE", "status": "open" if is_open else "closed",
