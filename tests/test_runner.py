@@ -312,3 +312,44 @@ def test_users_steps_fit_memory_against_users(tmp_path):
     scaling = report["recommendations"]["scaling"]
     assert [step["users"] for step in scaling["steps"]] == [1, 2, 4]
     assert "one load level" not in scaling["reason"]
+
+
+def test_sigterm_during_baseline_stops_everything(tmp_path):
+    out = tmp_path / "terminated"
+    proc = subprocess.Popen([sys.executable, RUNNER, "--baseline", "30", "--load-test", "5",
+                             "--cooldown", "5", "--interval", "0.2", "--output-dir", str(out)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stream = out / "memory_analysis.samples.jsonl"
+    deadline = time.monotonic() + 30
+    while not stream.exists() or len(stream.read_text().splitlines()) < 5:
+        assert time.monotonic() < deadline, "the baseline never started"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stdout + stderr
+    report = load(out / "comprehensive_memory_analysis.json")
+    assert report["complete"] is False and report["end_reason"] == "interrupted"
+    assert report["phases"]["baseline"]["samples"] >= 4
+    assert report["phases"]["load"]["samples"] == 0
+    assert not (out / "load_test_during_analysis.json").exists()
+    assert leftovers(str(out)) == []
+
+
+def test_run_memory_analysis_sh_runs_unattended(tmp_path):
+    out = tmp_path / "script"
+    result = subprocess.run([str(ROOT / "run_memory_analysis.sh"), "--baseline", "1",
+                             "--load-test", "2", "--cooldown", "1", "--users", "2",
+                             "--output-dir", str(out)], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"Reports are in {out}/" in result.stdout
+    assert load(out / "comprehensive_memory_analysis.json")["complete"] is True
+
+
+def test_run_memory_analysis_sh_confirm_can_cancel(tmp_path):
+    result = subprocess.run([str(ROOT / "run_memory_analysis.sh"), "--confirm", "--output-dir",
+                             str(tmp_path / "never")], input="n\n", capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "Cancelled." in result.stdout
+    assert not (tmp_path / "never").exists()
