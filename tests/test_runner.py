@@ -353,3 +353,26 @@ def test_run_memory_analysis_sh_confirm_can_cancel(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Cancelled." in result.stdout
     assert not (tmp_path / "never").exists()
+
+
+def test_nothing_outlives_a_killed_runner(tmp_path):
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, RUNNER, "--baseline", "1", "--load-test", "30",
+                             "--cooldown", "5", "--interval", "0.2", "--users", "2",
+                             "--output-dir", str(out)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not leftovers(f"{out}/load_test_during_analysis.json"):
+        assert time.monotonic() < deadline, "the load phase never started"
+        time.sleep(0.1)
+    demo = [p for p in psutil.Process(proc.pid).children()
+            if "memory_analysis.demo" in " ".join(p.cmdline())]
+    assert len(demo) == 1
+    proc.kill()  # no chance to clean up: the kernel's parent-death signal must do it
+    proc.wait()
+    deadline = time.monotonic() + 15
+    while leftovers(str(out)) or demo[0].is_running() and demo[0].status() != "zombie":
+        assert time.monotonic() < deadline, leftovers(str(out))
+        time.sleep(0.1)
+    # The tools still wrote what they had, marked incomplete.
+    assert load(out / "memory_analysis.json")["complete"] is False

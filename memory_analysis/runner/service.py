@@ -7,6 +7,7 @@ stall the service once its buffer filled and nobody read it.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shlex
 import signal
@@ -27,6 +28,16 @@ from memory_analysis.errors import BadInput, RunFailed
 from memory_analysis.signals import Interrupted, StopSignal
 
 STOP_GRACE_S = 5.0
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """In a child between fork and exec: have the kernel send it SIGTERM when the runner
+    dies, even by SIGKILL, so nothing the runner started outlives it."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def free_port() -> int:
@@ -160,7 +171,8 @@ def start_command(command: str, url: str, mode: str, log_path: Path,
         script = f"exec {command}" if _is_simple(command) else command
         process = subprocess.Popen(["/bin/sh", "-c", script], stdout=log,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True, env=env)
+                                   start_new_session=True, env=env,
+                                   preexec_fn=die_with_parent)
     return Service(mode=mode, url=url, pid=process.pid, command=command, log_path=log_path,
                    process=process)
 

@@ -9,23 +9,14 @@ outlives it even after a ``kill -9``.
 
 from __future__ import annotations
 
-import ctypes
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
-from memory_analysis.runner.service import stop_process_group
+from memory_analysis.runner.service import die_with_parent, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[2]
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
 
 
 def launch(script: str, args: list[str], log_path: Path) -> subprocess.Popen:
@@ -33,7 +24,7 @@ def launch(script: str, args: list[str], log_path: Path) -> subprocess.Popen:
     with open(log_path, "ab") as log:
         return subprocess.Popen([sys.executable, str(ROOT / script), *args], stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, preexec_fn=_die_with_parent)
+                                start_new_session=True, preexec_fn=die_with_parent)
 
 
 def interrupt(process: subprocess.Popen, grace_s: float = 10.0) -> None:

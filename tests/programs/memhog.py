@@ -9,12 +9,14 @@ Reads one command per line on stdin and answers "ok" on stdout when it is done:
 Uses only the standard library so it starts fast and its own footprint is small.
 """
 
+import ctypes
 import os
 import signal
 import sys
 import time
 
 PAGE = 4096
+PR_SET_PDEATHSIG = 1
 kept = []
 children = []
 
@@ -43,6 +45,8 @@ def main():
                 pid = os.fork()
                 if pid == 0:
                     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                    # Die with the parent, however it ends (a test or bench may kill it).
+                    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
                     # A child keeps the shared pages and adds a private block of its own.
                     own = touched(4)  # noqa: F841
                     time.sleep(3600)
