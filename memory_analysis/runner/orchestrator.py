@@ -84,14 +84,14 @@ class RunOutcome:
         return self.output_dir / LOAD_FILE
 
 
-def _load_window(report_path: Path, launched: float, exited: float) -> tuple[float, float]:
-    """(start, end) wall times of the load from the load tester's report."""
+def _load_start(report_path: Path, launched: float) -> float:
+    """When the first requests left, from the load tester's report (its launch time if
+    the report does not say)."""
     try:
         with open(report_path, encoding="utf-8") as handle:
-            report = json.load(handle)
-        return float(report["started_at"]), float(report["ended_at"])
+            return float(json.load(handle)["started_at"])
     except (OSError, ValueError, KeyError, TypeError):
-        return launched, exited
+        return launched
 
 
 class AnalysisRun:
@@ -186,9 +186,12 @@ class AnalysisRun:
                 outcome.problems.append(f"load step {index + 1} overran its "
                                         f"{step_s:g} s and was stopped")
             code = self.load.returncode
-            # When requests were really being sent, as the load tester saw it (its own
-            # start-up and report writing are not load); the runner's view as a fallback.
-            started, ended = _load_window(output, started, time.time())
+            # The load runs from its first request (the load tester's start-up is not
+            # load) until the load tester has exited. Not its last request: the
+            # generator's exit unmaps the interpreter and libraries it shares with a
+            # Python service, which moves the service's PSS share of them by a few MB;
+            # that step must fall between the phases, not look like growth in the cooldown.
+            started, ended = _load_start(output, started), time.time()
             timeline.steps.append({"users": users, "start": started, "end": ended,
                                    "file": str(output), "exit_code": code})
             if index == 0:
