@@ -362,3 +362,44 @@ def test_merge_rejects_bad_files(tmp_path, content, fragment):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0]
+
+
+def test_signal_during_preflight_still_writes_an_empty_incomplete_report(tmp_path):
+    # A listener whose accept queue is full: the pre-flight connection hangs, so the
+    # signal arrives before the first request.
+    import socket
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        try:
+            filler.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        fillers.append(filler)
+    output = tmp_path / "preflight.json"
+    try:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "load_tester.py"), "--url",
+                                 f"http://127.0.0.1:{port}", "--users", "2", "-q",
+                                 "-o", str(output)], stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        assert proc.poll() is None, "the pre-flight should still be waiting"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 143
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        for filler in fillers:
+            filler.close()
+        server.close()
+    report = json.loads(output.read_text())
+    assert report["complete"] is False and report["end_reason"] == "interrupted"
+    assert report["totals"]["requests"] == 0

@@ -33,7 +33,7 @@ from memory_analysis.loadgen.report import (
     stats_from_report,
 )
 from memory_analysis.loadgen.scenario import Scenario
-from memory_analysis.loadgen.stats import RunStats
+from memory_analysis.loadgen.stats import EndpointStats, RunStats
 from memory_analysis.reports.jsonio import JsonLinesStream, read_json, write_json_atomic
 
 #: how long a worker may take to start (import aiohttp, build its engine)
@@ -90,7 +90,16 @@ def run_load_test(config: LoadConfig, scenario: Scenario, view: View) -> Outcome
     slots = shard_count * workers
     first_slot = (shard_index - 1) * workers
     record = config_record(config, scenario, workers)
-    eventloop.run(preflight(config.url, config.timeout_s))
+    signum = _preflight_interruptible(config)
+    if signum is not None:
+        # Stopped before the first request: the report still says so, with nothing in it.
+        empty = RunStats([EndpointStats(e.name, e.method, e.path, e.category, e.weight)
+                          for e in scenario.endpoints])
+        report = build_report(empty, record, complete=False, end_reason="interrupted",
+                              target_shares=scenario.category_shares())
+        write_json_atomic(config.output, report)
+        view.finished(report, config.output)
+        return Outcome(report, config.output, signum, [])
     view.started({"config": record, "endpoints": len(scenario.endpoints),
                   "scenario": record["scenario"]})
     stream = JsonLinesStream(timeline_path(config.output))
@@ -124,6 +133,29 @@ def run_load_test(config: LoadConfig, scenario: Scenario, view: View) -> Outcome
     write_json_atomic(config.output, report)
     view.finished(report, config.output)
     return Outcome(report, config.output, signum, broken)
+
+
+def _preflight_interruptible(config: LoadConfig) -> int | None:
+    """Run the pre-flight check; the signal number if SIGINT or SIGTERM came during it.
+
+    The engine installs its own graceful handlers once the load starts; until then a
+    signal would end the process without a report.
+    """
+    received: list[int] = []
+
+    def note(signum: int, _frame: Any) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, note) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        eventloop.run(preflight(config.url, config.timeout_s))
+    except KeyboardInterrupt:
+        return received[0] if received else signal.SIGINT
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return None
 
 
 def timeline_path(output: str) -> str:
