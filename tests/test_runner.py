@@ -258,6 +258,12 @@ def test_url_only_measures_load_without_memory(tmp_path):
     (["--url", "ftp://example"], "--url must be an http(s) URL"),
     (["--output-dir", "/proc/results"], "cannot create output directory /proc/results"),
     (["--catalog", "/nonexistent/catalog.json"], "/nonexistent/catalog.json"),
+    (["--scenario", "/nonexistent/scenario.json"], "/nonexistent/scenario.json"),
+    (["--rate", "0"], "--rate must be greater than 0"),
+    (["--rate", "fast"], "'fast' is not a valid float"),
+    (["--timeout", "-1"], "--timeout must be greater than 0"),
+    (["--think-time", "soon"], "--think-time must be SECONDS or MIN-MAX"),
+    (["--workers", "many"], "--workers must be a number or 'auto'"),
 ])
 def test_bad_input_exits_2_with_one_line(args, message, tmp_path):
     if "--output-dir" not in args:

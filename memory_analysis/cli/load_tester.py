@@ -24,7 +24,7 @@ from memory_analysis.reports.load_console import LiveView, PlainView, QuietView,
 PROG = "load_tester.py"
 
 
-def _think_time(value: str | None) -> tuple[float, float] | None:
+def parse_think_time(value: str | None) -> tuple[float, float] | None:
     if value is None:
         return None
     match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(?:-\s*([0-9]*\.?[0-9]+)\s*)?", value)
@@ -36,7 +36,7 @@ def _think_time(value: str | None) -> tuple[float, float] | None:
     return low, high
 
 
-def _workers(value: str) -> int:
+def parse_workers(value: str) -> int:
     if value.strip().lower() == "auto":
         return auto_workers()
     try:
@@ -152,8 +152,8 @@ def command(ctx: click.Context, url: str | None, users: int, requests_per_user: 
     config = LoadConfig(
         url=url or chosen.base_url or DEFAULT_URL, users=users,
         requests_per_user=requests_per_user, duration_s=duration, ramp_up_s=ramp_up,
-        think_time_s=_think_time(think_time), rate=rate, max_in_flight=max_in_flight,
-        timeout_s=timeout, seed=seed, repeat=repeat, workers=_workers(workers),
+        think_time_s=parse_think_time(think_time), rate=rate, max_in_flight=max_in_flight,
+        timeout_s=timeout, seed=seed, repeat=repeat, workers=parse_workers(workers),
         shard=_shard(shard), scenario=scenario, output=output,
         max_error_rate=_error_rate(max_error_rate), max_p95_ms=_p95_limits(max_p95_ms),
     ).validate()

@@ -8,6 +8,7 @@ import click
 from click.core import ParameterSource
 
 from memory_analysis.cli.common import entry_point, exit_code_for_report
+from memory_analysis.cli.load_tester import parse_think_time, parse_workers
 from memory_analysis.errors import BadInput
 from memory_analysis.reports.runner_console import PlainRunnerView, QuietRunnerView, RichRunnerView
 from memory_analysis.runner.config import QUICK, RunnerConfig
@@ -62,22 +63,33 @@ def _steps(text: str | None) -> list[int] | None:
               help="Demo service only: keep this many KB per request, to see a leak found.")
 @click.option("--scenario", default=None, help="Passed to load_tester.py: endpoint mix file.")
 @click.option("--think-time", default=None, help="Passed to load_tester.py: MIN-MAX seconds.")
-@click.option("--rate", default=None, help="Passed to load_tester.py: open model, requests/s.")
-@click.option("--timeout", default=None, help="Passed to load_tester.py: per-request seconds.")
+@click.option("--rate", type=float, default=None,
+              help="Passed to load_tester.py: open model, requests/s.")
+@click.option("--timeout", type=float, default=None,
+              help="Passed to load_tester.py: per-request seconds.")
 @click.option("--workers", default=None, help="Passed to load_tester.py: processes or 'auto'.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 @click.pass_context
 def command(ctx: click.Context, quick: bool, users_steps: str | None, quiet: bool,
-            scenario: str | None, think_time: str | None, rate: str | None,
-            timeout: str | None, workers: str | None, **options) -> int:
+            scenario: str | None, think_time: str | None, rate: float | None,
+            timeout: float | None, workers: str | None, **options) -> int:
     """Run the whole memory analysis: baseline, load and cooldown, then a verdict with
     memory requirements and cloud plans."""
     if quick:
         for name, value in QUICK.items():
             if ctx.get_parameter_source(name) is not ParameterSource.COMMANDLINE:
                 options[name] = value
-    passthrough = {"--scenario": scenario, "--think-time": think_time, "--rate": rate,
-                   "--timeout": timeout, "--workers": workers}
+    # Checked here, as load_tester.py would, so a mistake stops the run before it starts.
+    parse_think_time(think_time)
+    if workers is not None:
+        parse_workers(workers)
+    for name, value in (("--rate", rate), ("--timeout", timeout)):
+        if value is not None and not value > 0:
+            raise BadInput(f"{name} must be greater than 0 (got {value:g})")
+    passthrough = {"--scenario": scenario, "--think-time": think_time,
+                   "--rate": None if rate is None else f"{rate:g}",
+                   "--timeout": None if timeout is None else f"{timeout:g}",
+                   "--workers": workers}
     config = RunnerConfig(users_steps=_steps(users_steps),
                           load_options={k: v for k, v in passthrough.items() if v is not None},
                           **options)
