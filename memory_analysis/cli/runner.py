@@ -83,9 +83,9 @@ def command(ctx: click.Context, quick: bool, users_steps: str | None, quiet: boo
     parse_think_time(think_time)
     if workers is not None:
         parse_workers(workers)
-    for name, value in (("--rate", rate), ("--timeout", timeout)):
-        if value is not None and not value > 0:
-            raise BadInput(f"{name} must be greater than 0 (got {value:g})")
+    for name, given in (("--rate", rate), ("--timeout", timeout)):
+        if given is not None and not given > 0:
+            raise BadInput(f"{name} must be greater than 0 (got {given:g})")
     passthrough = {"--scenario": scenario, "--think-time": think_time,
                    "--rate": None if rate is None else f"{rate:g}",
                    "--timeout": None if timeout is None else f"{timeout:g}",
