@@ -9,6 +9,7 @@ are reported as such, never invented.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -112,24 +113,11 @@ def service_block(outcome: RunOutcome, monitor: dict[str, Any] | None) -> dict[s
     service["startup_s"] = round(outcome.startup_s, 3) if outcome.startup_s else None
     exit_info = service.get("exit")
     if exit_info is not None:
+        # Out of memory for certain only where the cgroup counted an OOM kill during the
+        # run; a bare SIGKILL is reported as such (the reasons say what usually sends it).
         group = ((monitor or {}).get("summary") or {}).get("cgroup") or {}
-        exit_info["oom_killed"] = bool(group.get("oom_kills_during_run")) or (
-            exit_info.get("signal") == "SIGKILL" and outcome.end_reason == "service_died"
-            and bool(group.get("oom_kills")))
+        exit_info["oom_killed"] = bool(group.get("oom_kills_during_run"))
     return service
-
-
-def relative_phases(outcome: RunOutcome, monitor_start: float | None) -> dict[str, Any]:
-    """Phase boundaries in seconds since the monitor's start (the samples' ``t``)."""
-    timeline = outcome.timeline
-    origin = monitor_start or timeline.start or 0.0
-
-    def rel(value: float | None) -> float | None:
-        return None if value is None else round(value - origin, 3)
-
-    return {"baseline": (rel(timeline.start), rel(timeline.load_start or timeline.end)),
-            "load": (rel(timeline.load_start), rel(timeline.load_end)),
-            "cooldown": (rel(timeline.load_end), rel(timeline.end))}
 
 
 def write_comprehensive(outcome: RunOutcome, report: dict[str, Any]) -> Path:
@@ -139,8 +127,6 @@ def write_comprehensive(outcome: RunOutcome, report: dict[str, Any]) -> Path:
 
 
 def header(outcome: RunOutcome) -> dict[str, Any]:
-    from dataclasses import asdict
-
     complete = outcome.end_reason == "completed"
     return {"tool": TOOL, "schema_version": SCHEMA_VERSION, "version": __version__,
             "complete": complete, "end_reason": outcome.end_reason,
