@@ -133,3 +133,14 @@ def test_requirements_by_the_seed_formulas():
     assert requirements(100) == {"min_memory_mb": 150, "recommended_memory_mb": 200}
     assert requirements(100.2) == {"min_memory_mb": 151, "recommended_memory_mb": 201}
     assert requirements(None) == {"min_memory_mb": None, "recommended_memory_mb": None}
+
+
+def test_service_total_is_preferred_to_the_pss_sum_when_every_sample_has_it():
+    samples = [{"t": float(i), "phase": "baseline",
+                "process": {"tree_mb": 10.0 + i, "tree_service_mb": 12.0 + i},
+                "system": {"percent": 5.0}} for i in range(5)]
+    series = service_memory(samples, tree_metric="pss")
+    assert series.metric == "service_tree"
+    assert series.mb == [12.0, 13.0, 14.0, 15.0, 16.0]
+    samples[2]["process"]["tree_service_mb"] = None  # an older kernel, or a gap
+    assert service_memory(samples, tree_metric="pss").metric == "pss_tree"

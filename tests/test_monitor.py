@@ -115,6 +115,7 @@ def test_forked_tree_pss_lies_between_private_and_rss(memhog, tmp_path):
     assert last["children"] == 3
     assert report["summary"]["tree_metric"] == "pss"
     assert private_mb < last["tree_mb"] < rss_mb
+    assert private_mb < last["tree_service_mb"] < rss_mb
     assert last["tree_mb"] == last["tree_pss_mb"]
     assert abs(last["tree_rss_mb"] - rss_mb) < 5
     # The shared 60 MB is counted once in PSS, four times in RSS.
@@ -354,3 +355,31 @@ def test_descendants_forked_mid_run_join_the_tree(memhog, tmp_path):
     first_seen = next(s for s in samples if s["process"]["children"] == 2)
     assert first_seen["time"] - joined_at <= 0.5 + 0.15  # within one --pss-interval
     assert samples[-1]["process"]["tree_rss_mb"] > samples[0]["process"]["tree_rss_mb"] + 10
+
+
+def test_service_total_is_not_moved_by_other_processes_sharing_its_files(memhog, tmp_path):
+    # Other Python processes map the same interpreter and libraries: the target's PSS
+    # share of those pages shrinks while they run, its service total must not.
+    hog = memhog()
+    hog.send("alloc 20")
+
+    def last_sample(name: str) -> dict:
+        result = run_script("memory_monitor.py", "--pid", str(hog.pid), "--duration", "0.5",
+                            "--interval", "0.5", "-o", str(tmp_path / name))
+        assert result.returncode == 0, result.stderr
+        return json.loads((tmp_path / name).read_text())["samples"][-1]["process"]
+
+    alone = last_sample("alone.json")
+    others = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+              for _ in range(4)]
+    try:
+        time.sleep(1.0)
+        crowded = last_sample("crowded.json")
+    finally:
+        for other in others:
+            other.kill()
+            other.wait()
+    assert alone["tree_pss_mb"] - crowded["tree_pss_mb"] > 0.5  # PSS is moved...
+    assert abs(alone["tree_service_mb"] - crowded["tree_service_mb"]) < 0.3  # ...this is not
+    # Between the private memory and the RSS, like PSS.
+    assert alone["uss_mb"] < alone["tree_service_mb"] <= alone["tree_rss_mb"]

@@ -66,7 +66,7 @@ def test_demo_run_end_to_end(tmp_path):
     for key in ("metric", "baseline_mb", "peak_mb", "growth_mb", "cooldown_end_mb",
                 "recovery_percent", "peak_system_percent", "leak"):
         assert key in memory, key
-    assert memory["metric"] == "pss_tree"
+    assert memory["metric"] == "service_tree"
     assert memory["peak_mb"] >= memory["baseline_mb"] > 0
     assert set(memory["leak"]) >= {"suspected", "slope_mb_per_min", "bytes_per_request",
                                    "confidence", "reason"}

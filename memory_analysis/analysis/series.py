@@ -2,8 +2,10 @@
 
 Service memory is what a platform would charge for the whole service: the working set
 of its own memory cgroup when it has one (what Kubernetes and the OOM killer act on),
-otherwise the process tree summed by PSS, so pages shared between forked workers count
-once (RSS when PSS could not be read).
+otherwise the process tree with shared pages counted once: "service_tree" (anonymous
+memory by PSS within the tree, file-backed memory once; the monitor's
+``tree_service_mb``) where the kernel splits PSS by kind, else the PSS sum ("pss_tree"),
+else the RSS sum when PSS could not be read ("rss_tree").
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ PHASES = ("baseline", "load", "cooldown")
 class MemorySeries:
     """Service memory over time, one point per sample that had the figure.
 
-    ``metric``: "working_set" (the service's cgroup), "pss_tree" or "rss_tree"; None
+    ``metric``: "working_set" (the service's cgroup), "service_tree", "pss_tree" or
+    "rss_tree"; None
     when no sample had service memory at all.
     ``system_source``: "cgroup_limit" when system % is the cgroup's usage of its memory
     limit, "host" when it is the machine's (``/proc/meminfo``).
@@ -48,6 +51,8 @@ def _value(sample: dict[str, Any], metric: str | None) -> float | None:
         group = sample.get("cgroup") or {}
         return group.get("working_set_mb")
     process = sample.get("process") or {}
+    if metric == "service_tree":
+        return process.get("tree_service_mb")
     return process.get("tree_mb")
 
 
@@ -58,8 +63,12 @@ def choose_metric(samples: list[dict[str, Any]], service_cgroup: bool,
     when there is nothing else; None when the samples hold no memory figure at all."""
     has_cgroup = any((s.get("cgroup") or {}).get("working_set_mb") is not None for s in samples)
     has_tree = any((s.get("process") or {}).get("tree_mb") is not None for s in samples)
+    has_service = bool(samples) and all(
+        (s.get("process") or {}).get("tree_service_mb") is not None for s in samples)
     if service_cgroup and has_cgroup:
         return "working_set"
+    if has_service:
+        return "service_tree"
     if has_tree:
         return "pss_tree" if tree_metric == "pss" else "rss_tree"
     return "working_set" if has_cgroup else None

@@ -94,6 +94,9 @@ class SmapsRollup:
     pss: int
     uss: int
     swap: int
+    # PSS of anonymous and shared-memory pages alone (Pss_Anon + Pss_Shmem, Linux 5.x);
+    # None where the kernel does not split PSS.
+    pss_anon_shmem: int | None = None
 
 
 def read_smaps_rollup(pid: int) -> SmapsRollup:
@@ -111,9 +114,13 @@ def read_smaps_rollup(pid: int) -> SmapsRollup:
         parts = rest.split()
         if parts:
             values[key] = int(parts[0]) * 1024
+    anon_shmem = None
+    if b"Pss_Anon" in values:
+        anon_shmem = values[b"Pss_Anon"] + values.get(b"Pss_Shmem", 0)
     return SmapsRollup(
         pss=values.get(b"Pss", 0),
         uss=values.get(b"Private_Clean", 0) + values.get(b"Private_Dirty", 0),
+        pss_anon_shmem=anon_shmem,
         swap=values.get(b"Swap", 0),
     )
 

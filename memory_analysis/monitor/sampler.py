@@ -66,12 +66,34 @@ class _Rollup:
     pss: int
     uss: int
     rss_at_read: int
+    anon_shmem: int | None  # PSS of anonymous + shared-memory pages
+    rss_anon_shmem_at_read: int
 
     def pss_now(self, rss: int) -> int:
         return max(self.pss + rss - self.rss_at_read, 0)
 
     def uss_now(self, rss: int) -> int:
         return max(self.uss + rss - self.rss_at_read, 0)
+
+    def anon_shmem_now(self, rss_anon_shmem: int) -> int | None:
+        if self.anon_shmem is None:
+            return None
+        return max(self.anon_shmem + rss_anon_shmem - self.rss_anon_shmem_at_read, 0)
+
+
+def service_total(anon_shmem: list[int | None], rss_file: list[int]) -> int | None:
+    """The tree's memory as its own container would be charged for it (bytes).
+
+    Anonymous and shared-memory pages by PSS: split among the tree's processes, which are
+    the only ones sharing them (forked workers). File-backed pages (the interpreter,
+    libraries) counted once, as the largest member's file RSS: the workers map the same
+    files, and other processes on the host that map them too (a load generator running
+    the same Python) must not shrink the service's figure, as they do its PSS. None when
+    the kernel does not split PSS by kind.
+    """
+    if not anon_shmem or any(part is None for part in anon_shmem):
+        return None
+    return sum(part for part in anon_shmem if part is not None) + max(rss_file, default=0)
 
 
 @dataclass
@@ -106,7 +128,7 @@ class TreeSampler:
         self._next_deep_at = float("-inf")
         self._members = [self.pid]
 
-    def _refresh_rollup(self, pid: int, rss: int) -> None:
+    def _refresh_rollup(self, pid: int, rss: int, anon_shmem_rss: int) -> None:
         try:
             rollup = procfs.read_smaps_rollup(pid)
         except PermissionError:
@@ -120,7 +142,8 @@ class TreeSampler:
         except ProcessGone:
             return
         self.counts.smaps_rollup += 1
-        self._rollups[pid] = _Rollup(rollup.pss, rollup.uss, rss)
+        self._rollups[pid] = _Rollup(rollup.pss, rollup.uss, rss, rollup.pss_anon_shmem,
+                                     anon_shmem_rss)
 
     def _cpu_percent(self, pid: int, ticks: int, now: float) -> float | None:
         previous = self._cpu_prev.get(pid)
@@ -169,7 +192,7 @@ class TreeSampler:
 
         if deep and self.pss_readable:
             for pid, st in statuses.items():
-                self._refresh_rollup(pid, st.rss)
+                self._refresh_rollup(pid, st.rss, st.rss_anon + st.rss_shmem)
         # Forget processes that have gone, so their figures are not counted.
         for gone in set(self._rollups) - set(statuses):
             del self._rollups[gone]
@@ -184,6 +207,14 @@ class TreeSampler:
                 self._rollups[pid].pss_now(st.rss) if pid in self._rollups else st.rss
                 for pid, st in statuses.items()
             )
+        tree_service = None
+        if self.pss_readable:
+            # As for PSS, a process not read yet counts with its own anonymous RSS.
+            tree_service = service_total(
+                [self._rollups[pid].anon_shmem_now(st.rss_anon + st.rss_shmem)
+                 if pid in self._rollups else st.rss_anon + st.rss_shmem
+                 for pid, st in statuses.items()],
+                [st.rss_file for st in statuses.values()])
         cpu = {pid: self._cpu_percent(pid, stats[pid].cpu_ticks, now)
                for pid in statuses if pid in stats}
         tree_cpu = None if any(v is None for v in cpu.values()) else round(
@@ -212,6 +243,7 @@ class TreeSampler:
             "tree_rss_mb": _mb(tree_rss),
             "tree_pss_mb": _mb(tree_pss),
             "tree_mb": _mb(tree_pss if tree_pss is not None else tree_rss),
+            "tree_service_mb": _mb(tree_service),
             "tree_cpu_percent": tree_cpu,
         }
 
