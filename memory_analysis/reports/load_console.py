@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from memory_analysis.reports.plain import PlainLines
+from memory_analysis.reports.plain import LivePanel, PlainLines
 
 
 def _ms(value: float | None) -> str:
@@ -114,15 +114,11 @@ class PlainView(PlainLines):
         pass
 
 
-class LiveView:
+class LiveView(LivePanel):
     """A rich panel redrawn in place on a terminal; the summary is printed at the end."""
 
     def __init__(self) -> None:
-        from rich.console import Console
-        from rich.live import Live
-
-        self.console = Console()
-        self.live = Live(console=self.console, refresh_per_second=4, transient=True)
+        super().__init__()
         self._title = "load tester"
 
     def _panel(self, s: dict[str, Any]) -> Any:
@@ -157,6 +153,3 @@ class LiveView:
         for line in summary_lines(report, path):
             style = "bold red" if "BROKEN" in line or line.startswith("Warning") else None
             self.console.print(line, style=style, highlight=False)
-
-    def close(self) -> None:
-        self.live.stop()

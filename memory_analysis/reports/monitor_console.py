@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from memory_analysis.reports.plain import PlainLines
+from memory_analysis.reports.plain import LivePanel, PlainLines
 
 
 def _mb(value: float | None) -> str:
@@ -100,15 +100,11 @@ class PlainView(PlainLines):
         pass
 
 
-class LiveView:
+class LiveView(LivePanel):
     """A rich panel redrawn in place on a terminal; alerts scroll above it."""
 
     def __init__(self) -> None:
-        from rich.console import Console
-        from rich.live import Live
-
-        self.console = Console()
-        self.live = Live(console=self.console, refresh_per_second=4, transient=True)
+        super().__init__()
         self._header: dict[str, Any] | None = None
 
     def _panel(self, status: dict[str, Any]) -> Any:
@@ -151,6 +147,3 @@ class LiveView:
         self.live.stop()
         for line in _summary_lines(report, files):
             self.console.print(line, highlight=False)
-
-    def close(self) -> None:
-        self.live.stop()

@@ -1,4 +1,5 @@
-"""What every plain-text view shares: lines to a stream, status lines thinned out."""
+"""What the tools' views share: plain lines to a stream with status lines thinned out,
+and a rich panel redrawn in place on a terminal."""
 
 from __future__ import annotations
 
@@ -23,3 +24,19 @@ class PlainLines:
             return False
         self._next_t = t + self.every_s
         return True
+
+
+class LivePanel:
+    """A rich panel redrawn in place (4 times a second at most) that leaves no trace
+    when stopped; views put their own content in it. rich is imported only here, so a
+    plain or quiet run never loads it."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self.console = Console()
+        self.live = Live(console=self.console, refresh_per_second=4, transient=True)
+
+    def close(self) -> None:
+        self.live.stop()
