@@ -8,6 +8,7 @@ at 5 s intervals costs a few MB, not a dict per sample.
 from __future__ import annotations
 
 from array import array
+from pathlib import Path
 from typing import Any
 
 from memory_analysis.analysis.stats import percentile, summarize
@@ -28,8 +29,12 @@ class MonitorSummary:
         self.encoded_samples: list[str] = []
         self.system_percent = array("d")
         self.rss_mb = array("d")
-        self.hwm_mb = array("d")
         self.tree_mb = array("d")
+        # Running peaks (MB), kept as samples arrive so a live view can show them.
+        # The target's own peak is the larger of sampled RSS and the kernel's high-water
+        # mark, so a spike between two samples still counts.
+        self.peak_rss_mb: float | None = None
+        self.peak_tree_mb: float | None = None
         self.cgroup_usage_mb = array("d")
         self.cgroup_peak_mb = array("d")
         self.jitter_ms = array("d")
@@ -49,8 +54,9 @@ class MonitorSummary:
         process = sample.get("process")
         if process:
             self.rss_mb.append(process["rss_mb"])
-            self.hwm_mb.append(process["hwm_mb"])
             self.tree_mb.append(process["tree_mb"])
+            self.peak_rss_mb = max(self.peak_rss_mb or 0.0, process["rss_mb"], process["hwm_mb"])
+            self.peak_tree_mb = max(self.peak_tree_mb or 0.0, process["tree_mb"])
         group = sample.get("cgroup")
         if group:
             self.cgroup_usage_mb.append(group["usage_mb"])
@@ -70,12 +76,6 @@ class MonitorSummary:
             return 0.0
         return round(self.last_t - self.first_t, 3)
 
-    def peak_rss_mb(self) -> float | None:
-        """The target's own peak: the larger of sampled RSS and the kernel's high-water
-        mark, so a spike between two samples still counts."""
-        peaks = [p for p in (_peak(self.rss_mb), _peak(self.hwm_mb)) if p is not None]
-        return max(peaks) if peaks else None
-
     def finish(self, tree_metric: str | None) -> dict[str, Any]:
         jitter_p50 = percentile(self.jitter_ms, 50)
         jitter_p99 = percentile(self.jitter_ms, 99)
@@ -83,8 +83,8 @@ class MonitorSummary:
             "sample_count": self.sample_count,
             "duration_s": self.duration_s,
             "system_percent": summarize(self.system_percent),
-            "peak_rss_mb": self.peak_rss_mb(),
-            "peak_tree_mb": _peak(self.tree_mb),
+            "peak_rss_mb": self.peak_rss_mb,
+            "peak_tree_mb": self.peak_tree_mb,
             "tree_metric": tree_metric,
             "rss_mb": summarize(self.rss_mb, 3),
             "tree_mb": summarize(self.tree_mb, 3),
@@ -105,6 +105,13 @@ class MonitorSummary:
                 "oom_kills_during_run": (self.oom_kills_last or 0) - (self.oom_kills_first or 0),
             }
         return summary
+
+
+def stream_path_for(report_path: str | Path) -> Path:
+    """The JSON-Lines file beside a report: memory_analysis.json ->
+    memory_analysis.samples.jsonl."""
+    path = Path(report_path)
+    return path.with_name(path.stem + ".samples.jsonl")
 
 
 def write_report(path: str, report: dict[str, Any], encoded_samples: list[str]) -> None:

@@ -14,7 +14,6 @@ import os
 import signal
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import psutil
@@ -24,7 +23,13 @@ from memory_analysis.errors import BadInput
 from memory_analysis.monitor.alerts import AlertTracker
 from memory_analysis.monitor.cgroup import MemoryCgroup
 from memory_analysis.monitor.procfs import ProcessGone
-from memory_analysis.monitor.report import SCHEMA_VERSION, TOOL, MonitorSummary, write_report
+from memory_analysis.monitor.report import (
+    SCHEMA_VERSION,
+    TOOL,
+    MonitorSummary,
+    stream_path_for,
+    write_report,
+)
 from memory_analysis.monitor.sampler import (
     TreeSampler,
     cgroup_sample,
@@ -76,10 +81,7 @@ class MonitorConfig:
 
     @property
     def stream_path(self) -> str:
-        """The JSON-Lines file beside the report: memory_analysis.json ->
-        memory_analysis.samples.jsonl."""
-        path = Path(self.output)
-        return str(path.with_name(path.stem + ".samples.jsonl"))
+        return str(stream_path_for(self.output))
 
 
 class MonitorView(Protocol):
@@ -139,10 +141,9 @@ class MonitorSession:
             self.stream = JsonLinesStream(config.stream_path)
         except OSError as exc:
             raise BadInput(f"cannot write {config.stream_path}: {exc.strerror or exc}") from None
-        self._peak_tree = 0.0
-        self._peak_rss = 0.0
 
     def _header(self) -> dict[str, Any]:
+        """What the stream's first line and the report both start with."""
         return {
             "tool": TOOL,
             "schema_version": SCHEMA_VERSION,
@@ -179,9 +180,6 @@ class MonitorSession:
     def _status(self, sample: dict[str, Any]) -> dict[str, Any]:
         """What a live view shows, derived here so views only format."""
         process = sample["process"]
-        if process:
-            self._peak_rss = max(self._peak_rss, process["rss_mb"], process["hwm_mb"])
-            self._peak_tree = max(self._peak_tree, process["tree_mb"])
         remaining = None
         if self.config.duration is not None:
             remaining = max(self.config.duration - sample["t"], 0.0)
@@ -193,8 +191,8 @@ class MonitorSession:
             "rss_mb": process["rss_mb"] if process else None,
             "tree_mb": process["tree_mb"] if process else None,
             "children": process["children"] if process else None,
-            "peak_rss_mb": self._peak_rss if process else None,
-            "peak_tree_mb": self._peak_tree if process else None,
+            "peak_rss_mb": self.summary.peak_rss_mb,
+            "peak_tree_mb": self.summary.peak_tree_mb,
             "cgroup": sample["cgroup"],
             "alerts": len(self.alerts),
         }
@@ -276,17 +274,10 @@ class MonitorSession:
             self.notes.append("PSS was not readable: tree totals sum RSS, which counts "
                               "pages shared between processes more than once")
         return {
-            "tool": TOOL,
-            "schema_version": SCHEMA_VERSION,
-            "version": __version__,
+            **self._header(),
             "complete": complete,
             "end_reason": end_reason,
             "elapsed_s": round(elapsed, 3),
-            "config": {**asdict(self.config), "stream": self.config.stream_path},
-            "target": self.target,
-            "cgroup": {"path": self.cgroup.directory, "version": self.cgroup.version}
-            if self.cgroup else None,
-            "start_time": self._start_wall,
             "reads": reads,
             "unreadable": unreadable,
             "notes": self.notes,

@@ -110,9 +110,6 @@ class PlainView(PlainLines):
         for line in summary_lines(report, path):
             self._print(line)
 
-    def close(self) -> None:
-        pass
-
 
 class LiveView(LivePanel):
     """A rich panel redrawn in place on a terminal; the summary is printed at the end."""

@@ -96,9 +96,6 @@ class PlainView(PlainLines):
         for line in _summary_lines(report, files):
             self._print(line)
 
-    def close(self) -> None:
-        pass
-
 
 class LiveView(LivePanel):
     """A rich panel redrawn in place on a terminal; alerts scroll above it."""

@@ -19,6 +19,9 @@ class PlainLines:
     def _print(self, text: str = "") -> None:
         print(text, file=self.stream, flush=True)
 
+    def close(self) -> None:
+        """Nothing to undo: lines already printed stay."""
+
     def due(self, t: float) -> bool:
         if t + 1e-9 < self._next_t:
             return False

@@ -10,7 +10,6 @@ from memory_analysis.errors import BadInput
 from memory_analysis.reports.jsonio import check_writable
 
 QUICK = {"baseline": 15.0, "load_test": 30.0, "cooldown": 15.0}
-SEED_DEFAULT_URL = "http://localhost:8000"
 
 
 @dataclass

@@ -63,7 +63,7 @@ def read_monitor(outcome: RunOutcome) -> dict[str, Any] | None:
     if path.exists():
         report = read_json(path, expect_tool="memory_monitor")
     else:
-        samples = samples_from_stream(path.with_name("memory_analysis.samples.jsonl"))
+        samples = samples_from_stream(outcome.monitor_stream_path)
         if not samples:
             return None
         report = {"tool": "memory_monitor", "schema_version": 1, "complete": False,

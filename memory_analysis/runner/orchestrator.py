@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from memory_analysis.errors import BadInput, RunFailed
+from memory_analysis.loadgen.config import DEFAULT_URL
+from memory_analysis.monitor.report import stream_path_for
 from memory_analysis.runner import tools
 from memory_analysis.runner.config import RunnerConfig
 from memory_analysis.runner.service import (
@@ -47,7 +49,10 @@ class ServiceDied(Exception):
 
 
 class RunnerView(Protocol):
+    """What the runner tells a presenter: progress, then the finished report."""
+
     def phase(self, name: str, detail: str) -> None: ...
+    def finished(self, report: dict[str, Any], files: list[str]) -> None: ...
 
 
 @dataclass
@@ -70,7 +75,6 @@ class RunOutcome:
     output_dir: Path
     timeline: Timeline
     end_reason: str = "completed"
-    death: dict[str, Any] | None = None
     startup_s: float | None = None
     load_files: list[Path] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -78,6 +82,10 @@ class RunOutcome:
     @property
     def monitor_path(self) -> Path:
         return self.output_dir / MONITOR_FILE
+
+    @property
+    def monitor_stream_path(self) -> Path:
+        return stream_path_for(self.monitor_path)
 
     @property
     def load_path(self) -> Path:
@@ -112,8 +120,7 @@ class AnalysisRun:
             return start_demo(log, leak_kb=config.demo_leak_kb)
         if config.mode == "command":
             assert config.service_cmd is not None
-            return start_command(config.service_cmd, config.url or "http://localhost:8000",
-                                 "command", log)
+            return start_command(config.service_cmd, config.url or DEFAULT_URL, "command", log)
         if config.mode == "pid":
             assert config.pid is not None and config.url is not None
             return attach(config.pid, config.url)
@@ -226,8 +233,8 @@ class AnalysisRun:
                     tools.monitor_args(service.pid, config.interval, monitor_cap_s,
                                        outcome.monitor_path),
                     self.output_dir / TOOLS_LOG)
-                timeline.start = self._wait_monitor_start(
-                    outcome.monitor_path.with_name("memory_analysis.samples.jsonl"), service)
+                timeline.start = self._wait_monitor_start(outcome.monitor_stream_path,
+                                                          service)
             else:
                 timeline.start = time.time()
             self.view.phase("baseline", f"{config.baseline:g} s without load")
@@ -240,9 +247,8 @@ class AnalysisRun:
                 tools.finish(self.monitor)
         except Interrupted:
             outcome.end_reason = "interrupted"
-        except ServiceDied as died:
-            outcome.end_reason = "service_died"
-            outcome.death = {"time": time.time(), **died.args[0]}
+        except ServiceDied:
+            outcome.end_reason = "service_died"  # how it died: outcome.service.exit_info()
         finally:
             timeline.end = time.time()
             self._stop_tools(service)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from memory_analysis.analysis.analyze import analyze
 from memory_analysis.analysis.catalogs import load_catalogs
@@ -20,13 +20,8 @@ from memory_analysis.runner.merge import (
     service_block,
     write_comprehensive,
 )
-from memory_analysis.runner.orchestrator import AnalysisRun, RunOutcome
+from memory_analysis.runner.orchestrator import SERVICE_LOG, AnalysisRun, RunnerView, RunOutcome
 from memory_analysis.signals import StopSignal
-
-
-class RunnerView(Protocol):
-    def phase(self, name: str, detail: str) -> None: ...
-    def finished(self, report: dict[str, Any], files: list[str]) -> None: ...
 
 
 def _own_cgroup_path() -> str | None:
@@ -98,9 +93,9 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
                          "end_reason": (monitor or {}).get("end_reason"),
                          "summary": (monitor or {}).get("summary")}
     path = write_comprehensive(outcome, report)
-    files = [str(path)] + [str(outcome.output_dir / name) for name in (
-        "memory_analysis.json", "memory_analysis.samples.jsonl",
-        "load_test_during_analysis.json", "service.log") if (outcome.output_dir / name).exists()]
-    files += [str(f) for f in outcome.load_files if f != outcome.load_path and f.exists()]
+    written = [outcome.monitor_path, outcome.monitor_stream_path, outcome.load_path,
+               outcome.output_dir / SERVICE_LOG,
+               *(f for f in outcome.load_files if f != outcome.load_path)]
+    files = [str(path)] + [str(f) for f in written if f.exists()]
     view.finished(report, files)
     return report
