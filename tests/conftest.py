@@ -11,6 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS = Path(__file__).resolve().parent / "programs"
+# The corpus of memory shapes with known answers is shared with the benchmarks.
+sys.path.insert(0, str(ROOT / "bench"))
 
 
 class MemHog:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from analysis_series import flat, linear, samples, saturating
 
 from memory_analysis.analysis import analyze, load_catalogs
+from memory_analysis.analysis.limits import find_plan
 
 PHASE_KEYS = {"start_t", "end_t", "samples", "memory_mb", "system_percent"}
 MEMORY_KEYS = {"metric", "baseline_mb", "peak_mb", "growth_mb", "cooldown_end_mb",
@@ -37,26 +39,39 @@ def check_contract(result):
         assert {"plan", "memory_mb", "headroom_percent"} <= set(plan)
 
 
+LEAK_KEYS_7 = {"slope_ci_mb_per_min", "detection_limit_mb_per_min", "time_to_limit_h",
+               "verdict", "follows"}
+
+
 def test_a_leaking_service():
     result = analyze(samples(flat(60), linear(60, 0.5), flat(120)), LOAD, {"users": 20})
     check_contract(result)
     memory = result["memory"]
     assert memory["metric"] == "pss_tree"
-    assert memory["leak"]["suspected"] is True
+    assert LEAK_KEYS_7 <= set(memory["leak"])
+    assert memory["leak"]["suspected"] is True and memory["leak"]["follows"] == "requests"
     assert 4500 < memory["leak"]["bytes_per_request"] < 6000
+    assert memory["leak"]["time_to_limit_h"] > 0
     assert result["assessment"]["level"] == "critical"
     assert result["recommendations"]["scaling"]["strategy"] == "optimize"
     assert any("tracemalloc" in s for s in result["recommendations"]["suggestions"])
     assert any("Heavy endpoints" in s for s in result["recommendations"]["suggestions"])
 
 
-def test_a_cache_that_fills_and_stays_flat():
-    result = analyze(samples(flat(60), saturating(60, 30, 8), flat(90)), LOAD, {"users": 20})
-    check_contract(result)
-    assert result["memory"]["leak"]["suspected"] is False
-    peak = result["memory"]["peak_mb"]
-    assert result["recommendations"]["min_memory_mb"] == math.ceil(peak * 1.5)
-    assert any("MALLOC_ARENA_MAX" in s for s in result["recommendations"]["suggestions"])
+def test_a_cache_that_fills_and_stays_is_safe_when_small_and_a_warning_when_large():
+    small = analyze(samples(flat(60), saturating(60, 30, 8), flat(90)), LOAD,
+                    {"users": 20, "target_memory_mb": 1024})
+    check_contract(small)
+    assert small["memory"]["leak"]["suspected"] is False
+    assert small["assessment"]["level"] == "safe"  # 30 MB held of 1 GB
+    assert small["assessment"]["judged_against"]["source"] == "target_memory"
+    peak = small["memory"]["peak_mb"]
+    assert small["recommendations"]["min_memory_mb"] == math.ceil(peak * 1.5)
+    large = analyze(samples(flat(60), saturating(60, 30, 8), flat(90)), LOAD,
+                    {"users": 20, "target_memory_mb": 200})
+    assert large["assessment"]["level"] == "warning"  # 30 MB held of 200 MB: 15 %
+    assert any("MALLOC_ARENA_MAX" in s for s in large["recommendations"]["suggestions"])
+    assert large["recommendations"]["scaling"]["strategy"] == "optimize"
 
 
 def test_a_service_that_gives_memory_back_is_safe():
@@ -68,15 +83,23 @@ def test_a_service_that_gives_memory_back_is_safe():
     assert result["recommendations"]["scaling"]["strategy"] == "horizontal"
 
 
-def test_own_cgroup_and_container_limit():
+def test_judged_against_a_plan_or_the_container_limit():
+    plan = find_plan(load_catalogs(), "render:starter")
+    result = analyze(samples(flat(60), flat(430), flat(430)), LOAD, {"plan": plan})
+    assert result["assessment"]["judged_against"]["source"] == "plan"
+    assert result["assessment"]["judged_against"]["plan"] == "render:starter"
+    assert result["assessment"]["peak_percent_of_limit"] == pytest.approx(84, abs=0.5)
+    assert result["assessment"]["level"] == "warning"
     data = samples(flat(60), flat(80), flat(62), cgroup_limit_mb=110)
-    result = analyze(data, {"totals": {"requests": 100, "duration_s": 120}},
-                     {"service_cgroup": True})
-    assert result["memory"]["metric"] == "working_set"
-    assert result["memory"]["system_percent_source"] == "cgroup_limit"
-    assert result["memory"]["peak_system_percent"] > 90
-    assert result["assessment"]["level"] == "critical"
-    assert "container's memory limit" in result["assessment"]["reasons"][0]
+    contained = analyze(data, {"totals": {"requests": 100, "duration_s": 120}},
+                        {"service_cgroup": True, "plan": plan})
+    assert contained["memory"]["metric"] == "working_set"
+    # The cgroup's 110 MB is tighter than the plan's 512 MB: the service meets it first.
+    assert contained["assessment"]["judged_against"]["source"] == "cgroup"
+    assert contained["assessment"]["judged_against"]["plan"] == "render:starter"
+    assert contained["assessment"]["peak_percent_of_limit"] > 90
+    assert contained["assessment"]["level"] == "critical"
+    assert "limit of its memory cgroup" in contained["assessment"]["reasons"][0]
 
 
 def test_memory_not_observed():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from analysis_series import flat, linear, samples, saturating
 
-from memory_analysis.analysis.level import assess_level
+from memory_analysis.analysis.level import assess_level, held_matters
 from memory_analysis.analysis.memory import memory_block, recovery
 from memory_analysis.analysis.phases import phase_stats
 from memory_analysis.analysis.series import service_memory
@@ -97,36 +97,66 @@ def test_a_start_up_peak_before_the_run_is_not_counted():
     assert "before the run" in block["peak_note"]
 
 
-@pytest.mark.parametrize("system, recovered, level", [
-    (79.9, 81, "safe"),
-    (80.0, 81, "warning"),
-    (90.0, 81, "warning"),
-    (90.1, 100, "critical"),
-    (50, 80.1, "safe"),
-    (50, 80.0, "warning"),
-    (50, 60.0, "warning"),
-    (50, 59.9, "critical"),
-    (85, 59.9, "critical"),
-    (None, 90, "safe"),
-    (95, None, "critical"),
+PLAN = {"source": "plan", "limit_mb": 1000.0, "plan": "x:y"}
+NO_LEAK = {"verdict": "no leak"}
+
+
+@pytest.mark.parametrize("peak, recovered, held, level", [
+    (79.9, 81, 0, "safe"),
+    (79.96, 81, 0, "warning"),   # shown as 80.0 %: the text and the level agree
+    (80.0, 81, 0, "warning"),
+    (90.0, 81, 0, "warning"),
+    (90.1, 100, 0, "critical"),
+    (50, 80.4, 0, "safe"),       # shown as 80 %, not over 80 %, but nothing is held
+    (50, 80.6, 0, "safe"),
+    (50, 70, 150, "warning"),    # 60-80 % band, held 15 % of the limit
+    (50, 70, 50, "safe"),        # held 5 % of the limit: small against it
+    (50, 10, 150, "warning"),    # held a lot, but stopped growing: warning at most
+    (50, 10, 99.0, "safe"),      # 9.9 % of the limit
+    (95, None, 0, "critical"),
+    (None, 90, 0, "safe"),
 ])
-def test_level_boundaries(system, recovered, level):
-    assert assess_level(system, recovered)["level"] == level
+def test_level_boundaries(peak, recovered, held, level):
+    assert assess_level(peak, recovered, PLAN, NO_LEAK, held)["level"] == level
 
 
-def test_level_reasons_name_the_deciding_figure_first():
-    result = assess_level(85.0, 40.0, "cgroup_limit")
+def test_text_states_the_rounded_figure_it_compared():
+    result = assess_level(50, 80.4, PLAN, NO_LEAK, 10)
+    # 80.4 shows as 80 %, which is not over 80 %: so it is not said to be.
+    assert not any("80 % after load is over 80" in r for r in result["reasons"])
+    assert assess_level(79.96, 90, PLAN, NO_LEAK, 0)["reasons"][0].startswith(
+        "peak memory 80.0 % of the 1000 MB of plan x:y is in the 80-90 % band")
+
+
+def test_a_leak_is_critical_and_named_first():
+    leak = {"verdict": "leak", "slope_mb_per_min": 3.0}
+    result = assess_level(40, 95, PLAN, leak, 0)
     assert result["level"] == "critical"
-    assert result["reasons"][0] == "recovery 40 % after load is under 60 %"
-    assert "container's memory limit" in result["reasons"][1]
-    assert assess_level(None, None)["level"] == "unknown"
+    assert result["reasons"][0] == "memory kept growing after warm-up (a leak, 3.00 MB/min)"
 
 
-def test_level_notes_held_memory_and_leaks():
-    held = assess_level(40, 10, leak={"suspected": False})
-    assert held["level"] == "critical" and "not leaked" in held["reasons"][-1]
-    leaking = assess_level(40, 5, leak={"suspected": True, "confidence": "high", "reason": "grew"})
-    assert "leak suspected (high confidence): grew" in leaking["reasons"]
+def test_level_says_what_it_was_judged_against():
+    host = {"source": "host", "limit_mb": 24000.0}
+    result = assess_level(2.0, 0.0, host, NO_LEAK, 30)
+    assert result["level"] == "safe"
+    assert result["judged_against"] == host and result["peak_percent_of_limit"] == 2.0
+    assert any("--target-memory" in r for r in result["reasons"])
+    assert assess_level(None, None, host)["level"] == "unknown"
+
+
+def test_held_matters_from_a_tenth_of_the_limit():
+    assert held_matters(100, 1000) and not held_matters(99.4, 1000)
+    assert held_matters(99.96, 1000)  # shown as 10.0 %: judged as shown
+    assert held_matters(5, None) and not held_matters(None, 1000)
+
+
+def test_recovery_uses_the_sampled_peak_not_the_spike_between_samples():
+    data = samples(flat(50), flat(60), flat(60), noise_mb=0)
+    data[-1]["process"]["hwm_mb"] = 166.0  # the kernel saw 100 MB more than sampled
+    block = memory_block(service_memory(data))
+    assert block["peak_mb"] == pytest.approx(160, abs=0.01)   # sizing sees the spike
+    assert block["recovery_percent"] == 0.0                    # nothing sampled came back
+    assert "sampled peak" in block["recovery_note"]
 
 
 def test_requirements_by_the_seed_formulas():

@@ -1,61 +1,71 @@
-"""Leak verdict: memory that keeps growing, told apart from a cache that fills and stays.
+"""Leak verdict: memory that keeps growing after warm-up, with how sure the run can be.
 
-The evidence is the trend of service memory over the later half of the load phase
-(by then a cache or pool has usually warmed up) and what the cooldown does with it:
+Memory that stays high after a load is not a leak: a cache that filled keeps its
+entries, and CPython's and glibc's allocators keep freed memory for reuse. A leak keeps
+growing once the warm-up has levelled off. So the verdict trends service memory over
+the load and the cooldown, past each stretch's warm-up (``shape.settle``), comparing
+only samples taken under the same load (each user step, and every cycle's load, against
+its own kind; cooldowns against cooldowns), and asks three questions of that trend:
 
-- flat late in the load: warmed up, not a leak, however high it stays afterwards
-  (a full cache, or freed memory that pymalloc and glibc keep for reuse);
-- growing late in the load but slowing to a stop: still warming up;
-- growing late in the load and given back in the cooldown: memory that scales with the
-  load in flight (buffers, queues), not a leak;
-- growing late in the load and kept through the cooldown, or growing with no load at
-  all: suspected leak.
+1. Is it growing? Only on strong evidence: the lower bound of Sen's interval at
+   ``LEAK_ALPHA`` must be above zero.
+2. If not, could the run have seen a leak worth caring about (one that would use up the
+   headroom of the memory the service gets within ``WORTH_CARING_HORIZON_H``)? Only
+   then is the answer "no leak"; otherwise "too short to tell", with the run length that
+   would tell. Every verdict states the run's detection limit: the growth it finds 95 %
+   of the time.
+3. Does the growth follow the requests or the clock? Growth that stops in the cooldown
+   follows the requests (then bytes kept per request are stated); growth that goes on
+   without load follows time (a timer, a background task) and is stated per minute.
 
-The trend is a Theil–Sen line (median of pairwise slopes), so a GC pause or one odd
-sample does not make or hide a leak; R² of a least-squares fit says how straight the
-growth is, which feeds the confidence.
+Growth that came back in the cooldown followed the load (a backlog, buffers), and is
+not a leak. A warm-up that had not levelled off by the end of the load cannot be told
+from a leak: too short to tell.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
 from typing import Any
 
-from memory_analysis.analysis.series import MemorySeries
-from memory_analysis.analysis.stats import linear_fit, mad, median, theil_sen
+from memory_analysis.analysis.series import MemorySeries, Stretch
+from memory_analysis.analysis.shape import Settled, growth_beyond_slow_warmup, settle
+from memory_analysis.analysis.stats import median
+from memory_analysis.analysis.thresholds import (
+    DETECTION_POWER,
+    LEAK_ALPHA,
+    MIN_LEAK_GROWTH_MB,
+    MIN_TREND_POINTS,
+    NO_LEAK_ALPHA,
+    RELEASED_SHARE,
+    SLOWING_RATIO,
+    WARMUP_ALPHA,
+    WORTH_CARING_HORIZON_H,
+    shown,
+    t_quantile,
+    z_one_sided,
+)
+from memory_analysis.analysis.trend import Block, Trend, level_se, margin, sen_trend
 
-LATE_SHARE = 0.5  # the trend window starts halfway through the load phase
-MIN_POINTS = 6
-# Growth in the window's second half below this share of its first half's: slowing to a
-# stop, as warm-up does.
-SLOWING_RATIO = 0.5
-# Given back in the cooldown: more than this share of the late growth.
-RELEASED_SHARE = 0.5
 MB = 1024 * 1024
 
 
-def _verdict(suspected: bool, confidence: str, reason: str, **figures: Any) -> dict[str, Any]:
-    return {"suspected": suspected, "slope_mb_per_min": figures.pop("slope_mb_per_min", 0.0),
-            "bytes_per_request": figures.pop("bytes_per_request", None),
-            "confidence": confidence, "reason": reason, **figures}
+@dataclass(frozen=True)
+class LoadSegment:
+    """One run of the load tester on the samples' clock: when it sent requests, how
+    many, and (optionally) its per-second rows (``t`` = end of each second since start)."""
 
-
-def _window(ts: list[float], values: list[float]) -> tuple[list[float], list[float]]:
-    cut = ts[0] + LATE_SHARE * (ts[-1] - ts[0])
-    index = [i for i, t in enumerate(ts) if t >= cut]
-    if len(index) < MIN_POINTS:
-        index = list(range(max(0, len(ts) - MIN_POINTS), len(ts)))
-    return [ts[i] for i in index], [values[i] for i in index]
-
-
-def _slope(ts: list[float], values: list[float]) -> float:
-    fit = theil_sen(ts, values)
-    return fit[0] if fit else 0.0
+    start_t: float
+    end_t: float
+    requests: int
+    timeline: list[dict[str, Any]] | None = None
 
 
 def requests_between(timeline: list[dict[str, Any]], start_s: float, end_s: float) -> float:
     """Requests sent between ``start_s`` and ``end_s`` (seconds since the load started),
-    from the load tester's per-second timeline (``t`` = end of each second), sharing a
-    second's count pro rata when the window cuts it."""
+    from the load tester's per-second rows, sharing a second's count pro rata when the
+    window cuts it."""
     total = 0.0
     for second in timeline:
         low, high = second["t"] - 1, second["t"]
@@ -65,112 +75,426 @@ def requests_between(timeline: list[dict[str, Any]], start_s: float, end_s: floa
     return total
 
 
-def bytes_per_request(slope_mb_per_s: float, requests: int | None,
-                      load_duration_s: float | None) -> int | None:
-    """Bytes kept per request: growth rate over request rate; None when either is unknown."""
-    if not requests or not load_duration_s or load_duration_s <= 0:
+def requests_by(t: float, segments: list[LoadSegment]) -> float:
+    """Requests sent before time ``t`` (samples' clock), over every load segment."""
+    total = 0.0
+    for segment in segments:
+        if t <= segment.start_t:
+            continue
+        if segment.timeline:
+            total += requests_between(segment.timeline, 0.0, t - segment.start_t)
+        else:
+            span = segment.end_t - segment.start_t
+            share = 1.0 if span <= 0 else min(1.0, (t - segment.start_t) / span)
+            total += segment.requests * share
+    return total
+
+
+def worth_caring_mb_per_min(ceiling_mb: float | None, peak_mb: float | None) -> float | None:
+    """The slowest leak worth caring about: one that would use up the headroom between
+    the peak and ``ceiling_mb`` within ``WORTH_CARING_HORIZON_H``. The ceiling is the
+    memory the service gets when that is known (a cgroup limit, the user's target or
+    plan), else the memory it would be deployed with (the smallest plan holding the
+    recommended memory)."""
+    if peak_mb is None or ceiling_mb is None:
         return None
-    rate = requests / load_duration_s
-    return max(0, round(slope_mb_per_s * MB / rate))
+    return max(ceiling_mb - peak_mb, 0.0) / (WORTH_CARING_HORIZON_H * 60.0)
 
 
-def leak_verdict(series: MemorySeries, requests: int | None = None,
-                 load_duration_s: float | None = None, noise_mb: float = 2.0,
-                 timeline: list[dict[str, Any]] | None = None,
-                 load_start_t: float | None = None) -> dict[str, Any]:
+@dataclass
+class _Evidence:
+    """The settled stretches and the trends taken over them."""
+
+    settled: list[tuple[Stretch, Settled]] = field(default_factory=list)
+    pooled: Trend | None = None
+    load: Trend | None = None
+    cooldown: Trend | None = None
+    per_request: Trend | None = None
+
+    def blocks(self, phase: str | None = None) -> list[Block]:
+        """One block per load level: stretches of the same users (cooldown: 0), every
+        cycle together, pairs only within a block."""
+        groups: dict[tuple[str, int], list[Settled]] = {}
+        for stretch, points in self.settled:
+            if phase is None or stretch.phase == phase:
+                groups.setdefault((stretch.phase, stretch.users), []).append(points)
+        return [_block([(p.t, p.mb) for p in group]) for group in groups.values()]
+
+
+def _block(parts: list[tuple[list[float], list[float]]]) -> Block:
+    x: list[float] = []
+    y: list[float] = []
+    starts = []
+    for xs, ys in parts:
+        starts.append(len(x))
+        x.extend(xs)
+        y.extend(ys)
+    return Block(x, y, tuple(starts))
+
+
+def settle_series(series: MemorySeries) -> list[tuple[Stretch, Settled]]:
+    """Each load and cooldown stretch settled (``shape.settle``); with several stretches
+    at one load, a stretch whose warm-up never finished is left out (the later ones,
+    already warm, speak for it)."""
+    settled = [(s, settle(s.t, s.mb)) for s in series.stretches()
+               if len(s.t) >= MIN_TREND_POINTS]
+    settled = [(s, p) for s, p in settled if len(p.t) >= MIN_TREND_POINTS // 2]
+    kept = []
+    for stretch, points in settled:
+        peers = [p for s, p in settled if (s.phase, s.users) == (stretch.phase, stretch.users)
+                 and s is not stretch]
+        if points.unfinished_warmup and any(not p.unfinished_warmup for p in peers):
+            continue
+        kept.append((stretch, points))
+    return kept
+
+
+def _per_request_blocks(evidence: _Evidence, segments: list[LoadSegment]) -> list[Block]:
+    """Load blocks with x = requests sent so far instead of seconds."""
+    blocks = []
+    for block in evidence.blocks("load"):
+        x = [requests_by(t, segments) for t in block.x]
+        blocks.append(Block(x, list(block.y), block.starts))
+    return blocks
+
+
+def _per_min(value: float | None) -> float | None:
+    return None if value is None else value * 60.0
+
+
+def _round(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _not_judged(reason: str, confidence: str = "none") -> dict[str, Any]:
+    return {"suspected": False, "verdict": "not judged", "slope_mb_per_min": None,
+            "slope_ci_mb_per_min": None, "detection_limit_mb_per_min": None,
+            "worth_caring_mb_per_min": None, "time_to_limit_h": None,
+            "bytes_per_request": None, "follows": None, "confidence": confidence,
+            "reason": reason}
+
+
+def rate_text(mb_per_min: float) -> str:
+    """A growth rate as text, precise enough for slow leaks (kB below 1 MB/min)."""
+    if abs(mb_per_min) < 1:
+        return f"{mb_per_min * 1024:.0f} kB/min" if abs(mb_per_min) >= 0.01 else \
+            f"{mb_per_min * 1024:.1f} kB/min"
+    return f"{mb_per_min:.2f} MB/min" if abs(mb_per_min) < 10 else f"{mb_per_min:.0f} MB/min"
+
+
+def _hours(hours: float) -> str:
+    return f"{hours:.1f} h" if hours < 10 else f"{hours:.0f} h"
+
+
+def _last_stretch(evidence: _Evidence, phase: str) -> tuple[Stretch, Settled] | None:
+    found = [(s, p) for s, p in evidence.settled if s.phase == phase]
+    return found[-1] if found else None
+
+
+def _released(evidence: _Evidence, slope: float) -> tuple[float, float, float] | None:
+    """(MB given back in the last cooldown, MB grown over the last load stretch, the
+    standard error of what was given back)."""
+    load = _last_stretch(evidence, "load")
+    cool = _last_stretch(evidence, "cooldown")
+    if load is None or cool is None or cool[0].t[0] < load[0].t[-1]:
+        return None
+    points = load[1]
+    intercept = median([y - slope * t for t, y in zip(points.t, points.mb, strict=True)])
+    assert intercept is not None
+    end_level = intercept + slope * points.t[-1]
+    cool_level = sum(cool[1].mb) / len(cool[1].mb)
+    se = math.hypot(level_se(points.mb, points.t), level_se(cool[1].mb))
+    return end_level - cool_level, slope * (points.t[-1] - points.t[0]), se
+
+
+def _cycles(evidence: _Evidence) -> list[dict[str, Any]]:
+    """Per cycle: where memory stood at the end of its load and of its cooldown."""
+    out: dict[int, dict[str, Any]] = {}
+    for stretch, _ in evidence.settled:
+        entry = out.setdefault(stretch.cycle, {"cycle": stretch.cycle})
+        tail = stretch.mb[-max(1, len(stretch.mb) // 4):]
+        entry[f"{stretch.phase}_end_mb"] = round(median(tail) or 0.0, 2)
+    cycles = [out[k] for k in sorted(out)]
+    previous = None
+    for entry in cycles:
+        end = entry.get("cooldown_end_mb", entry.get("load_end_mb"))
+        entry["growth_mb"] = None if previous is None or end is None else round(end - previous, 2)
+        previous = end
+    return cycles
+
+
+def leak_verdict(series: MemorySeries, segments: list[LoadSegment] | None = None,
+                 worth_caring: float | None = None, limit_mb: float | None = None,
+                 peak_mb: float | None = None,
+                 settled: list[tuple[Stretch, Settled]] | None = None) -> dict[str, Any]:
     """The report's ``memory.leak`` block.
 
-    Bytes kept per request divide the growth rate by the request rate: the rate inside
-    the trend window when the load tester's ``timeline`` and the load's start
-    (``load_start_t``, on the samples' clock) are given, as load often ramps up while
-    caches warm; otherwise ``requests`` over ``load_duration_s``. ``noise_mb``: smallest
-    growth that counts (see ``memory.noise_floor_mb``).
+    ``segments``: the load tester's runs on the samples' clock, to count requests (bytes
+    kept per request); ``worth_caring``: the slowest leak worth caring about, MB/min
+    (``worth_caring_mb_per_min``); ``limit_mb`` and ``peak_mb``: the memory the service
+    is judged against and its peak, to project a leak to the hours until it is reached;
+    ``settled``: ``settle_series(series)`` when the caller has it already.
     """
-    load_t, load_mb = series.points("load")
-    if len(load_t) < MIN_POINTS:
-        return _verdict(False, "none", f"only {len(load_t)} samples in the load phase: too few "
-                        "to judge a trend")
-    win_t, win_mb = _window(load_t, load_mb)
-    slope, intercept = theil_sen(win_t, win_mb) or (0.0, win_mb[-1])
-    fit = linear_fit(win_t, win_mb)
-    r2 = fit[2] if fit else 0.0
-    residuals = [y - (intercept + slope * t) for t, y in zip(win_t, win_mb, strict=True)]
-    jitter = mad(residuals) or 0.0
-    threshold = max(noise_mb, 2 * jitter)
-    span_s = win_t[-1] - win_t[0]
-    late_growth = slope * span_s
-    per_request = bytes_per_request(slope, requests, load_duration_s)
-    if timeline and load_start_t is not None and span_s > 0:
-        in_window = requests_between(timeline, win_t[0] - load_start_t, win_t[-1] - load_start_t)
-        if in_window >= 1:
-            per_request = bytes_per_request(slope, round(in_window), span_s)
+    evidence = _Evidence(settled=settled if settled is not None else settle_series(series))
+    if not any(s.phase == "load" for s, _ in evidence.settled):
+        load_points = sum(1 for p in series.phase if p == "load")
+        return _not_judged(f"only {load_points} samples in the load phase: too few to judge "
+                           "a trend")
+    evidence.pooled = sen_trend(evidence.blocks())
+    evidence.load = sen_trend(evidence.blocks("load"))
+    evidence.cooldown = sen_trend(evidence.blocks("cooldown"))
+    if evidence.pooled is None or evidence.load is None:
+        return _not_judged("the load phase's samples hold no trend")
+    return _judge(evidence, segments or [], worth_caring, limit_mb, peak_mb)
+
+
+def _judge(evidence: _Evidence, segments: list[LoadSegment], worth_caring: float | None,
+           limit_mb: float | None, peak_mb: float | None) -> dict[str, Any]:
+    pooled, load, cool = evidence.pooled, evidence.load, evidence.cooldown
+    assert pooled is not None and load is not None
+    z_detect = z_one_sided(LEAK_ALPHA) + z_one_sided(1.0 - DETECTION_POWER)
+    detection = pooled.se * z_detect * 60.0
     figures: dict[str, Any] = {
-        "slope_mb_per_min": round(slope * 60, 3), "bytes_per_request": per_request,
-        "r_squared": round(r2, 3), "late_growth_mb": round(late_growth, 2),
-        "threshold_mb": round(threshold, 2), "window_start_t": round(win_t[0], 3),
-        "window_end_t": round(win_t[-1], 3), "window_points": len(win_t),
+        "detection_limit_mb_per_min": _round(detection),
+        "worth_caring_mb_per_min": _round(worth_caring),
+        "window_start_t": round(min(p.t[0] for _, p in evidence.settled), 3),
+        "window_end_t": round(max(p.t[-1] for _, p in evidence.settled), 3),
+        "window_points": pooled.n,
+        "independent_points": round(pooled.n_eff, 1),
+        "load_slope_mb_per_min": _round(_per_min(load.slope)),
+        "cooldown_slope_mb_per_min": _round(_per_min(cool.slope)) if cool else None,
     }
-    cool_t, cool_mb = series.points("cooldown")
-    cool_growth = None
-    if len(cool_t) >= MIN_POINTS:
-        cool_slope = _slope(cool_t, cool_mb)
-        cool_growth = cool_slope * (cool_t[-1] - cool_t[0])
-        figures["cooldown_slope_mb_per_min"] = round(cool_slope * 60, 3)
-    late_rate = f"{slope * 60:+.2f} MB/min"
+    sawtooth = [p for _, p in evidence.settled if p.releases]
+    if sawtooth:
+        periods = [p.period_s for p in sawtooth if p.period_s]
+        figures["periodic_release"] = {"stretches": len(sawtooth),
+                                       "period_s": _round(median(periods), 2) if periods else None}
+    warmups = [(s, p.warmup) for s, p in evidence.settled if p.warmup and s.phase == "load"]
+    if warmups:
+        first = warmups[0][1]
+        assert first is not None
+        figures["warmup"] = {"rise_mb": round(first.rise_mb, 2), "tau_s": round(first.tau_s, 1),
+                             "over_after_s": round(first.over_s, 1), "finished": first.finished}
+    cycles = _cycles(evidence)
+    if len(cycles) > 1:
+        figures["cycles"] = cycles
 
-    if cool_growth is not None and cool_growth > threshold:
-        return _verdict(True, "medium" if len(cool_t) >= 20 else "low",
-                        f"memory kept growing with no load: +{cool_growth:.1f} MB during the "
-                        "cooldown; something allocates on its own (a timer, a background task, "
-                        "a queue that is never drained)", **figures)
+    growing = pooled.bound(LEAK_ALPHA, upper=False) > 0
+    span = figures["window_end_t"] - figures["window_start_t"]
+    upper = pooled.bound(NO_LEAK_ALPHA, upper=True)
+    unfinished = any(s.phase == "load" and p.unfinished_warmup for s, p in evidence.settled)
+    figures["growing"] = growing
+    # "No leak" only when the run could have seen a leak worth caring about.
+    ruled_out = (worth_caring is not None and upper * 60.0 < worth_caring
+                 and detection <= worth_caring and not unfinished)
+    if growing and pooled.slope * span >= MIN_LEAK_GROWTH_MB:
+        if unfinished or _slowing(evidence) or _faint_warmup(evidence):
+            return _too_short(evidence, figures, detection, worth_caring, warming=True)
+        return _leak(evidence, segments, figures, limit_mb, peak_mb)
+    if growing and (upper * span >= MIN_LEAK_GROWTH_MB or not ruled_out):
+        return _too_short(evidence, figures, detection, worth_caring, warming=unfinished,
+                          creeping=True)
+    if ruled_out:
+        assert worth_caring is not None
+        return _no_leak(evidence, figures, detection, worth_caring, growing)
+    return _too_short(evidence, figures, detection, worth_caring, warming=unfinished)
 
-    if late_growth <= threshold:
-        confidence = "high" if len(win_t) >= 20 else "medium" if len(win_t) >= 10 else "low"
-        early = load_mb[0]
-        rose = win_mb[0] - early
-        shape = (f"it rose {rose:.1f} MB early in the load and then levelled off, as a cache "
-                 "or pool that has warmed up does" if rose > threshold else
-                 "it did not trend upward")
-        return _verdict(False, confidence,
-                        f"flat in the later half of the load phase ({late_rate}, "
-                        f"{late_growth:+.1f} MB, within the {threshold:.1f} MB noise): {shape}; "
-                        "memory held at that level afterwards is retained, not leaked",
-                        **figures)
 
-    half = len(win_t) // 2
-    first, second = _slope(win_t[:half + 1], win_mb[:half + 1]), _slope(win_t[half:], win_mb[half:])
-    if first > 0 and second < SLOWING_RATIO * first:
-        return _verdict(False, "low",
-                        f"grew {late_growth:.1f} MB in the later half of the load but slowed "
-                        f"from {first * 60:.2f} to {second * 60:.2f} MB/min: still warming up "
-                        "(a cache filling); a longer load phase would show it level off",
-                        **figures)
+def _slowing(evidence: _Evidence) -> bool:
+    """Growth that slows down over the load: the trend of the later half of a load
+    stretch is clearly (at ``WARMUP_ALPHA``) under ``SLOWING_RATIO`` of its earlier half's,
+    as a warm-up does (its rate falls by e^(−T/2τ) between the halves: under two thirds
+    for a time constant up to 1.2 times the stretch). A leak under steady load grows at a
+    steady rate."""
+    for stretch, points in evidence.settled:
+        if stretch.phase != "load" or len(points.t) < 2 * MIN_TREND_POINTS:
+            continue
+        middle = (points.t[0] + points.t[-1]) / 2.0
+        # Before the fitted warm-up is taken out: a warm-up slower than the fit can
+        # follow leaves its slowing there.
+        halves = [[(t, y) for t, y in zip(points.t, points.raw, strict=True)
+                   if (t < middle) == k] for k in (True, False)]
+        first, second = (sen_trend([Block([t for t, _ in h], [y for _, y in h])]) for h in halves)
+        if first is None or second is None:
+            continue
+        dof = min(first.dof, second.dof)
+        clearly = first.slope - second.slope > t_quantile(1.0 - WARMUP_ALPHA, dof) * math.hypot(
+            first.se, second.se)
+        if clearly and second.slope < SLOWING_RATIO * first.slope:
+            return True
+    return False
 
-    if cool_t:
-        tail = cool_mb[-max(1, len(cool_mb) // 4):]
-        end = median(tail)
-        assert end is not None
-        released = (intercept + slope * win_t[-1]) - end
-        figures["released_in_cooldown_mb"] = round(released, 2)
-        if released > RELEASED_SHARE * late_growth:
-            return _verdict(False, "medium",
-                            f"grew {late_growth:.1f} MB late in the load ({late_rate}) but "
-                            f"{released:.1f} MB came back in the cooldown: memory that scales "
-                            "with the load in flight, not a leak", **figures)
 
-    straight = r2 >= 0.8
-    if straight and len(win_t) >= 20 and late_growth >= 3 * threshold:
-        confidence = "high"
-    elif r2 >= 0.5 and len(win_t) >= 10:
-        confidence = "medium"
+def _faint_warmup(evidence: _Evidence) -> bool:
+    """True when a warm-up that levels off within the load could account for the growth
+    of the load stretches (``growth_beyond_slow_warmup`` is not clearly above zero), and
+    the cooldown does not show growth going on without requests, which no warm-up would."""
+    cool = evidence.cooldown
+    if cool is not None and cool.bound(LEAK_ALPHA, upper=False) > 0:
+        return False
+    weights, total, n_eff, worst = 0.0, 0.0, 0.0, 0.0
+    for stretch, points in evidence.settled:
+        if stretch.phase != "load":
+            continue
+        fit = growth_beyond_slow_warmup(points.t, points.mb)
+        if fit is None or fit[1] <= 0:
+            continue
+        growth, se, independent, se_worst = fit
+        weight = 1.0 / se ** 2
+        weights += weight
+        total += growth * weight
+        worst += (weight * se_worst) ** 2
+        n_eff += independent
+    if weights == 0:
+        return False
+    growth, se = total / weights, math.sqrt(1.0 / weights)
+    return growth - margin(LEAK_ALPHA, se, max(n_eff - 3.0, 1.0), math.sqrt(worst) / weights) <= 0
+
+
+def _interval(trend: Trend) -> list[float]:
+    low, high = trend.interval(0.95)
+    return [round(low * 60.0, 3), round(high * 60.0, 3)]
+
+
+def _leak(evidence: _Evidence, segments: list[LoadSegment], figures: dict[str, Any],
+          limit_mb: float | None, peak_mb: float | None) -> dict[str, Any]:
+    pooled, load, cool = evidence.pooled, evidence.load, evidence.cooldown
+    assert pooled is not None and load is not None
+    released = _released(evidence, load.slope)
+    if released is not None:
+        given_back, grown, se = released
+        figures["released_in_cooldown_mb"] = round(given_back, 2)
+        # Came back only when clearly more than half of it did (95 % one-sided).
+        if grown > 0 and given_back - RELEASED_SHARE * grown > z_one_sided(NO_LEAK_ALPHA) * se:
+            return {"suspected": False, "verdict": "no leak",
+                    "slope_mb_per_min": _round(load.slope * 60), "slope_ci_mb_per_min":
+                    _interval(load), "time_to_limit_h": None, "bytes_per_request": None,
+                    "follows": "load", "confidence": "medium",
+                    "reason": (f"grew {shown(grown, 1):.1f} MB during the load "
+                               f"({rate_text(load.slope * 60)}) but {shown(given_back, 1):.1f} MB "
+                               "of it came back in the cooldown: memory that follows the load "
+                               "in flight (a backlog, buffers), not a leak"),
+                    **figures}
+    follows: str | None = None
+    if cool is not None:
+        if cool.bound(NO_LEAK_ALPHA, upper=False) > 0:
+            follows = "time"
+        elif load.slope - cool.slope > z_one_sided(NO_LEAK_ALPHA) * math.hypot(load.se, cool.se):
+            follows = "requests"
+    trend = load if follows == "requests" else pooled
+    slope = trend.slope * 60.0
+
+    per_request = None
+    if follows == "requests" and segments:
+        evidence.per_request = sen_trend(_per_request_blocks(evidence, segments))
+        if evidence.per_request is not None:
+            per_request = max(0, round(evidence.per_request.slope * MB))
+    hours = None
+    if limit_mb is not None and peak_mb is not None and slope > 0:
+        hours = max(limit_mb - peak_mb, 0.0) / slope / 60.0
+    confidence = "high" if pooled.bound(LEAK_ALPHA / 10, upper=False) > 0 else "medium"
+    if cool is None and confidence == "high":
+        confidence = "medium"  # nobody saw whether it comes back
+    low, high = _interval(trend)
+    cycles = figures.get("cycles")
+    if follows == "requests":
+        kept = (f", about {per_request / 1024:.1f} KB kept per request"
+                if per_request is not None else "")
+        how = f"grew {rate_text(slope)} under load and stopped when the requests did{kept}"
+    elif follows == "time":
+        how = (f"grew {rate_text(slope)} and went on growing in the cooldown with no load: "
+               "something allocates on its own (a timer, a background task, a queue never "
+               "drained)")
     else:
-        confidence = "low"
-    if not cool_t and confidence == "high":
-        confidence = "medium"  # without a cooldown nobody saw whether it came back
-    kept = (f", about {per_request / 1024:.1f} KB kept per request"
-            if per_request is not None else "")
-    after = ("and was not given back in the cooldown" if cool_t else
-             "(no cooldown was observed to see whether it comes back)")
-    return _verdict(True, confidence,
-                    f"kept growing through the later half of the load phase ({late_rate}, "
-                    f"+{late_growth:.1f} MB, R² {r2:.2f}) {after}{kept}", **figures)
+        how = (f"grew {rate_text(slope)} past the warm-up and did not give it back"
+               + ("" if cool is not None else " (no cooldown was observed to see whether "
+                  "it comes back)"))
+    if cycles:
+        rises = [c["growth_mb"] for c in cycles[1:] if c.get("growth_mb") is not None]
+        if rises and all(r > 0 for r in rises):
+            how += "; every cycle ended higher than the one before (" + ", ".join(
+                f"{r:+.1f} MB" for r in rises) + ")"
+    reason = f"{how} (95 % interval {low:.2f} to {high:.2f} MB/min)"
+    if hours is not None:
+        reason += (f"; at this rate the {limit_mb:.0f} MB it is judged against is reached in "
+                   f"about {_hours(hours)}")
+    return {"suspected": True, "verdict": "leak", "slope_mb_per_min": _round(slope),
+            "slope_ci_mb_per_min": [low, high], "time_to_limit_h": _round(hours, 1),
+            "bytes_per_request": per_request, "follows": follows, "confidence": confidence,
+            "reason": reason, **figures}
+
+
+def _no_leak(evidence: _Evidence, figures: dict[str, Any], detection: float,
+             worth_caring: float, growing: bool) -> dict[str, Any]:
+    pooled = evidence.pooled
+    assert pooled is not None
+    slope = pooled.slope * 60.0
+    confidence = "high"
+    horizon = f"{WORTH_CARING_HORIZON_H / 24:.0f} days"
+    if growing:
+        days = ""
+        if slope > 0:
+            # The headroom is what a leak of ``worth_caring`` uses up within the horizon.
+            lasts = worth_caring * WORTH_CARING_HORIZON_H / slope / 24.0
+            days = f"; at that rate the headroom would last about {lasts:.0f} days"
+        what = (f"creeps up {rate_text(slope)}, less than {MIN_LEAK_GROWTH_MB:g} MB over the run "
+                "(a heap being touched page by page, not a leak of objects, which grows a "
+                f"whole arena at a time), and under the {rate_text(worth_caring)} that would use "
+                f"up the headroom within {horizon}{days}")
+    else:
+        what = (f"no growth faster than {rate_text(max(detection, 0.0))} could hide in this run "
+                f"(trend {rate_text(slope)}); a leak worth caring about would grow "
+                f"{rate_text(worth_caring)} or more (using up the headroom within {horizon})")
+    return {"suspected": False, "verdict": "no leak", "slope_mb_per_min": _round(slope),
+            "slope_ci_mb_per_min": _interval(pooled), "time_to_limit_h": None,
+            "bytes_per_request": None, "follows": None, "confidence": confidence,
+            "reason": _shape_note(evidence) + what, **figures}
+
+
+def _too_short(evidence: _Evidence, figures: dict[str, Any], detection: float,
+               worth_caring: float | None, warming: bool,
+               creeping: bool = False) -> dict[str, Any]:
+    pooled = evidence.pooled
+    assert pooled is not None
+    span = figures["window_end_t"] - figures["window_start_t"]
+    needed = None
+    if worth_caring and detection > worth_caring and span > 0:
+        # The trend's standard error falls as the run's length to the power 3/2 (n and
+        # the spread of times both grow with it).
+        factor = (detection / worth_caring) ** (2.0 / 3.0)
+        needed = span * factor
+        figures["run_needed_s"] = round(needed)
+        figures["run_length_factor"] = round(factor, 2)
+    if warming:
+        why = ("memory was still rising and slowing down at the end of the load, as a "
+               "cache or pool that is filling does; until it levels off a leak cannot be "
+               "told from it: run a longer load phase, or --cycles 2")
+    elif creeping:
+        why = (f"memory crept up {rate_text(pooled.slope * 60)}, about "
+               f"{pooled.slope * span:.1f} MB over the run: too little to tell a leak from a "
+               "heap still being filled page by page; a longer load phase, or --cycles 2, "
+               "would tell")
+    else:
+        why = (f"no growth faster than {rate_text(detection)} could hide in this run, but a leak "
+               f"of {rate_text(worth_caring or 0.0)} would already use up the headroom within "
+               f"{WORTH_CARING_HORIZON_H / 24:.0f} days")
+        if needed is not None:
+            why += (f"; about {math.ceil(needed / 60)} min of steady load and cooldown (this "
+                    f"run trended {span / 60:.1f} min) would tell")
+        else:
+            why += "; a longer load phase would tell"
+    figures["warming"] = warming
+    return {"suspected": False, "verdict": "too short to tell",
+            "slope_mb_per_min": _round(pooled.slope * 60), "slope_ci_mb_per_min": _interval(pooled),
+            "time_to_limit_h": None, "bytes_per_request": None, "follows": None,
+            "confidence": "low", "reason": why, **figures}
+
+
+def _shape_note(evidence: _Evidence) -> str:
+    notes = []
+    warm = next((p.warmup for s, p in evidence.settled if s.phase == "load" and p.warmup), None)
+    if warm is not None and warm.rise_mb > 0:
+        notes.append(f"levelled off after warming up (time constant {warm.tau_s:.0f} s)")
+    if any(p.releases for _, p in evidence.settled):
+        notes.append("falls back to the same floor after each periodic release")
+    return ("; ".join(notes) + ": ") if notes else ""

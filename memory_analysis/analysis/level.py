@@ -1,69 +1,128 @@
 """Deployment level by the seed's table: safe, warning or critical, with the reasons.
 
-| level    | peak system memory | recovery after load |
-|----------|--------------------|---------------------|
-| safe     | under 80 %         | over 80 %           |
-| warning  | 80-90 %            | 60-80 %             |
-| critical | over 90 %          | under 60 %          |
+| level    | peak memory (of what it is judged against) | recovery after load |
+|----------|--------------------------------------------|---------------------|
+| safe     | under 80 %                                 | over 80 %           |
+| warning  | 80-90 %                                    | 60-80 %             |
+| critical | over 90 %                                  | under 60 %          |
 
-Either column alone can raise the level; the worst one decides. Boundaries belong to
-the milder level that names them: 80 % and 90 % system memory are warning, a
-recovery of exactly 80 % or 60 % is warning.
+Either column alone can raise the level; the worst one decides. Boundaries belong to the
+milder level that names them (80 % and 90 % peak are warning; a recovery of exactly 80 %
+or 60 % is warning), compared as the text shows them (``thresholds.shown``).
 
-"System memory" is the container's usage of its memory limit when a cgroup limit is
-known (the limit is what kills the service) and the host's otherwise; the caller says
-which through ``system_source``, and the reasons name it.
+Peak memory is a share of the memory the service will get (``limits.judged_against``):
+of its cgroup limit (the cgroup's working set, what the OOM killer acts on), of the
+user's target or plan (the service's peak), else of the host (the host's used memory,
+as everything on it competes for it).
+
+Recovery is read for growth that matters to sizing. Nearly every healthy CPython
+service keeps what it once allocated (a cache, pymalloc's arenas, glibc's heaps), so
+poor recovery alone is not alarming:
+
+- growth within the noise, or memory that came back (over 80 %): safe;
+- memory still growing (a leak): critical, however much came back;
+- memory held that stopped growing: sized for (the peak includes it), so it is safe when
+  smaller than one band of the table (10 % of the limit) and a warning when larger;
+  a recovery in the 60-80 % band is a warning only for growth that large, too.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-SOURCE_NAMES = {"cgroup_limit": "of the container's memory limit", "host": "of the host's memory"}
+from memory_analysis.analysis.leak import rate_text
+from memory_analysis.analysis.limits import describe
+from memory_analysis.analysis.thresholds import (
+    HELD_MATTERS_PERCENT_OF_LIMIT,
+    PEAK_CRITICAL_PERCENT,
+    PEAK_WARNING_PERCENT,
+    RECOVERY_CRITICAL_PERCENT,
+    RECOVERY_SAFE_PERCENT,
+    shown,
+)
+
+ORDER = ("critical", "warning", "safe")
 
 
-def _system(percent: float | None, source: str) -> tuple[str | None, str]:
-    where = SOURCE_NAMES.get(source, "")
+def held_matters(held_mb: float | None, limit_mb: float | None) -> bool:
+    """Memory held after the load is large enough to matter to sizing: one band of the
+    table (10 % of the limit) or more. Unknown limit: it matters."""
+    if held_mb is None:
+        return False
+    if not limit_mb:
+        return True
+    return shown(max(held_mb, 0.0) * 100.0 / limit_mb, 1) >= HELD_MATTERS_PERCENT_OF_LIMIT
+
+
+def peak_level(percent: float | None, judged: dict[str, Any]) -> tuple[str | None, str]:
+    """The peak column: level and reason."""
     if percent is None:
-        return None, "peak system memory was not observed"
-    if percent > 90:
-        return "critical", f"peak system memory {percent:.1f} % {where} is over 90 %"
-    if percent >= 80:
-        return "warning", f"peak system memory {percent:.1f} % {where} is in the 80-90 % band"
-    return "safe", f"peak system memory {percent:.1f} % {where} is under 80 %"
+        return None, "peak memory was not observed"
+    p = shown(percent, 1)
+    of = describe(judged)
+    if p > PEAK_CRITICAL_PERCENT:
+        return "critical", f"peak memory {p:.1f} % of {of} is over {PEAK_CRITICAL_PERCENT:.0f} %"
+    if p >= PEAK_WARNING_PERCENT:
+        return "warning", (f"peak memory {p:.1f} % of {of} is in the "
+                           f"{PEAK_WARNING_PERCENT:.0f}-{PEAK_CRITICAL_PERCENT:.0f} % band")
+    return "safe", f"peak memory {p:.1f} % of {of} is under {PEAK_WARNING_PERCENT:.0f} %"
 
 
-def _recovery(percent: float | None) -> tuple[str | None, str]:
-    if percent is None:
-        return None, "recovery was not measured"
-    if percent < 60:
-        return "critical", f"recovery {percent:.0f} % after load is under 60 %"
-    if percent <= 80:
-        return "warning", f"recovery {percent:.0f} % after load is in the 60-80 % band"
-    return "safe", f"recovery {percent:.0f} % after load is over 80 %"
+def recovery_level(recovery_percent: float | None, leak: dict[str, Any] | None,
+                   held_mb: float | None, limit_mb: float | None,
+                   growth_negligible: bool) -> tuple[str | None, str]:
+    """The recovery column, read for growth that matters: level and reason."""
+    verdict = (leak or {}).get("verdict")
+    if verdict == "leak":
+        rate = (leak or {}).get("slope_mb_per_min")
+        return "critical", ("memory kept growing after warm-up (a leak"
+                            + (f", {rate_text(rate)}" if rate is not None else "") + ")")
+    if recovery_percent is None:
+        return None, "recovery was not measured (no cooldown)"
+    r = shown(recovery_percent, 0)
+    if growth_negligible:
+        return "safe", "memory hardly grew under load (within the noise): nothing to recover"
+    if r > RECOVERY_SAFE_PERCENT:
+        return "safe", f"recovery {r:.0f} % after load is over {RECOVERY_SAFE_PERCENT:.0f} %"
+    held = max(held_mb or 0.0, 0.0)
+    share = held * 100.0 / limit_mb if limit_mb else None
+    unsure = verdict == "too short to tell"
+    held_text = (f"{shown(held, 1):.1f} MB held after the load"
+                 + (f" ({shown(share, 1):.1f} % of the limit)" if share is not None else ""))
+    still = ("; whether it has stopped growing could not be told" if unsure else
+             " and stopped growing")
+    if not held_matters(held, limit_mb):
+        return "safe", (f"recovery {r:.0f} %, but {held_text}{still}: small against the "
+                        f"memory it gets (under {HELD_MATTERS_PERCENT_OF_LIMIT:.0f} %), and "
+                        "sized for, as the peak includes it")
+    band = ("is in the " f"{RECOVERY_CRITICAL_PERCENT:.0f}-{RECOVERY_SAFE_PERCENT:.0f} % band"
+            if r >= RECOVERY_CRITICAL_PERCENT else
+            f"is under {RECOVERY_CRITICAL_PERCENT:.0f} %")
+    return "warning", (f"recovery {r:.0f} % {band}: {held_text}{still}; sized for (the peak "
+                       "includes it), but it leaves less room for spikes")
 
 
-def assess_level(peak_system_percent: float | None, recovery_percent: float | None,
-                 system_source: str = "host", leak: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The report's ``assessment`` block: ``level`` and the ``reasons`` that decided it.
-
-    Level "unknown" only when neither figure was observed (e.g. a remote service).
-    A suspected leak and memory held without a leak are added as reasons; the level
-    itself follows the table alone.
-    """
-    verdicts = [_system(peak_system_percent, system_source), _recovery(recovery_percent)]
+def assess_level(peak_percent: float | None, recovery_percent: float | None,
+                 judged: dict[str, Any], leak: dict[str, Any] | None = None,
+                 held_mb: float | None = None, growth_negligible: bool = False
+                 ) -> dict[str, Any]:
+    """The report's ``assessment``: ``level`` ("safe", "warning", "critical", or
+    "unknown" when neither column was observed), ``reasons`` (the deciding ones first),
+    ``judged_against`` and ``peak_percent_of_limit``."""
+    verdicts = [peak_level(peak_percent, judged),
+                recovery_level(recovery_percent, leak, held_mb, judged.get("limit_mb"),
+                               growth_negligible)]
     known = [level for level, _ in verdicts if level is not None]
+    out: dict[str, Any] = {"judged_against": judged,
+                           "peak_percent_of_limit": None if peak_percent is None
+                           else round(peak_percent, 2)}
     if not known:
-        return {"level": "unknown", "reasons": [reason for _, reason in verdicts]}
-    level = next(name for name in ("critical", "warning", "safe") if name in known)
-    # The reasons at the deciding level come first; the others follow for context.
+        return {"level": "unknown", "reasons": [reason for _, reason in verdicts], **out}
+    level = next(name for name in ORDER if name in known)
     reasons = [reason for lvl, reason in verdicts if lvl == level]
     reasons += [reason for lvl, reason in verdicts if lvl != level]
-    if leak and leak.get("suspected"):
-        reasons.append(f"leak suspected ({leak.get('confidence')} confidence): "
-                       f"{leak.get('reason')}")
-    elif recovery_percent is not None and recovery_percent <= 80 and leak is not None \
-            and leak.get("suspected") is False:
-        reasons.append("memory stayed up after the load but stopped growing: held (a cache, "
-                       "or the allocator keeping freed memory), not leaked")
-    return {"level": level, "reasons": reasons}
+    if judged.get("source") == "host":
+        reasons.append("judged against the host's memory, as no container limit, "
+                       "--target-memory or --plan was given; the service will get less in "
+                       "the cloud")
+    return {"level": level, "reasons": reasons, **out}

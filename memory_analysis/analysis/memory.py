@@ -6,10 +6,12 @@ from typing import Any
 
 from memory_analysis.analysis.series import MemorySeries
 from memory_analysis.analysis.stats import mad, median
+from memory_analysis.analysis.thresholds import (
+    NEGLIGIBLE_GROWTH_MB,
+    NEGLIGIBLE_GROWTH_SHARE,
+    NOISE_SIGMAS,
+)
 
-# Growth below the larger of these is noise, not something to recover from.
-NEGLIGIBLE_GROWTH_MB = 2.0
-NEGLIGIBLE_GROWTH_SHARE = 0.02  # of the baseline
 # The cooldown's end level is the median of its last quarter: one late GC or PSS read
 # should not decide it.
 COOLDOWN_END_SHARE = 0.25
@@ -24,8 +26,10 @@ def baseline_mb(series: MemorySeries) -> float | None:
 
 
 def cooldown_end_mb(series: MemorySeries) -> float | None:
-    """Median of the last quarter (at least one point) of the cooldown; None without one."""
-    _, values = series.points("cooldown")
+    """Median of the last quarter (at least one point) of the last cooldown; None
+    without one."""
+    values = [mb for mb, phase, cycle in zip(series.mb, series.phase, series.cycle, strict=True)
+              if phase == "cooldown" and cycle == max(series.cycle or [1])]
     if not values:
         return None
     tail = values[-max(1, round(len(values) * COOLDOWN_END_SHARE)):]
@@ -37,13 +41,16 @@ def noise_floor_mb(series: MemorySeries, baseline: float) -> float:
     deviations of the baseline's own wobble, whichever is largest."""
     _, values = series.points("baseline")
     wobble = mad(values) or 0.0
-    return max(NEGLIGIBLE_GROWTH_MB, NEGLIGIBLE_GROWTH_SHARE * baseline, 3 * wobble)
+    return max(NEGLIGIBLE_GROWTH_MB, NEGLIGIBLE_GROWTH_SHARE * baseline, NOISE_SIGMAS * wobble)
 
 
 def recovery(peak: float, baseline: float, cooldown_end: float | None,
              noise_mb: float) -> tuple[float | None, str]:
     """Recovery % = (peak − cooldown end) / (peak − baseline), clamped to 0-100, and why.
 
+    ``peak`` is the highest *sampled* figure: a spike only the kernel's high-water mark
+    saw between two samples raises the peak used for sizing, not the growth that had to
+    come back (the samples never showed it, so they cannot show it go).
     100 % when growth is under ``noise_mb``: nothing grew, so nothing had to come back.
     None without a cooldown, as there is nothing to measure recovery on.
     """
@@ -71,7 +78,10 @@ def memory_block(series: MemorySeries) -> dict[str, Any]:
     peak = sampled_peak + series.unsampled_peak_mb
     end = cooldown_end_mb(series)
     noise = noise_floor_mb(series, base)
-    recovered, note = recovery(peak, base, end, noise)
+    recovered, note = recovery(sampled_peak, base, end, noise)
+    if peak > sampled_peak:
+        note += (f"; recovery is measured from the sampled peak ({sampled_peak:.1f} MB), the "
+                 f"kernel's high-water mark ({peak:.1f} MB) raises only the peak sizing uses")
     system = [p for p in series.system_percent if p is not None]
     block: dict[str, Any] = {
         "metric": series.metric,
@@ -85,6 +95,8 @@ def memory_block(series: MemorySeries) -> dict[str, Any]:
         "system_percent_source": series.system_source,
         "sampled_peak_mb": round(sampled_peak, 2),
         "noise_floor_mb": round(noise, 2),
+        "held_mb": None if end is None else round(end - base, 2),
+        "growth_negligible": sampled_peak - base < noise,
     }
     if series.peak_note:
         block["peak_note"] = series.peak_note

@@ -1,10 +1,21 @@
-"""Scaling verdict from how service memory grows with the number of users.
+"""Scaling verdict from how service memory grows with load, measured in steps.
 
-The seed's rules: growth about linear with users → scale horizontally (more
-instances); faster than linear → vertically (bigger instances); poor recovery →
-optimise first. A suspected leak is the poorest recovery of all, so it also says
-optimise. The growth is measured, not assumed: with ``--users-steps`` the load phase
-holds each user count in turn and each step's peak is fitted against its users.
+The seed's rules: memory about linear in the load → scale horizontally (more instances);
+faster than linear → vertically (bigger instances); poor recovery → optimise first. A
+leak is the poorest recovery of all, so it also says optimise.
+
+With ``--users-steps`` each step holds one user count. Its memory is the level it
+settled at (after the step's own transient, so the first step's warm-up does not pass
+for growth with users), with a standard error from the noise, never below a third of
+the noise floor (two runs at the same load differ by that much). Memory is fitted
+against the concurrency the load tester measured (mean requests in flight, by Little's
+law), which is what holds memory in a server, or against users when that is unknown.
+
+The shape is chosen by nested tests, each parameter earning its place at ``SHAPE_ALPHA``
+(flat, then a line, then a curve), never by R² (which a curve with as many parameters as
+points always maximises). Too few steps, or steps that disagree with every shape, are
+said so. When memory still grew within the steps (a leak, or a warm-up longer than a
+step), growth across them cannot be put down to the load.
 """
 
 from __future__ import annotations
@@ -12,118 +23,83 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from memory_analysis.analysis.series import MemorySeries
-from memory_analysis.analysis.stats import linear_fit, r_squared
+from memory_analysis.analysis.shape import least_squares
+from memory_analysis.analysis.thresholds import NOISE_SIGMAS, SHAPE_ALPHA, chi2_quantile
 
-POOR_RECOVERY_PERCENT = 60.0  # the level table's critical boundary
-# The memory added per extra user in the upper half of the steps over the lower half's
-# at or above this: faster than linear.
-SUPERLINEAR_RATIO = 1.5
+SHAPES = ("flat", "linear", "faster than linear", "slower than linear", "decreasing")
 
 
-def steps_from_series(series: MemorySeries) -> list[dict[str, Any]]:
-    """Each load step's users and its peak service memory, by ``load_users`` tags."""
-    peaks: dict[int, float] = {}
-    for users, phase, mb in zip(series.load_users, series.phase, series.mb, strict=True):
-        if phase == "load" and users:
-            peaks[users] = max(peaks.get(users, mb), mb)
-    return [{"users": users, "peak_mb": round(peak, 2)} for users, peak in sorted(peaks.items())]
-
-
-def _solve3(matrix: list[list[float]], rhs: list[float]) -> list[float] | None:
-    """Gaussian elimination for a 3×3 system; None when singular."""
-    m = [row[:] + [value] for row, value in zip(matrix, rhs, strict=True)]
-    for col in range(3):
-        pivot = max(range(col, 3), key=lambda r: abs(m[r][col]))
-        if abs(m[pivot][col]) < 1e-12:
-            return None
-        m[col], m[pivot] = m[pivot], m[col]
-        for row in range(3):
-            if row != col:
-                factor = m[row][col] / m[col][col]
-                m[row] = [a - factor * b for a, b in zip(m[row], m[col], strict=True)]
-    return [m[i][3] / m[i][i] for i in range(3)]
-
-
-def quadratic_fit(xs: list[float], ys: list[float]) -> tuple[list[float], float] | None:
-    """Least-squares y = a + b·x + c·x²: ([a, b, c], R²); None with fewer than 3 points."""
-    if len(xs) < 3:
-        return None
-    sums = [sum(x ** k for x in xs) for k in range(5)]
-    matrix = [[sums[i + j] for j in range(3)] for i in range(3)]
-    rhs = [sum(y * x ** i for x, y in zip(xs, ys, strict=True)) for i in range(3)]
-    coef = _solve3(matrix, rhs)
-    if coef is None:
-        return None
-    return coef, r_squared(ys, [coef[0] + coef[1] * x + coef[2] * x * x for x in xs])
-
-
-def exponential_fit(xs: list[float], ys: list[float]) -> tuple[float, float, float] | None:
-    """y = a·e^(b·x) fitted on log y: (a, b, R² on the original scale); None if any y ≤ 0."""
-    if len(xs) < 2 or any(y <= 0 for y in ys):
-        return None
-    fit = linear_fit(xs, [math.log(y) for y in ys])
+def _weighted_fit(xs: list[float], ys: list[float], sds: list[float], degree: int
+                  ) -> tuple[list[float], float] | None:
+    """Weighted least squares polynomial of ``degree``: (coefficients, χ²)."""
+    columns = [[x ** k / s for x, s in zip(xs, sds, strict=True)] for k in range(degree + 1)]
+    target = [y / s for y, s in zip(ys, sds, strict=True)]
+    fit = least_squares(columns, target)
     if fit is None:
         return None
-    b, log_a, _ = fit
-    a = math.exp(log_a)
-    return a, b, r_squared(ys, [a * math.exp(b * x) for x in xs])
+    return fit[0], fit[1]
 
 
-def _fits(users: list[float], mb: list[float]) -> dict[str, Any]:
+def _round(values: list[float], digits: int = 4) -> list[float]:
+    return [round(v, digits) for v in values]
+
+
+def choose_shape(xs: list[float], ys: list[float], sds: list[float]
+                 ) -> tuple[str, dict[str, Any], list[str]]:
+    """(shape, fits, notes) for levels ``ys`` ± ``sds`` at loads ``xs`` (sorted)."""
     fits: dict[str, Any] = {}
-    linear = linear_fit(users, mb)
-    if linear:
-        fits["linear"] = {"mb_per_user": round(linear[0], 3), "intercept_mb": round(linear[1], 2),
-                          "r_squared": round(linear[2], 3)}
-    quadratic = quadratic_fit(users, mb)
-    if quadratic:
-        fits["quadratic"] = {"coefficients": [round(c, 6) for c in quadratic[0]],
-                             "r_squared": round(quadratic[1], 3)}
-    exponential = exponential_fit(users, mb)
-    if exponential:
-        fits["exponential"] = {"a_mb": round(exponential[0], 3),
-                               "b_per_user": round(exponential[1], 6),
-                               "r_squared": round(exponential[2], 3)}
-    return fits
-
-
-def _half_slopes(users: list[float], mb: list[float]) -> tuple[float, float]:
-    """MB per user over the lower and the upper half of the steps (the middle step of an
-    odd count belongs to both)."""
-    half = math.ceil(len(users) / 2)
-    lower = linear_fit(users[:half], mb[:half])
-    upper = linear_fit(users[-half:], mb[-half:])
-    return (lower[0] if lower else 0.0), (upper[0] if upper else 0.0)
+    notes: list[str] = []
+    critical = chi2_quantile(1.0 - SHAPE_ALPHA, 1)
+    flat = _weighted_fit(xs, ys, sds, 0)
+    line = _weighted_fit(xs, ys, sds, 1)
+    assert flat is not None
+    fits["flat"] = {"level_mb": round(flat[0][0], 2), "chi2": round(flat[1], 2)}
+    shape = "flat"
+    chosen = flat
+    if line is not None:
+        fits["linear"] = {"intercept_mb": round(line[0][0], 2), "mb_per_unit": round(line[0][1], 4),
+                          "chi2": round(line[1], 2)}
+        if flat[1] - line[1] > critical:
+            shape, chosen = ("linear" if line[0][1] > 0 else "decreasing"), line
+    curve = _weighted_fit(xs, ys, sds, 2) if len(xs) >= 3 else None
+    if curve is not None:
+        fits["quadratic"] = {"coefficients": _round(curve[0], 6), "chi2": round(curve[1], 2)}
+        base = line if line is not None else flat
+        if base[1] - curve[1] > critical and shape != "decreasing":
+            shape = "faster than linear" if curve[0][2] > 0 else "slower than linear"
+            chosen = curve
+            if len(xs) == 3:
+                notes.append("three steps fit a curve exactly, so the curve itself is unchecked; "
+                             "add a step to confirm it")
+    dof = len(xs) - len(chosen[0])
+    if dof > 0 and chosen[1] > chi2_quantile(1.0 - SHAPE_ALPHA, dof):
+        notes.append("the steps disagree with every shape tried by more than their noise "
+                     "allows (a warm-up, garbage collection or another process moved them): "
+                     "repeat the run, or use more and longer steps")
+    if len(xs) == 2 and shape != "flat":
+        notes.append("two steps cannot show curvature; add a third to check it")
+    return shape, fits, notes
 
 
 def scaling_verdict(steps: list[dict[str, Any]] | None, users: int | None = None,
-                    recovery_percent: float | None = None, leak_suspected: bool = False,
-                    noise_mb: float = 2.0) -> dict[str, Any]:
+                    optimise_reason: str | None = None,
+                    grew_within_steps: bool = False) -> dict[str, Any]:
     """The report's ``recommendations.scaling``: ``strategy`` ("horizontal", "vertical"
-    or "optimize"), ``reason``, ``basis`` ("steps" or "one load level"), the fits.
+    or "optimize"), ``reason``, ``basis`` ("steps" or "one load level"), ``load_basis``
+    ("concurrency" or "users"), ``growth_shape``, ``steps`` and ``fit``.
 
-    ``steps``: ``[{"users": u, "peak_mb": m}, ...]`` (see ``steps_from_series``).
-    ``users``: the single user count of a run without steps, for the reason.
+    ``steps``: ``[{"users", "mean_in_flight" (or None), "level_mb", "level_se_mb",
+    "peak_mb"}]`` (``steps_from_series``); ``optimise_reason``: why to optimise first
+    (a leak, poor recovery), if so; ``grew_within_steps``: memory kept growing at equal
+    load, so growth across steps is not the load's.
     """
     steps = sorted(steps or [], key=lambda s: s["users"])
-    xs = [float(s["users"]) for s in steps]
-    ys = [float(s["peak_mb"]) for s in steps]
     result: dict[str, Any] = {"basis": "steps" if len(steps) >= 2 else "one load level",
-                              "steps": steps, "fit": _fits(xs, ys) if len(steps) >= 2 else {}}
-    growth = (ys[-1] - ys[0]) if len(ys) >= 2 else 0.0
-
-    shape, why = _shape(xs, ys, growth, noise_mb, result["fit"], users)
+                              "steps": steps, "fit": {}}
+    shape, why = _shape(steps, users, grew_within_steps, result)
     result["growth_shape"] = shape
-    if leak_suspected:
-        result.update(strategy="optimize", reason="a leak is suspected: fix it before sizing "
-                      "or scaling, as more memory or more instances only delay the OOM kill; "
-                      + why)
-    elif recovery_percent is not None and recovery_percent < POOR_RECOVERY_PERCENT:
-        result.update(strategy="optimize", reason=f"recovery after load is poor "
-                      f"({recovery_percent:.0f} %): memory stays high once used, so each "
-                      "instance must be sized for its plateau; bound caches and release memory "
-                      "before scaling; " + why)
+    if optimise_reason:
+        result.update(strategy="optimize", reason=f"{optimise_reason}; {why}")
     elif shape == "not measured":
         result.update(strategy="horizontal", reason="horizontal scaling assumed, as for most "
                       "stateless web services; " + why)
@@ -133,33 +109,66 @@ def scaling_verdict(steps: list[dict[str, Any]] | None, users: int | None = None
     return result
 
 
-def _shape(xs: list[float], ys: list[float], growth: float, noise_mb: float,
-           fits: dict[str, Any], users: int | None) -> tuple[str, str]:
-    if len(xs) < 2:
+def _shape(steps: list[dict[str, Any]], users: int | None, grew_within_steps: bool,
+           result: dict[str, Any]) -> tuple[str, str]:
+    if len(steps) < 2:
         level = f"{users} users" if users else "one user count"
-        return "not measured", (f"rests on one load level ({level}): how memory grows with "
-                                "users was not measured; run with --users-steps (e.g. "
-                                "5,10,20) to measure it")
-    span = f"{ys[0]:.0f} MB at {xs[0]:.0f} users to {ys[-1]:.0f} MB at {xs[-1]:.0f}"
-    if abs(growth) < noise_mb:
-        return "flat", (f"memory barely changes with users ({span}): each instance needs about "
-                        "the same memory, so add instances as users grow (horizontal)")
-    r2 = fits.get("linear", {}).get("r_squared")
-    if len(xs) == 2:
-        per_user = (ys[1] - ys[0]) / (xs[1] - xs[0])
-        return "linear", (f"{per_user:.2f} MB per extra user ({span}); two steps cannot show "
-                          "curvature, so linear growth and horizontal scaling are assumed; "
-                          "add a third step to check")
-    lower, upper = _half_slopes(xs, ys)
-    fit_note = (f"linear fit R² {r2:.2f}, quadratic R² {fits['quadratic']['r_squared']:.2f}"
-                if "quadratic" in fits and r2 is not None else f"linear fit R² {r2}")
-    superlinear = upper * (xs[-1] - xs[0]) / 2 > noise_mb and (
-        upper >= SUPERLINEAR_RATIO * lower if lower > 0 else True)
-    if superlinear:
-        return "faster than linear", (
-            f"memory per extra user rises from {lower:.2f} to {upper:.2f} MB as users grow "
-            f"({span}; {fit_note}): faster than linear, so more users cost more memory per "
-            "instance; give instances more memory (vertical) and find what grows per user")
-    return "linear", (f"about {fits['linear']['mb_per_user']:.2f} MB per extra user ({span}; "
-                      f"{fit_note}): close to linear, so add instances as users grow "
-                      "(horizontal)")
+        return "not measured", (f"it rests on one load level ({level}): how memory grows with "
+                                "load was not measured; run with --users-steps (e.g. 5,10,20,40) "
+                                "to measure it")
+    if grew_within_steps:
+        return "not measured", ("memory kept growing within the steps, at equal load, so its "
+                                "growth across them cannot be put down to the load; see the "
+                                "leak verdict")
+    by_flight = all(s.get("mean_in_flight") for s in steps)
+    unit = "request in flight" if by_flight else "user"
+    result["load_basis"] = "concurrency" if by_flight else "users"
+    xs = [float(s["mean_in_flight"] if by_flight else s["users"]) for s in steps]
+    ys = [float(s["level_mb"]) for s in steps]
+    sds = [float(s["level_se_mb"]) for s in steps]
+    if len(set(xs)) < 2:
+        return "not measured", "every step ran at the same concurrency"
+    shape, fits, notes = choose_shape(xs, ys, sds)
+    result["fit"] = fits
+    span = (f"{ys[0]:.1f} MB at {xs[0]:.1f} to {ys[-1]:.1f} MB at {xs[-1]:.1f} "
+            f"{'in flight' if by_flight else 'users'}")
+    tail = ("; " + "; ".join(notes)) if notes else ""
+    if shape == "flat":
+        return shape, (f"memory does not change with load beyond its noise ({span}): each "
+                       f"instance needs about the same memory, so add instances as load grows "
+                       f"(horizontal){tail}")
+    per = fits["linear"]["mb_per_unit"]
+    if shape == "decreasing":
+        return shape, (f"memory falls as load rises ({span}; {per:.2f} MB per {unit}): the "
+                       "lower steps still held start-up or warm-up memory that the higher ones "
+                       f"freed or reused; memory does not limit scaling out (horizontal){tail}")
+    if shape == "linear":
+        return shape, (f"about {per:.2f} MB per extra {unit} ({span}): linear, so add "
+                       f"instances as load grows (horizontal){tail}")
+    coefficients = fits["quadratic"]["coefficients"]
+    slope_low = coefficients[1] + 2 * coefficients[2] * xs[0]
+    slope_high = coefficients[1] + 2 * coefficients[2] * xs[-1]
+    if shape == "slower than linear":
+        return shape, (f"memory per extra {unit} falls from {slope_low:.2f} to "
+                       f"{slope_high:.2f} MB as load grows ({span}): slower than linear, "
+                       f"so instances fill up gently; add instances (horizontal){tail}")
+    return shape, (f"memory per extra {unit} rises from {slope_low:.2f} to {slope_high:.2f} MB "
+                   f"as load grows ({span}): faster than linear, so each extra {unit} costs "
+                   "more than the last; give instances more memory (vertical) and find what "
+                   f"grows with load{tail}")
+
+
+def step_levels(levels: list[tuple[int, float | None, float, float, float]],
+                noise_mb: float) -> list[dict[str, Any]]:
+    """Steps for ``scaling_verdict`` from (users, mean in flight, settled level MB, its
+    standard error, peak MB) per step; the standard error never below a third of the
+    noise floor."""
+    floor = noise_mb / NOISE_SIGMAS
+    out = []
+    for users, in_flight, level, se, peak in levels:
+        out.append({"users": users,
+                    "mean_in_flight": None if in_flight is None else round(in_flight, 2),
+                    "level_mb": round(level, 2),
+                    "level_se_mb": round(max(se if math.isfinite(se) else floor, floor), 3),
+                    "peak_mb": round(peak, 2)})
+    return out

@@ -34,6 +34,7 @@ class MemorySeries:
     mb: list[float] = field(default_factory=list)
     phase: list[str | None] = field(default_factory=list)
     load_users: list[int | None] = field(default_factory=list)
+    cycle: list[int] = field(default_factory=list)
     system_percent: list[float | None] = field(default_factory=list)
     system_source: str = "host"
     unsampled_peak_mb: float = 0.0
@@ -44,6 +45,35 @@ class MemorySeries:
         picked = [(t, mb) for t, mb, p in zip(self.t, self.mb, self.phase, strict=True)
                   if p == phase]
         return [t for t, _ in picked], [mb for _, mb in picked]
+
+    def stretches(self) -> list[Stretch]:
+        """The load and cooldown samples cut where the phase, the users or the cycle
+        change: each stretch ran under one steady load (cooldown: none)."""
+        out: list[Stretch] = []
+        key = None
+        for t, mb, phase, users, cycle in zip(self.t, self.mb, self.phase, self.load_users,
+                                              self.cycle, strict=True):
+            if phase not in ("load", "cooldown"):
+                key = None
+                continue
+            users = (users or 0) if phase == "load" else 0
+            if (phase, users, cycle) != key:
+                key = (phase, users, cycle)
+                out.append(Stretch(phase=phase, users=users, cycle=cycle))
+            out[-1].t.append(t)
+            out[-1].mb.append(mb)
+        return out
+
+
+@dataclass
+class Stretch:
+    """Consecutive samples under one steady load: a load step of one cycle, or a cooldown."""
+
+    phase: str
+    users: int
+    cycle: int
+    t: list[float] = field(default_factory=list)
+    mb: list[float] = field(default_factory=list)
 
 
 def _value(sample: dict[str, Any], metric: str | None) -> float | None:
@@ -139,7 +169,23 @@ def service_memory(samples: list[dict[str, Any]], service_cgroup: bool = False,
         series.mb.append(float(value))
         series.phase.append(sample.get("phase"))
         series.load_users.append(sample.get("load_users"))
+        series.cycle.append(int(sample.get("cycle") or 1))
         series.system_percent.append(_system_percent(sample, source))
     series.unsampled_peak_mb, series.peak_note = _unsampled_peak(
         samples, metric, max(series.mb) if series.mb else None)
     return series
+
+
+def limits_seen(samples: list[dict[str, Any]]) -> dict[str, float | None]:
+    """What the samples say about the memory around the service: the cgroup's limit and
+    the highest share of it in use, the host's memory and the highest share in use."""
+    groups = [s.get("cgroup") or {} for s in samples]
+    systems = [s.get("system") or {} for s in samples]
+    limits = [g["limit_mb"] for g in groups if g.get("limit_mb")]
+    cgroup_percents = [g["percent"] for g in groups if g.get("percent") is not None]
+    totals = [s["total_mb"] for s in systems if s.get("total_mb")]
+    host_percents = [s["percent"] for s in systems if s.get("percent") is not None]
+    return {"cgroup_limit_mb": min(limits) if limits else None,
+            "cgroup_peak_percent": max(cgroup_percents) if cgroup_percents else None,
+            "host_total_mb": totals[-1] if totals else None,
+            "host_peak_percent": max(host_percents) if host_percents else None}

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from memory_analysis.analysis.level import held_matters
+from memory_analysis.analysis.limits import describe
+from memory_analysis.analysis.thresholds import PEAK_WARNING_PERCENT, RECOVERY_SAFE_PERCENT, shown
+
 # Heavy endpoints are worth a note when their p95 is this many times the light ones'
 # and above an absolute floor a user would notice.
 HEAVY_RATIO = 3.0
@@ -13,6 +17,15 @@ ERROR_RATE_NOTE = 0.01
 
 def _leak(leak: dict[str, Any]) -> list[str]:
     per_request = leak.get("bytes_per_request")
+    if leak.get("follows") == "time":
+        return [
+            "Memory grows with time, load or not: look at what runs on its own — timers and "
+            "scheduled jobs that append to a list, background tasks that are created and "
+            "never awaited or cancelled, queues that are filled faster than drained, and "
+            "metrics or log buffers kept in memory.",
+            "To find it: compare two tracemalloc snapshots taken a few minutes apart with "
+            "the service idle (snapshot.compare_to(old, 'lineno')), or run it under memray.",
+        ]
     size = f" (about {per_request / 1024:.1f} KB per request)" if per_request else ""
     return [
         f"Suspected leak{size}: look for containers that only grow — module-level lists or "
@@ -26,9 +39,12 @@ def _leak(leak: dict[str, Any]) -> list[str]:
 
 
 def _retention(memory: dict[str, Any]) -> list[str]:
+    settled = ((memory.get("leak") or {}).get("verdict") == "no leak")
+    stopped = ("but stopped growing: it is held, not leaked" if settled else
+               "(whether it has stopped growing, this run was too short to tell)")
     return [
         f"Memory stayed near its peak after the load (recovery "
-        f"{memory['recovery_percent']:.0f} %) but stopped growing: it is held, not leaked. "
+        f"{memory['recovery_percent']:.0f} %) {stopped}. "
         "Caches keep what they store (bound them by size or give entries an expiry), and "
         "CPython's allocator keeps freed small objects in its pymalloc arenas for reuse "
         "rather than returning them to the system. Size the service for this plateau.",
@@ -68,31 +84,46 @@ def suggestions(memory: dict[str, Any], assessment: dict[str, Any],
     """Plain-language suggestions, most important first."""
     out: list[str] = []
     leak = memory.get("leak") or {}
+    judged = assessment.get("judged_against") or {}
     if memory.get("peak_mb") is None:
         out.append("Service memory was not observed (a remote service): the figures above are "
                    "load and latency only. Run the analysis where the service runs (--pid or "
                    "--service-cmd) to size it.")
     if leak.get("suspected"):
         out += _leak(leak)
-    elif memory.get("recovery_percent") is not None and memory["recovery_percent"] <= 80:
+    elif leak.get("verdict") == "too short to tell":
+        factor, load_s = leak.get("run_length_factor"), (load_test or {}).get("duration_s")
+        longer = (f" (about --load-test {max(60, round(load_s * factor / 30) * 30)})"
+                  if factor and load_s else "")
+        out.append("Whether it leaks could not be told from a run this short: run a longer "
+                   f"load phase{longer}, or repeat load and cooldown with --cycles 2 or 3 "
+                   "(growth in every cycle is a leak, in the first only a plateau).")
+    recovered = memory.get("recovery_percent")
+    if (not leak.get("suspected") and recovered is not None
+            and shown(recovered, 0) <= RECOVERY_SAFE_PERCENT
+            and not memory.get("growth_negligible")
+            and held_matters(memory.get("held_mb"), judged.get("limit_mb"))):
         out += _retention(memory)
-    system = memory.get("peak_system_percent")
-    if system is not None and system >= 80:
-        where = ("the container's memory limit" if memory.get("system_percent_source") ==
-                 "cgroup_limit" else "the host's memory")
-        out.append(f"Peak system memory reached {system:.0f} % of {where}: leave room for "
-                   "spikes the test did not produce, or the service risks an OOM kill; raise "
-                   "the limit or move other workloads off the machine.")
+    peak = assessment.get("peak_percent_of_limit")
+    if peak is not None and shown(peak, 0) >= PEAK_WARNING_PERCENT:
+        out.append(f"The peak reached {shown(peak, 0):.0f} % of {describe(judged)}: leave "
+                   "room for spikes the test did not produce, or the service risks an OOM "
+                   "kill; give it more memory or reduce what it holds.")
+    if judged.get("source") == "host":
+        out.append("The level was judged against this machine's memory; pass --target-memory "
+                   "(e.g. 512M) or --plan (e.g. render:starter) to judge it against the memory "
+                   "it will get where it is deployed.")
     growth, noise = memory.get("growth_mb"), memory.get("noise_floor_mb")
     if growth is not None and noise is not None and growth < noise:
         out.append(f"Memory hardly moved under load (+{growth:.1f} MB): either the service "
                    "is frugal, or the load did not reach the costly paths; try more users, "
                    "--users-steps, or a scenario with your heaviest requests.")
     if scaling.get("basis") == "one load level" and scaling.get("strategy") != "optimize":
-        out.append("Scaling was judged from one load level; run with --users-steps 5,10,20 "
-                   "to measure how memory grows with users.")
+        out.append("Scaling was judged from one load level; run with --users-steps 5,10,20,40 "
+                   "to measure how memory grows with load.")
     out += _latency(load_test or {})
-    if assessment.get("level") == "safe" and not out:
-        out.append("Nothing to fix: memory came back after the load and stayed well under the "
-                   "limits. Deploy with the recommended memory and alert at 80 %.")
+    if assessment.get("level") == "safe" and all("--target-memory" in o or "--users-steps" in o
+                                                  for o in out):
+        out.append("Nothing to fix: memory stayed well under the limits and did not keep "
+                   "growing. Deploy with the recommended memory and alert at 80 %.")
     return out
