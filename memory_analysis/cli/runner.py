@@ -59,8 +59,18 @@ def _steps(text: str | None) -> list[int] | None:
               help="Hold the load phase at each user count in turn, e.g. 5,10,20, and fit "
                    "memory against users.")
 @click.option("--catalog", default=None, help="Your own plan catalog (JSON) to size against.")
+@click.option("--cycles", type=int, default=1, show_default=True,
+              help="Repeat load and cooldown this many times: growth in every cycle is a "
+                   "leak, in the first only a plateau.")
+@click.option("--target-memory", default=None, metavar="SIZE",
+              help="Judge against the memory the service will get, e.g. 512M or 2G.")
+@click.option("--plan", default=None, metavar="PROVIDER:PLAN",
+              help="Judge against a catalog plan's memory, e.g. render:standard.")
 @click.option("--demo-leak-kb", type=int, default=0, show_default=True,
               help="Demo service only: keep this many KB per request, to see a leak found.")
+@click.option("--demo-hold-mb", type=int, default=0, show_default=True,
+              help="Demo service only: keep a bounded cache of this many MB, to see held "
+                   "memory that is not a leak.")
 @click.option("--scenario", default=None, help="Passed to load_tester.py: endpoint mix file.")
 @click.option("--think-time", default=None, help="Passed to load_tester.py: MIN-MAX seconds.")
 @click.option("--rate", type=float, default=None,

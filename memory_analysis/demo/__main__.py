@@ -29,11 +29,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="drop cache entries idle for S seconds (default 0: never)")
     parser.add_argument("--leak-kb", type=int, default=0, metavar="N",
                         help="keep N KB per request forever, to demonstrate a leak (default 0)")
+    parser.add_argument("--hold-mb", type=int, default=0, metavar="N",
+                        help="keep a bounded response cache of N MB: it fills under load and "
+                             "is held, not leaked (default 0)")
     parser.add_argument("--access-log", action="store_true", help="log every request to stderr")
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535:
         parser.error("--port must be 0-65535")
-    for name in ("cache_entries", "leak_kb"):
+    for name in ("cache_entries", "leak_kb", "hold_mb"):
         if getattr(args, name) < 0:
             parser.error(f"--{name.replace('_', '-')} must be >= 0")
     if args.cache_ttl < 0:
@@ -42,7 +45,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    app = build_app(args.cache_entries, args.cache_ttl, args.leak_kb)
+    app = build_app(args.cache_entries, args.cache_ttl, args.leak_kb, args.hold_mb)
     # In-flight requests get a few seconds to finish on SIGTERM, well inside the grace
     # period a supervisor gives before SIGKILL.
     runner = web.AppRunner(app, access_log=web.access_logger if args.access_log else None,
@@ -57,7 +60,7 @@ async def serve(args: argparse.Namespace) -> None:
         await site.start()
         host, port = runner.addresses[0][:2]
         print(f"{SERVICE_NAME} ready on http://{host}:{port} (leak {args.leak_kb} KB/request, "
-              f"cache {args.cache_entries} entries)", flush=True)
+              f"cache {args.cache_entries} entries, held {args.hold_mb} MB)", flush=True)
         await stop.wait()
     finally:
         await runner.cleanup()

@@ -1,7 +1,9 @@
 """The demo's HTTP layer (aiohttp.web): routes, JSON in and out, the leak switch.
 
 Every path of the load tester's default profile is served. ``leak_kb`` > 0 keeps that
-many KB per request forever, so the analysis has a real leak to find.
+many KB per request forever, so the analysis has a real leak to find; ``hold_mb`` > 0
+keeps a bounded response cache of that many MB, which fills within the first seconds
+of load and is then held (memory that stays, but is not a leak).
 """
 
 from __future__ import annotations
@@ -31,11 +33,19 @@ SERVICE_NAME = "Stock Analyzer Pro (demo)"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+HELD_ENTRY_BYTES = 64 * 1024
+
+
 class DemoState:
-    def __init__(self, cache_entries: int, cache_ttl_s: float, leak_kb: int) -> None:
+    def __init__(self, cache_entries: int, cache_ttl_s: float, leak_kb: int,
+                 hold_mb: int = 0) -> None:
         self.service = StockService(LRUCache(cache_entries, cache_ttl_s))
         self.leak_kb = leak_kb
         self.leaked: list[bytes] = []  # the deliberate leak: never emptied
+        # The held cache: a fixed number of slots, each request replacing one, so it
+        # fills to hold_mb and then stays there.
+        self.held_slots = hold_mb * 1024 * 1024 // HELD_ENTRY_BYTES
+        self.held: dict[int, bytes] = {}
         self.requests = 0
         self.started = time.monotonic()
 
@@ -44,6 +54,8 @@ class DemoState:
         if self.leak_kb > 0:
             # bytes * n writes every byte, so the pages are really resident (RSS grows).
             self.leaked.append(b"L" * (self.leak_kb * 1024))
+        if self.held_slots:
+            self.held[self.requests % self.held_slots] = b"H" * HELD_ENTRY_BYTES
 
     def stats(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "requests": self.requests,
@@ -51,6 +63,7 @@ class DemoState:
                 "cache": self.service.cache.stats(),
                 "leak": {"kb_per_request": self.leak_kb, "chunks": len(self.leaked),
                          "retained_kb": len(self.leaked) * self.leak_kb},
+                "held_kb": len(self.held) * HELD_ENTRY_BYTES // 1024,
                 "rss_mb": _own_rss_mb()}
 
 
@@ -180,9 +193,9 @@ async def _background(app: web.Application) -> Any:
 
 
 def build_app(cache_entries: int = 128, cache_ttl_s: float = 0.0,
-              leak_kb: int = 0) -> web.Application:
+              leak_kb: int = 0, hold_mb: int = 0) -> web.Application:
     app = web.Application(middlewares=[count_and_guard])
-    app[STATE] = DemoState(cache_entries, cache_ttl_s, leak_kb)
+    app[STATE] = DemoState(cache_entries, cache_ttl_s, leak_kb, hold_mb)
     app.cleanup_ctx.append(_background)
     app.router.add_get("/health", health)
     app.router.add_get("/", index)

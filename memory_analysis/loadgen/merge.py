@@ -20,13 +20,20 @@ def merge_reports(paths: list[str]) -> dict[str, Any]:
     """The merged report of the result files at ``paths`` (BadInput for a bad file)."""
     if not paths:
         raise BadInput("merge needs at least one result file")
+    return merge_read([(path, read_json(path, expect_tool="load_tester")) for path in paths])
+
+
+def merge_read(reports: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """The merged report of reports already read, each with the file it came from."""
+    if not reports:
+        raise BadInput("merge needs at least one result file")
+    paths = [path for path, _ in reports]
     merged: RunStats | None = None
     configs: list[dict[str, Any]] = []
     sources: list[dict[str, Any]] = []
     complete = True
     reasons: set[str] = set()
-    for path in paths:
-        report = read_json(path, expect_tool="load_tester")
+    for path, report in reports:
         stats = stats_from_report(report, path)
         config = report.get("config") or {}
         configs.append(config)

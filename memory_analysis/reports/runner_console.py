@@ -43,16 +43,26 @@ def summary_tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[li
                                                "max", "last", "system max"], rows))
     if memory.get("observed", True) and memory.get("peak_mb") is not None:
         leak = memory.get("leak") or {}
+        assessment = report.get("assessment") or {}
+        judged = assessment.get("judged_against") or {}
+        ci = leak.get("slope_ci_mb_per_min")
         rows = [["baseline", _num(memory.get("baseline_mb"), " MB")],
                 ["peak", _num(memory.get("peak_mb"), " MB")],
                 ["growth under load", _num(memory.get("growth_mb"), " MB")],
                 ["end of cooldown", _num(memory.get("cooldown_end_mb"), " MB")],
                 ["recovery", _num(memory.get("recovery_percent"), " %")],
-                ["peak system memory", _num(memory.get("peak_system_percent"), " %")],
-                ["leak suspected", ("YES" if leak.get("suspected") else "no")
+                ["judged against", f"{_num(judged.get('limit_mb'), ' MB', 0)} "
+                                   f"({judged.get('source', '-')})"],
+                ["peak of that", _num(assessment.get("peak_percent_of_limit"), " %")],
+                ["leak", f"{leak.get('verdict', '-')}"
                  + (f" ({leak.get('confidence')} confidence)" if leak.get("confidence") else "")],
-                ["memory trend", _num(leak.get("slope_mb_per_min"), " MB/min", 2)],
-                ["kept per request", _num(leak.get("bytes_per_request"), " B", 0)]]
+                ["memory trend", _num(leak.get("slope_mb_per_min"), " MB/min", 3)
+                 + (f" (95 %: {ci[0]:.3f} to {ci[1]:.3f})" if ci else "")],
+                ["detection limit", _num(leak.get("detection_limit_mb_per_min"), " MB/min", 3)]]
+        if leak.get("bytes_per_request") is not None:
+            rows.append(["kept per request", _num(leak.get("bytes_per_request"), " B", 0)])
+        if leak.get("time_to_limit_h") is not None:
+            rows.append(["limit reached in", _num(leak.get("time_to_limit_h"), " h")])
         tables.append(("Memory", ["figure", "value"], rows))
     load = report.get("load_test") or {}
     if load:
@@ -85,6 +95,9 @@ def verdict_lines(report: dict[str, Any], files: list[str]) -> list[str]:
     if assessment.get("level"):
         lines.append(f"Level: {assessment['level'].upper()}")
         lines += [f"  - {reason}" for reason in assessment.get("reasons", [])]
+    leak = (report.get("memory") or {}).get("leak") or {}
+    if leak.get("reason"):
+        lines.append(f"Leak: {leak.get('verdict', '')}: {leak['reason']}")
     scaling = (report.get("recommendations") or {}).get("scaling") or {}
     if scaling.get("strategy"):
         lines.append(f"Scaling: {scaling['strategy']}: {scaling.get('reason', '')}")

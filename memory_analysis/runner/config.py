@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from memory_analysis.analysis.limits import parse_size_mb
 from memory_analysis.errors import BadInput
 from memory_analysis.reports.jsonio import check_writable
 
@@ -28,7 +29,11 @@ class RunnerConfig:
     startup_timeout: float = 30.0
     users_steps: list[int] | None = None
     catalog: str | None = None
+    cycles: int = 1
+    target_memory: str | None = None
+    plan: str | None = None
     demo_leak_kb: int = 0
+    demo_hold_mb: int = 0
     # Passed through to load_tester.py as given (it validates them itself).
     load_options: dict[str, str] = field(default_factory=dict)
 
@@ -67,8 +72,19 @@ class RunnerConfig:
         if self.users_steps is not None:
             if not self.users_steps or any(step <= 0 for step in self.users_steps):
                 raise BadInput("--users-steps must be positive user counts, e.g. 5,10,20")
-        if self.demo_leak_kb < 0:
-            raise BadInput("--demo-leak-kb must be 0 or more")
+        if self.cycles < 1:
+            raise BadInput(f"--cycles must be 1 or more (got {self.cycles})")
+        if self.target_memory is not None and self.plan is not None:
+            raise BadInput("--target-memory and --plan exclude each other: give the memory "
+                           "the service will get once")
+        if self.target_memory is not None:
+            parse_size_mb(self.target_memory)
+        for name, value in (("--demo-leak-kb", self.demo_leak_kb),
+                            ("--demo-hold-mb", self.demo_hold_mb)):
+            if value < 0:
+                raise BadInput(f"{name} must be 0 or more")
+            if value and self.mode != "demo":
+                raise BadInput(f"{name} is for the bundled demo service only")
         if self.url is not None:
             parsed = urlparse(self.url)
             if parsed.scheme not in ("http", "https") or not parsed.hostname:

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from memory_analysis import __version__
-from memory_analysis.loadgen.merge import merge_reports
+from memory_analysis.analysis.analyze import mean_in_flight
+from memory_analysis.loadgen.merge import merge_read
 from memory_analysis.monitor.report import write_report
 from memory_analysis.reports.jsonio import read_json, write_json_atomic
 from memory_analysis.runner.orchestrator import LOAD_FILE, MONITOR_FILE, RunOutcome, Timeline
@@ -23,21 +24,24 @@ TOOL = "memory_analysis_runner"
 SCHEMA_VERSION = 1
 
 
-def phase_of(time_s: float, timeline: Timeline) -> str:
-    """The phase a wall-clock time falls in: before the load, during it, or after."""
+def phase_of(time_s: float, timeline: Timeline) -> tuple[str, int, int]:
+    """(phase, users sending load, cycle) at a wall-clock time: before the first load,
+    during a load step, or after one (the cooldown of that step's cycle)."""
     if timeline.load_start is None or time_s < timeline.load_start:
-        return "baseline"
-    if timeline.load_end is None or time_s < timeline.load_end:
-        return "load"
-    return "cooldown"
+        return "baseline", 0, 1
+    cycle = 1
+    for step in timeline.steps:
+        if step["start"] <= time_s < step["end"]:
+            return "load", step["users"], step.get("cycle", 1)
+        if step["start"] <= time_s:
+            cycle = step.get("cycle", 1)
+    return "cooldown", 0, cycle
 
 
 def tag_phases(samples: list[dict[str, Any]], timeline: Timeline) -> None:
     for sample in samples:
-        sample["phase"] = phase_of(sample["time"], timeline)
-        step = next((index for index, s in enumerate(timeline.steps)
-                     if s["start"] <= sample["time"] < s["end"]), None)
-        sample["load_users"] = timeline.steps[step]["users"] if step is not None else 0
+        sample["phase"], sample["load_users"], sample["cycle"] = phase_of(sample["time"],
+                                                                          timeline)
 
 
 def samples_from_stream(path: Path) -> list[dict[str, Any]]:
@@ -75,21 +79,42 @@ def read_monitor(outcome: RunOutcome) -> dict[str, Any] | None:
     return report
 
 
-def read_load(outcome: RunOutcome) -> dict[str, Any] | None:
-    """One load report for the whole load phase: the steps merged exactly."""
-    files = [str(f) for f in outcome.load_files if f.exists()]
-    if not files:
-        return None
-    if len(outcome.load_files) == 1 and outcome.load_files[0] == outcome.load_path:
-        return read_json(outcome.load_path, expect_tool="load_tester")
-    merged = merge_reports(files)
-    merged["steps"] = [
-        {"users": step["users"], "file": Path(step["file"]).name,
-         "requests": read_json(step["file"])["totals"]["requests"]
-         if Path(step["file"]).exists() else 0}
-        for step in outcome.timeline.steps]
+def read_load(outcome: RunOutcome) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """One load report for the whole load phase (steps and cycles merged exactly), and
+    each run of the load tester: its step of the timeline with the report it wrote."""
+    runs = []
+    for step in outcome.timeline.steps:
+        path = Path(step["file"])
+        if path.exists():
+            runs.append({**step, "report": read_json(path, expect_tool="load_tester")})
+    if not runs:
+        return None, []
+    if len(outcome.timeline.steps) == 1 and Path(runs[0]["file"]) == outcome.load_path:
+        return runs[0]["report"], runs
+    merged = merge_read([(run["file"], run["report"]) for run in runs])
+    merged["steps"] = [{"users": run["users"], "cycle": run.get("cycle", 1),
+                        "file": Path(run["file"]).name,
+                        "requests": run["report"]["totals"]["requests"]} for run in runs]
     write_json_atomic(outcome.load_path, merged)
-    return merged
+    return merged, runs
+
+
+def load_segments(runs: list[dict[str, Any]], clock_start: float) -> list[dict[str, Any]]:
+    """The analysis's ``segments``: each load tester run on the samples' clock (seconds
+    since the monitor started), with its requests, per-second rows and the mean number
+    of requests in flight (Little's law)."""
+    out = []
+    for run in runs:
+        totals = run["report"].get("totals") or {}
+        latency = run["report"].get("latency_ms") or {}
+        out.append({"start_t": run["start"] - clock_start, "end_t": run["end"] - clock_start,
+                    "users": run["users"], "cycle": run.get("cycle", 1),
+                    "requests": totals.get("requests", 0),
+                    "timeline": run["report"].get("timeline"),
+                    "mean_in_flight": mean_in_flight(totals.get("requests", 0),
+                                                     latency.get("mean"),
+                                                     totals.get("duration_s"))})
+    return out
 
 
 def load_summary(load: dict[str, Any] | None) -> dict[str, Any]:
@@ -102,10 +127,7 @@ def load_summary(load: dict[str, Any] | None) -> dict[str, Any]:
             "rps": totals.get("rps", 0.0), "duration_s": totals.get("duration_s", 0.0),
             "latency_ms": load.get("latency_ms", {}), "categories": load.get("categories", {}),
             "errors": load.get("errors", {}), "complete": load.get("complete", False),
-            "warnings": load.get("warnings", []),
-            # Per-second requests, to count requests inside the leak's trend window. A merge
-            # of sequential user steps lines their seconds up as if simultaneous: no use.
-            "timeline": None if "steps" in load else load.get("timeline")}
+            "warnings": load.get("warnings", [])}
 
 
 def service_block(outcome: RunOutcome, monitor: dict[str, Any] | None) -> dict[str, Any]:

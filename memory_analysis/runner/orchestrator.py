@@ -117,7 +117,7 @@ class AnalysisRun:
         config = self.config
         log = self.output_dir / SERVICE_LOG
         if config.mode == "demo":
-            return start_demo(log, leak_kb=config.demo_leak_kb)
+            return start_demo(log, leak_kb=config.demo_leak_kb, hold_mb=config.demo_hold_mb)
         if config.mode == "command":
             assert config.service_cmd is not None
             return start_command(config.service_cmd, config.url or DEFAULT_URL, "command", log)
@@ -173,21 +173,48 @@ class AnalysisRun:
             args += [option, value]
         return args
 
-    def _run_load(self, service: Service, timeline: Timeline, outcome: RunOutcome) -> None:
+    def _load_file(self, outcome: RunOutcome, cycle: int, index: int, users: int) -> Path:
+        cycles, steps = self.config.cycles, self.config.load_steps
+        if cycles == 1 and len(steps) == 1:
+            return outcome.load_path
+        if cycles == 1:
+            return self.output_dir / f"load_step_{index + 1}_{users}_users.json"
+        if len(steps) == 1:
+            return self.output_dir / f"load_cycle_{cycle}.json"
+        return self.output_dir / f"load_cycle_{cycle}_step_{index + 1}_{users}_users.json"
+
+    def _run_load(self, service: Service, timeline: Timeline, outcome: RunOutcome,
+                  cycle: int) -> None:
         steps = self.config.load_steps
         step_s = self.config.load_test / len(steps)
+        cycles = self.config.cycles
         for index, users in enumerate(steps):
-            output = (outcome.load_path if len(steps) == 1
-                      else self.output_dir / f"load_step_{index + 1}_{users}_users.json")
+            output = self._load_file(outcome, cycle, index, users)
+            where = []
+            if len(steps) > 1:
+                where.append(f"step {index + 1} of {len(steps)}")
+            if cycles > 1:
+                where.append(f"cycle {cycle} of {cycles}")
             self.view.phase("load", f"{users} users for {step_s:g} s"
-                            + (f" (step {index + 1} of {len(steps)})" if len(steps) > 1 else ""))
+                            + (f" ({', '.join(where)})" if where else ""))
             started = time.time()
             self.load = tools.launch("load_tester.py",
                                      self._load_args(users, step_s, output, service),
                                      self.output_dir / TOOLS_LOG)
-            if index == 0:
+            first = index == 0 and cycle == 1
+            if first:
                 timeline.load_start = started  # provisional, until the report says
-            self._wait_until(started + step_s + LOAD_OVERRUN_S, service, self.load)
+            step: dict[str, Any] = {"users": users, "cycle": cycle, "start": started,
+                                    "end": None, "file": str(output), "exit_code": None}
+            timeline.steps.append(step)
+            outcome.load_files.append(output)
+            try:
+                self._wait_until(started + step_s + LOAD_OVERRUN_S, service, self.load)
+            finally:
+                # Recorded however the step ends, so a run stopped mid-step still tags its
+                # samples and merges what the load tester wrote; an interrupted step's
+                # start is read from its report once the load tester has written it.
+                step["end"] = timeline.load_end = time.time()
             if self.load.poll() is None:
                 tools.interrupt(self.load)
                 outcome.problems.append(f"load step {index + 1} overran its "
@@ -198,13 +225,11 @@ class AnalysisRun:
             # generator's exit unmaps the interpreter and libraries it shares with a
             # Python service, which moves the service's PSS share of them by a few MB;
             # that step must fall between the phases, not look like growth in the cooldown.
-            started, ended = _load_start(output, started), time.time()
-            timeline.steps.append({"users": users, "start": started, "end": ended,
-                                   "file": str(output), "exit_code": code})
-            if index == 0:
-                timeline.load_start = started
-            timeline.load_end = ended
-            outcome.load_files.append(output)
+            step_start, step_end = _load_start(output, started), time.time()
+            step.update(start=step_start, end=step_end, exit_code=code)
+            if first:
+                timeline.load_start = step_start
+            timeline.load_end = step_end
             self.load = None
             if code == 2:
                 raise BadInput("load_tester.py rejected the load options: "
@@ -221,8 +246,9 @@ class AnalysisRun:
         outcome = RunOutcome(config, service, self.output_dir, timeline)
         # The monitor is ended by the runner once the cooldown is over (the load may take
         # longer than planned to start and drain); its own --duration is only a backstop.
-        monitor_cap_s = (config.baseline + config.load_test + config.cooldown
-                         + LOAD_OVERRUN_S * len(config.load_steps) + 60.0)
+        monitor_cap_s = (config.baseline + (config.load_test + config.cooldown
+                                            + LOAD_OVERRUN_S * len(config.load_steps))
+                         * config.cycles + 60.0)
         try:
             self.view.phase("starting", f"waiting for {service.url}{config.health_path}")
             outcome.startup_s = wait_until_healthy(
@@ -239,10 +265,13 @@ class AnalysisRun:
                 timeline.start = time.time()
             self.view.phase("baseline", f"{config.baseline:g} s without load")
             self._wait_until(timeline.start + config.baseline, service)
-            self._run_load(service, timeline, outcome)
-            self.view.phase("cooldown", f"{config.cooldown:g} s after the load")
-            assert timeline.load_end is not None
-            self._wait_until(timeline.load_end + config.cooldown, service)
+            for cycle in range(1, config.cycles + 1):
+                self._run_load(service, timeline, outcome, cycle)
+                self.view.phase("cooldown", f"{config.cooldown:g} s after the load"
+                                + (f" (cycle {cycle} of {config.cycles})"
+                                   if config.cycles > 1 else ""))
+                assert timeline.load_end is not None
+                self._wait_until(timeline.load_end + config.cooldown, service)
             if self.monitor is not None:
                 tools.finish(self.monitor)
         except Interrupted:
@@ -252,6 +281,11 @@ class AnalysisRun:
         finally:
             timeline.end = time.time()
             self._stop_tools(service)
+            for step in timeline.steps:
+                if step["exit_code"] is None:  # stopped mid-step: its report is written now
+                    step["start"] = _load_start(Path(step["file"]), step["start"])
+            if timeline.steps:
+                timeline.load_start = timeline.steps[0]["start"]
         return outcome
 
     def _stop_tools(self, service: Service) -> None:

@@ -177,11 +177,12 @@ def start_command(command: str, url: str, mode: str, log_path: Path,
                    process=process)
 
 
-def start_demo(log_path: Path, leak_kb: int = 0) -> Service:
+def start_demo(log_path: Path, leak_kb: int = 0, hold_mb: int = 0) -> Service:
     """The bundled demo service on a free loopback port."""
     port = free_port()
     command = (f"{shlex.quote(sys.executable)} -m memory_analysis.demo --host 127.0.0.1 "
-               f"--port {port}" + (f" --leak-kb {leak_kb}" if leak_kb else ""))
+               f"--port {port}" + (f" --leak-kb {leak_kb}" if leak_kb else "")
+               + (f" --hold-mb {hold_mb}" if hold_mb else ""))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")])}
     return start_command(command, f"http://127.0.0.1:{port}", "demo", log_path, env=env)

@@ -9,11 +9,13 @@ from typing import Any
 
 from memory_analysis.analysis.analyze import analyze
 from memory_analysis.analysis.catalogs import load_catalogs
+from memory_analysis.analysis.limits import find_plan, parse_size_mb
 from memory_analysis.loadgen.scenario import load_scenario
 from memory_analysis.monitor.cgroup import MemoryCgroup
 from memory_analysis.runner.config import RunnerConfig
 from memory_analysis.runner.merge import (
     header,
+    load_segments,
     load_summary,
     read_load,
     read_monitor,
@@ -49,14 +51,15 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
     """Run the analysis described by ``config``; return the report written."""
     # Everything that can be rejected is checked before a service is started.
     catalogs = load_catalogs([config.catalog] if config.catalog else None)
+    plan = find_plan(catalogs, config.plan) if config.plan else None
     if "--scenario" in config.load_options:
         load_scenario(config.load_options["--scenario"])
     run = AnalysisRun(config, view, stop)
     outcome = run.run()
     view.phase("merging", "reading the tools' reports")
 
+    load, runs = read_load(outcome)
     monitor = read_monitor(outcome)
-    load = read_load(outcome)
     samples = monitor.get("samples", []) if monitor else []
     monitor_cgroup = ((monitor or {}).get("cgroup") or {}).get("path")
     options = {
@@ -66,9 +69,12 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
         "tree_metric": ((monitor or {}).get("summary") or {}).get("tree_metric") or "pss",
         "users": config.users,
         "catalogs": catalogs,
+        "plan": plan,
+        "target_memory_mb": (parse_size_mb(config.target_memory)
+                             if config.target_memory else None),
     }
-    if monitor and outcome.timeline.load_start is not None and monitor.get("start_time"):
-        options["load_start_t"] = outcome.timeline.load_start - monitor["start_time"]
+    if monitor and monitor.get("start_time"):
+        options["segments"] = load_segments(runs, monitor["start_time"])
     figures = load_summary(load)
     blocks = analyze(samples, figures, options)
     report = header(outcome)
