@@ -5,8 +5,9 @@ corpus, as the runner would after a real run, and prints markdown tables:
 
 - healthy shapes: how often a leak was called (false leaks) and how often the level was
   CRITICAL, by shape and by noise;
-- leaks: how often each rate was found, by run length (the default 30/120/30 and
-  --quick 15/30/15) and by noise, and how often the verdict said "no leak".
+- leaks: how often each rate was found, by run length (the default 30/120/30,
+  --quick 15/30/15, and a longer 30/300/60) and by noise, and how often the verdict
+  said "no leak".
 
 Each case is judged against a target memory the size of a plan that would hold it
 (the power of two at or above twice its peak), as a user passing --target-memory would.
@@ -28,6 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from corpus import DEFAULT_RUN, QUICK_RUN, Case, healthy_cases, leak_cases  # noqa: E402
+
+# What the verdict's "too short to tell" asks for on the noisier services.
+LONG_RUN = {"baseline_s": 30.0, "load_s": 300.0, "cooldown_s": 60.0}
 
 from memory_analysis.analysis import analyze  # noqa: E402
 
@@ -126,6 +130,8 @@ def main() -> int:
     print("\n".join(leak_table(args.seeds, DEFAULT_RUN, "default 30/120/30")))
     print()
     print("\n".join(leak_table(args.seeds, QUICK_RUN, "--quick 15/30/15")))
+    print()
+    print("\n".join(leak_table(args.seeds, LONG_RUN, "longer 30/300/60")))
     print()
     print(f"false leaks {false_leaks}, CRITICAL on healthy {criticals}; "
           f"{time.monotonic() - started:.0f} s")

@@ -139,7 +139,7 @@ def test_a_heap_creeping_by_pages_is_not_a_leak():
                 "healthy", noise=Noise(0.003, 0.9))
     leak = verdict(case)
     assert leak["verdict"] == "no leak"
-    assert "creeps up" in leak["reason"]
+    assert "too slowly to matter" in leak["reason"]
 
 
 def test_every_verdict_states_its_detection_limit_and_a_short_run_says_what_would_tell():

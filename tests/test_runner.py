@@ -264,6 +264,13 @@ def test_url_only_measures_load_without_memory(tmp_path):
     (["--timeout", "-1"], "--timeout must be greater than 0"),
     (["--think-time", "soon"], "--think-time must be SECONDS or MIN-MAX"),
     (["--workers", "many"], "--workers must be a number or 'auto'"),
+    (["--target-memory", "lots"], "--target-memory must be a memory size"),
+    (["--target-memory", "1G", "--plan", "render:starter"], "exclude each other"),
+    (["--plan", "heroku:basic"], "--plan: no provider 'heroku'"),
+    (["--plan", "render:huge"], "'render' has no plan 'huge'"),
+    (["--cycles", "0"], "--cycles must be 1 or more"),
+    (["--demo-hold-mb", "5", "--service-cmd", "true", "--url", "http://127.0.0.1:1"],
+     "--demo-hold-mb is for the bundled demo service only"),
 ])
 def test_bad_input_exits_2_with_one_line(args, message, tmp_path):
     if "--output-dir" not in args:

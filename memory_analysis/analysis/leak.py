@@ -437,10 +437,9 @@ def _no_leak(evidence: _Evidence, figures: dict[str, Any], detection: float,
             # The headroom is what a leak of ``worth_caring`` uses up within the horizon.
             lasts = worth_caring * WORTH_CARING_HORIZON_H / slope / 24.0
             days = f"; at that rate the headroom would last about {lasts:.0f} days"
-        what = (f"creeps up {rate_text(slope)}, less than {MIN_LEAK_GROWTH_MB:g} MB over the run "
-                "(a heap being touched page by page, not a leak of objects, which grows a "
-                f"whole arena at a time), and under the {rate_text(worth_caring)} that would use "
-                f"up the headroom within {horizon}{days}")
+        what = (f"grows {rate_text(slope)}, too slowly to matter: less than "
+                f"{MIN_LEAK_GROWTH_MB:g} MB over the run, and under the {rate_text(worth_caring)} "
+                f"that would use up the headroom within {horizon}{days}")
     else:
         what = (f"no growth faster than {rate_text(max(detection, 0.0))} could hide in this run "
                 f"(trend {rate_text(slope)}); a leak worth caring about would grow "

@@ -27,24 +27,22 @@ from memory_analysis.analysis.thresholds import (
     LEAK_ALPHA,
     MIN_RELEASES,
     MIN_TREND_POINTS,
+    MMAP_THRESHOLD_MB,
+    PAGE_MB,
     RELEASE_SIGMAS,
+    SLOW_WARMUP_TIME_CONSTANTS,
+    SPIKE_SIGMAS,
     WARMUP_ALPHA,
     chi2_quantile,
     z_one_sided,
 )
 from memory_analysis.analysis.trend import autocorrelation_time, marginal_variance
 
-MMAP_THRESHOLD_MB = 128 / 1024
-# The slowest warm-up allowed for before growth counts as steady: over (98 %) within
-# the stretch, four time constants.
-SLOW_WARMUP_TIME_CONSTANTS = 4.0
-PAGE_MB = 4 / 1024  # the finest change a memory figure shows
 # Time constants tried for a warm-up, from one sample to half the stretch.
 TAU_STEPS = 30
 REFINE_STEPS = 12
 # Samples either side that judge whether one sample is a spike (Hampel filter).
 SPIKE_HALF_WINDOW = 3
-SPIKE_SIGMAS = 5.0
 
 
 @dataclass(frozen=True)
@@ -98,9 +96,6 @@ def troughs(t: list[float], mb: list[float]) -> tuple[list[float], list[float], 
     steps = [b - a for a, b in zip(y, y[1:], strict=False)]
     if len(steps) < 2 * MIN_RELEASES:
         return t, y, 0
-    # glibc hands a freed block back to the system at once only from its mmap threshold
-    # (128 KiB by default) up; smaller frees stay in the heap. So a smaller fall is the
-    # allocator's breathing, not a release.
     threshold = max(RELEASE_SIGMAS * (mad(steps) or 0.0), MMAP_THRESHOLD_MB)
     events: list[tuple[int, int]] = []  # (index before the fall, index after it)
     i = 0

@@ -57,9 +57,15 @@ MIN_LEAK_GROWTH_MB = 1.0
 MIN_TREND_POINTS = 6
 
 # -- shape recognition -------------------------------------------------------------------------
+PAGE_MB = 4.0 / 1024  # the finest change a memory figure shows
 # A release (the drop of a sawtooth) is a fall between two samples this many robust
-# standard deviations of the sample-to-sample change: about 3 in 10 million by chance.
+# standard deviations of the sample-to-sample change (about 3 in 10 million by chance),
+# and no smaller than glibc's mmap threshold: only a freed block of 128 KiB or more goes
+# back to the system at once; smaller frees stay in the heap (the allocator breathing).
 RELEASE_SIGMAS = 5.0
+MMAP_THRESHOLD_MB = 128.0 / 1024
+# A sample this many robust standard deviations from its neighbours' median is a spike.
+SPIKE_SIGMAS = 5.0
 # Releases needed before the memory counts as periodic and its troughs are trended.
 MIN_RELEASES = 3
 # A warm-up (a rise that levels off) is recognised when it explains the stretch better
@@ -72,6 +78,9 @@ WARMUP_ALPHA = 0.01
 # two-minute load to the second (measured on the demo and on a FastAPI app under
 # uvicorn); a fall by a third is not the load's.
 SLOWING_RATIO = 2.0 / 3.0
+# The slowest warm-up allowed for before growth counts as steady: one that is over (98 %)
+# within the stretch, four time constants.
+SLOW_WARMUP_TIME_CONSTANTS = 4.0
 
 # -- scaling -----------------------------------------------------------------------------------
 # Each parameter of a curve of memory against load must earn its place at this error rate.

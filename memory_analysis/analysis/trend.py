@@ -30,11 +30,10 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 from memory_analysis.analysis.stats import linear_fit, median, thin
-from memory_analysis.analysis.thresholds import t_quantile
+from memory_analysis.analysis.thresholds import PAGE_MB, t_quantile
 
 # Points per block above which a block is thinned evenly: pairs grow with the square.
 MOST_POINTS = 300
-PAGE_MB = 4.0 / 1024  # the finest change a memory figure shows
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,27 @@ def stop_process_group(process: subprocess.Popen, grace_s: float,
         process.wait(timeout=grace_s)
     except subprocess.TimeoutExpired:
         pass
+    # A killed member is gone only once the kernel has torn it down; return after that,
+    # so nothing the runner started is still there when it says it has finished.
+    deadline = time.monotonic() + grace_s
+    while group_alive(group) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def group_alive(group: int) -> bool:
+    """True while a process of process group ``group`` is running (zombies excepted)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command name: state, ppid, pgrp, ...
+        if fields[0] != "Z" and int(fields[2]) == group:
+            return True
+    return False
 
 
 def _is_simple(command: str) -> bool:
