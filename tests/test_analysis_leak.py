@@ -196,3 +196,40 @@ def test_worth_caring_is_the_headroom_used_in_three_days():
     assert worth_caring_mb_per_min(512, 80) == pytest.approx((512 - 80) / (72 * 60))
     assert worth_caring_mb_per_min(512, 600) == 0.0
     assert worth_caring_mb_per_min(None, 80) is None
+
+
+def test_with_cycles_growth_under_load_still_follows_the_requests():
+    leak = verdict(Case("leak", leak_per_request(flat(300), 3.0), "leak", cycles=3, noise=QUIET))
+    assert leak["verdict"] == "leak" and leak["follows"] == "requests", leak
+    assert leak["bytes_per_request"] is not None
+
+
+def test_one_step_between_cycles_is_not_a_trend():
+    """Flat memory that moved up 1.5 MB once, between two cycles: no stretch grew."""
+    case = Case("step", lambda m: 300.0 + 1.5 * (m.cycle >= 2 and m.loaded_s > 0), "healthy",
+                cycles=2, noise=QUIET)
+    assert verdict(case)["verdict"] != "leak"
+
+
+def test_growth_a_little_above_the_stated_detection_limit_does_not_hide():
+    """"No growth faster than X could hide": growth at 1.3 X is seen (and then called a
+    leak, too short to tell, or too slow to matter), about 95 times in 100."""
+    seen = 0
+    for seed in range(10):
+        noise = Noise(0.2, 0.8)
+        limit = verdict(Case("flat", flat(300), "healthy", noise=noise, seed=seed),
+                        ceiling_mb=4096)["detection_limit_mb_per_min"]
+        rate = 1.3 * limit
+        leak = verdict(Case("leak", leak_per_time(flat(300), rate), "leak", noise=noise,
+                            seed=seed), ceiling_mb=4096)
+        seen += leak["growing"]
+        if leak["verdict"] == "no leak":
+            assert "too slowly to matter" in leak["reason"], leak["reason"]
+    assert seen >= 8, seen
+
+
+def test_a_peak_already_at_the_limit_rules_nothing_out():
+    leak = verdict(Case("flat", flat(600), "healthy", noise=QUIET), ceiling_mb=512)
+    assert leak["worth_caring_mb_per_min"] == 0.0
+    assert leak["verdict"] == "too short to tell"
+    assert "already reached the memory" in leak["reason"]

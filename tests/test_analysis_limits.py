@@ -11,12 +11,13 @@ from memory_analysis.errors import BadInput
 
 @pytest.mark.parametrize("text, mb", [("512", 512), ("512M", 512), ("512MB", 512),
                                       ("2G", 2048), ("2 GiB", 2048), ("1.5g", 1536),
-                                      ("1024k", 1), ("1T", 1024 * 1024)])
+                                      ("1024k", 1), ("1T", 1024 * 1024), ("2 gb", 2048)])
 def test_sizes(text, mb):
     assert parse_size_mb(text) == pytest.approx(mb)
 
 
-@pytest.mark.parametrize("text", ["", "lots", "-5M", "0", "2 GB RAM", "5X"])
+@pytest.mark.parametrize("text", ["", "lots", "-5M", "0", "2 GB RAM", "5X", "512B", "512ib",
+                                  "1K", "0.5M"])
 def test_bad_sizes(text):
     with pytest.raises(BadInput, match="--target-memory"):
         parse_size_mb(text)

@@ -174,3 +174,14 @@ def test_service_total_is_preferred_to_the_pss_sum_when_every_sample_has_it():
     assert series.mb == [12.0, 13.0, 14.0, 15.0, 16.0]
     samples[2]["process"]["tree_service_mb"] = None  # an older kernel, or a gap
     assert service_memory(samples, tree_metric="pss").metric == "pss_tree"
+
+
+def test_recovery_reads_the_last_cooldown_that_ran_its_course():
+    """Stopped during cycle 2's load: the few samples after the stop are not the cooldown
+    that recovery is about; cycle 1's is."""
+    data = samples(flat(50), flat(80), flat(60), noise_mb=0)
+    for sample in data[-3:]:
+        sample["cycle"] = 2
+        sample["process"]["tree_mb"] = 80.0
+    block = memory_block(service_memory(data))
+    assert block["cooldown_end_mb"] == 60.0

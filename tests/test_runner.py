@@ -269,6 +269,7 @@ def test_url_only_measures_load_without_memory(tmp_path):
     (["--plan", "heroku:basic"], "--plan: no provider 'heroku'"),
     (["--plan", "render:huge"], "'render' has no plan 'huge'"),
     (["--cycles", "0"], "--cycles must be 1 or more"),
+    (["--target-memory", "1K"], "--target-memory must be at least 1 MB"),
     (["--demo-hold-mb", "5", "--service-cmd", "true", "--url", "http://127.0.0.1:1"],
      "--demo-hold-mb is for the bundled demo service only"),
 ])
@@ -323,8 +324,12 @@ def test_users_steps_fit_memory_against_users(tmp_path):
              enumerate((1, 2, 4), start=1)]
     # The merged load file adds the steps up exactly.
     assert report["load_test"]["requests"] == sum(s["totals"]["requests"] for s in steps)
-    assert load(out / "load_test_during_analysis.json")["totals"]["requests"] == \
-        report["load_test"]["requests"]
+    merged = load(out / "load_test_during_analysis.json")
+    assert merged["totals"]["requests"] == report["load_test"]["requests"]
+    # The steps ran one after another: their durations add, and so does the timeline.
+    assert merged["totals"]["duration_s"] == pytest.approx(
+        sum(s["totals"]["duration_s"] for s in steps), abs=0.01)
+    assert len(merged["timeline"]) == sum(len(s["timeline"]) for s in steps)
     tagged = {s["load_users"] for s in load(out / "memory_analysis.json")["samples"]
               if s["phase"] == "load"}
     assert {1, 2, 4} <= tagged
@@ -395,3 +400,19 @@ def test_nothing_outlives_a_killed_runner(tmp_path):
         time.sleep(0.1)
     # The tools still wrote what they had, marked incomplete.
     assert load(out / "memory_analysis.json")["complete"] is False
+
+
+def test_samples_between_two_steps_belong_to_the_load():
+    from memory_analysis.runner.merge import phase_of
+    from memory_analysis.runner.orchestrator import Timeline
+
+    timeline = Timeline(load_start=10.0, load_end=40.0, steps=[
+        {"users": 5, "cycle": 1, "start": 10.0, "end": 20.0},
+        {"users": 10, "cycle": 1, "start": 20.5, "end": 30.0},
+        {"users": 5, "cycle": 2, "start": 35.0, "end": 40.0}])
+    assert phase_of(5.0, timeline) == ("baseline", 0, 1)
+    assert phase_of(15.0, timeline) == ("load", 5, 1)
+    assert phase_of(20.2, timeline) == ("load", 0, 1)       # the load tester restarting
+    assert phase_of(32.0, timeline) == ("cooldown", 0, 1)   # after cycle 1's last step
+    assert phase_of(36.0, timeline) == ("load", 5, 2)
+    assert phase_of(45.0, timeline) == ("cooldown", 0, 2)

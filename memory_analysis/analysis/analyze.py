@@ -15,6 +15,7 @@ from memory_analysis.analysis.catalogs import load_catalogs
 from memory_analysis.analysis.leak import (
     LoadSegment,
     leak_verdict,
+    not_judged,
     settle_series,
     worth_caring_mb_per_min,
 )
@@ -28,7 +29,11 @@ from memory_analysis.analysis.series import MemorySeries, limits_seen, service_m
 from memory_analysis.analysis.shape import Settled
 from memory_analysis.analysis.sizing import requirements
 from memory_analysis.analysis.suggestions import suggestions
-from memory_analysis.analysis.thresholds import RECOVERY_CRITICAL_PERCENT
+from memory_analysis.analysis.thresholds import (
+    NEGLIGIBLE_GROWTH_MB,
+    RECOVERY_CRITICAL_PERCENT,
+    shown,
+)
 from memory_analysis.analysis.trend import level_se
 
 
@@ -137,9 +142,7 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
             worth_caring_mb_per_min(_ceiling(judged, plans, needs), peak),
             judged.get("limit_mb"), peak, settled)
     else:
-        memory["leak"] = {"suspected": False, "verdict": "not judged", "slope_mb_per_min": None,
-                          "bytes_per_request": None, "confidence": "none",
-                          "reason": "service memory was not observed"}
+        memory["leak"] = not_judged("service memory was not observed")
 
     if judged["source"] == "cgroup":
         peak_percent = seen["cgroup_peak_percent"]
@@ -151,7 +154,8 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
     assessment = assess_level(peak_percent if series.mb or judged["source"] == "host" else None,
                               memory["recovery_percent"], judged, leak, memory.get("held_mb"),
                               bool(memory.get("growth_negligible")))
-    scaling = scaling_verdict(_steps(settled, segments, memory.get("noise_floor_mb") or 2.0),
+    noise = memory.get("noise_floor_mb") or NEGLIGIBLE_GROWTH_MB
+    scaling = scaling_verdict(_steps(settled, segments, noise),
                               options.get("users"), _optimise_first(memory, judged),
                               _grew_within_steps(memory["leak"]))
     recommendations: dict[str, Any] = {
@@ -182,12 +186,12 @@ def _optimise_first(memory: dict[str, Any], judged: dict[str, Any]) -> str | Non
         return ("a leak is suspected: fix it before sizing or scaling, as more memory or "
                 "more instances only delay the OOM kill")
     recovered = memory.get("recovery_percent")
-    if (recovered is not None and recovered < RECOVERY_CRITICAL_PERCENT
+    if (recovered is not None and shown(recovered, 0) < RECOVERY_CRITICAL_PERCENT
             and not memory.get("growth_negligible")
             and held_matters(memory.get("held_mb"), judged.get("limit_mb"))):
-        return (f"recovery after load is poor ({recovered:.0f} %) and what is held is large "
-                "against the memory the service gets: each instance must be sized for its "
-                "plateau; bound caches and release memory before scaling")
+        return (f"recovery after load is poor ({shown(recovered, 0):.0f} %) and what is held "
+                "is large against the memory the service gets: each instance must be sized "
+                "for its plateau; bound caches and release memory before scaling")
     return None
 
 

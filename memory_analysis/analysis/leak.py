@@ -109,27 +109,17 @@ class _Evidence:
     pooled: Trend | None = None
     load: Trend | None = None
     cooldown: Trend | None = None
+    beyond_warmup: Trend | None = None
     per_request: Trend | None = None
 
     def blocks(self, phase: str | None = None) -> list[Block]:
-        """One block per load level: stretches of the same users (cooldown: 0), every
-        cycle together, pairs only within a block."""
-        groups: dict[tuple[str, int], list[Settled]] = {}
-        for stretch, points in self.settled:
-            if phase is None or stretch.phase == phase:
-                groups.setdefault((stretch.phase, stretch.users), []).append(points)
-        return [_block([(p.t, p.mb) for p in group]) for group in groups.values()]
-
-
-def _block(parts: list[tuple[list[float], list[float]]]) -> Block:
-    x: list[float] = []
-    y: list[float] = []
-    starts = []
-    for xs, ys in parts:
-        starts.append(len(x))
-        x.extend(xs)
-        y.extend(ys)
-    return Block(x, y, tuple(starts))
+        """One block per stretch of steady load (pairs only within it): samples are
+        compared only with samples under the same load and the same run of it. Levels
+        of different stretches (steps, cycles) are never compared by the trend, whose
+        uncertainty is that of the noise within stretches; cycles are compared by
+        where each one ended (``_cycles``)."""
+        return [Block(list(p.t), list(p.mb)) for s, p in self.settled
+                if phase is None or s.phase == phase]
 
 
 def settle_series(series: MemorySeries) -> list[tuple[Stretch, Settled]]:
@@ -166,12 +156,17 @@ def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def _not_judged(reason: str, confidence: str = "none") -> dict[str, Any]:
+def not_judged(reason: str, confidence: str = "none") -> dict[str, Any]:
     return {"suspected": False, "verdict": "not judged", "slope_mb_per_min": None,
             "slope_ci_mb_per_min": None, "detection_limit_mb_per_min": None,
             "worth_caring_mb_per_min": None, "time_to_limit_h": None,
             "bytes_per_request": None, "follows": None, "confidence": confidence,
             "reason": reason}
+
+
+def kept_text(bytes_per_request: int) -> str:
+    """"about 16.0 KB kept per request"."""
+    return f"about {bytes_per_request / 1024:.1f} KB kept per request"
 
 
 def rate_text(mb_per_min: float) -> str:
@@ -238,13 +233,14 @@ def leak_verdict(series: MemorySeries, segments: list[LoadSegment] | None = None
     evidence = _Evidence(settled=settled if settled is not None else settle_series(series))
     if not any(s.phase == "load" for s, _ in evidence.settled):
         load_points = sum(1 for p in series.phase if p == "load")
-        return _not_judged(f"only {load_points} samples in the load phase: too few to judge "
-                           "a trend")
+        return not_judged(f"no stretch of steady load had {MIN_TREND_POINTS} samples or more "
+                          f"({load_points} load samples in all): too few to judge a trend")
     evidence.pooled = sen_trend(evidence.blocks())
     evidence.load = sen_trend(evidence.blocks("load"))
     evidence.cooldown = sen_trend(evidence.blocks("cooldown"))
+    evidence.beyond_warmup = _beyond_warmup(evidence)
     if evidence.pooled is None or evidence.load is None:
-        return _not_judged("the load phase's samples hold no trend")
+        return not_judged("the load phase's samples hold no trend")
     return _judge(evidence, segments or [], worth_caring, limit_mb, peak_mb)
 
 
@@ -252,8 +248,7 @@ def _judge(evidence: _Evidence, segments: list[LoadSegment], worth_caring: float
            limit_mb: float | None, peak_mb: float | None) -> dict[str, Any]:
     pooled, load, cool = evidence.pooled, evidence.load, evidence.cooldown
     assert pooled is not None and load is not None
-    z_detect = z_one_sided(LEAK_ALPHA) + z_one_sided(1.0 - DETECTION_POWER)
-    detection = pooled.se * z_detect * 60.0
+    detection = _detection_limit(pooled)
     figures: dict[str, Any] = {
         "detection_limit_mb_per_min": _round(detection),
         "worth_caring_mb_per_min": _round(worth_caring),
@@ -325,14 +320,10 @@ def _slowing(evidence: _Evidence) -> bool:
     return False
 
 
-def _faint_warmup(evidence: _Evidence) -> bool:
-    """True when a warm-up that levels off within the load could account for the growth
-    of the load stretches (``growth_beyond_slow_warmup`` is not clearly above zero), and
-    the cooldown does not show growth going on without requests, which no warm-up would."""
-    cool = evidence.cooldown
-    if cool is not None and cool.bound(LEAK_ALPHA, upper=False) > 0:
-        return False
-    weights, total, n_eff, worst = 0.0, 0.0, 0.0, 0.0
+def _beyond_warmup(evidence: _Evidence) -> Trend | None:
+    """The load stretches' growth once the slowest warm-up that levels off within each
+    is allowed for (``growth_beyond_slow_warmup``), combined by inverse variance."""
+    weights, total, n, n_eff, worst, fitted = 0.0, 0.0, 0, 0.0, 0.0, 0
     for stretch, points in evidence.settled:
         if stretch.phase != "load":
             continue
@@ -343,12 +334,34 @@ def _faint_warmup(evidence: _Evidence) -> bool:
         weight = 1.0 / se ** 2
         weights += weight
         total += growth * weight
-        worst += (weight * se_worst) ** 2
+        worst += weight * se_worst  # the worst case adds up, as correlations may
+        n += len(points.t)
         n_eff += independent
+        fitted += 3
     if weights == 0:
+        return None
+    return Trend(slope=total / weights, se=math.sqrt(1.0 / weights), n=n, n_eff=n_eff,
+                 dof=max(n_eff - fitted, 1.0), se_worst=worst / weights)
+
+
+def _faint_warmup(evidence: _Evidence) -> bool:
+    """True when a warm-up that levels off within the load could account for the growth
+    of the load stretches (the growth beyond it is not clearly above zero), and the
+    cooldown does not show growth going on without requests, which no warm-up would."""
+    cool = evidence.cooldown
+    if cool is not None and cool.bound(LEAK_ALPHA, upper=False) > 0:
         return False
-    growth, se = total / weights, math.sqrt(1.0 / weights)
-    return growth - margin(LEAK_ALPHA, se, max(n_eff - 3.0, 1.0), math.sqrt(worst) / weights) <= 0
+    beyond = evidence.beyond_warmup
+    return beyond is not None and beyond.bound(LEAK_ALPHA, upper=False) <= 0
+
+
+def _detection_limit(trend: Trend) -> float:
+    """The growth (MB/min) the run's growth test finds 95 % of the time: its own bound at
+    ``LEAK_ALPHA`` plus the same kind of margin at the power. Growth that fast cannot
+    hide; whether it is then called a leak, or too short to tell (too little over the
+    run, or a warm-up could account for it), the verdict says."""
+    return (margin(LEAK_ALPHA, trend.se, trend.dof, trend.se_worst)
+            + margin(1.0 - DETECTION_POWER, trend.se, trend.dof, trend.se_worst)) * 60.0
 
 
 def _interval(trend: Trend) -> list[float]:
@@ -398,8 +411,7 @@ def _leak(evidence: _Evidence, segments: list[LoadSegment], figures: dict[str, A
     low, high = _interval(trend)
     cycles = figures.get("cycles")
     if follows == "requests":
-        kept = (f", about {per_request / 1024:.1f} KB kept per request"
-                if per_request is not None else "")
+        kept = f", {kept_text(per_request)}" if per_request is not None else ""
         how = f"grew {rate_text(slope)} under load and stopped when the requests did{kept}"
     elif follows == "time":
         how = (f"grew {rate_text(slope)} and went on growing in the cooldown with no load: "
@@ -469,10 +481,13 @@ def _too_short(evidence: _Evidence, figures: dict[str, Any], detection: float,
                "cache or pool that is filling does; until it levels off a leak cannot be "
                "told from it: run a longer load phase, or --cycles 2")
     elif creeping:
-        why = (f"memory crept up {rate_text(pooled.slope * 60)}, about "
+        why = (f"memory grew {rate_text(pooled.slope * 60)}, about "
                f"{pooled.slope * span:.1f} MB over the run: too little to tell a leak from a "
                "heap still being filled page by page; a longer load phase, or --cycles 2, "
                "would tell")
+    elif not worth_caring:
+        why = ("the peak already reached the memory the service is judged against, so any "
+               "growth would matter and none can be ruled out; give it more memory first")
     else:
         why = (f"no growth faster than {rate_text(detection)} could hide in this run, but a leak "
                f"of {rate_text(worth_caring or 0.0)} would already use up the headroom within "

@@ -86,11 +86,10 @@ def recovery_level(recovery_percent: float | None, leak: dict[str, Any] | None,
         return "safe", f"recovery {r:.0f} % after load is over {RECOVERY_SAFE_PERCENT:.0f} %"
     held = max(held_mb or 0.0, 0.0)
     share = held * 100.0 / limit_mb if limit_mb else None
-    unsure = verdict == "too short to tell"
     held_text = (f"{shown(held, 1):.1f} MB held after the load"
                  + (f" ({shown(share, 1):.1f} % of the limit)" if share is not None else ""))
-    still = ("; whether it has stopped growing could not be told" if unsure else
-             " and stopped growing")
+    still = (" and stopped growing" if verdict == "no leak" else
+             "; whether it has stopped growing could not be told")
     if not held_matters(held, limit_mb):
         return "safe", (f"recovery {r:.0f} %, but {held_text}{still}: small against the "
                         f"memory it gets (under {HELD_MATTERS_PERCENT_OF_LIMIT:.0f} %), and "

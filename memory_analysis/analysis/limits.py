@@ -14,24 +14,25 @@ from typing import Any
 
 from memory_analysis.errors import BadInput
 
-SOURCES = ("cgroup", "target_memory", "plan", "host")
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
-_UNIT_MB = {"": 1.0, "k": 1.0 / 1024, "m": 1.0, "g": 1024.0, "t": 1024.0 * 1024}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([kmgt])(?:i?b)?)?\s*$", re.IGNORECASE)
+_UNIT_MB = {None: 1.0, "k": 1.0 / 1024, "m": 1.0, "g": 1024.0, "t": 1024.0 * 1024}
 
 
 def parse_size_mb(text: str, option: str = "--target-memory") -> float:
     """A memory size in MB (2^20 bytes) from "512", "512M", "512MB", "2G", "1.5GiB"...
 
     A bare number is MB. K, M, G and T are powers of 1024, as memory is sold (a "2 GB"
-    plan holds 2048 MB). BadInput for anything else, or a size of zero.
+    plan holds 2048 MB). BadInput for anything else, or for less than 1 MB (no service
+    runs in less).
     """
     match = _SIZE.match(str(text))
     if not match:
         raise BadInput(f"{option} must be a memory size such as 512M, 2G or 1536 (MB); "
                        f"got {text!r}")
-    size = float(match.group(1)) * _UNIT_MB[match.group(2).lower()]
-    if size <= 0:
-        raise BadInput(f"{option} must be more than 0 (got {text!r})")
+    unit = match.group(2).lower() if match.group(2) else None
+    size = float(match.group(1)) * _UNIT_MB[unit]
+    if size < 1.0:
+        raise BadInput(f"{option} must be at least 1 MB (got {text!r})")
     return size
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from memory_analysis.analysis.series import MemorySeries
 from memory_analysis.analysis.stats import mad, median
 from memory_analysis.analysis.thresholds import (
+    MIN_TREND_POINTS,
     NEGLIGIBLE_GROWTH_MB,
     NEGLIGIBLE_GROWTH_SHARE,
     NOISE_SIGMAS,
@@ -26,12 +27,17 @@ def baseline_mb(series: MemorySeries) -> float | None:
 
 
 def cooldown_end_mb(series: MemorySeries) -> float | None:
-    """Median of the last quarter (at least one point) of the last cooldown; None
-    without one."""
-    values = [mb for mb, phase, cycle in zip(series.mb, series.phase, series.cycle, strict=True)
-              if phase == "cooldown" and cycle == max(series.cycle or [1])]
-    if not values:
+    """Median of the last quarter (at least one point) of the last cooldown that ran
+    long enough for a trend (a run stopped during a later cycle's load leaves only a
+    few samples after the stop); None without a cooldown."""
+    by_cycle: dict[int, list[float]] = {}
+    for mb, phase, cycle in zip(series.mb, series.phase, series.cycle, strict=True):
+        if phase == "cooldown":
+            by_cycle.setdefault(cycle, []).append(mb)
+    if not by_cycle:
         return None
+    full = [c for c, values in by_cycle.items() if len(values) >= MIN_TREND_POINTS]
+    values = by_cycle[max(full) if full else max(by_cycle)]
     tail = values[-max(1, round(len(values) * COOLDOWN_END_SHARE)):]
     return median(tail)
 

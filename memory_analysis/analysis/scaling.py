@@ -26,8 +26,6 @@ from typing import Any
 from memory_analysis.analysis.shape import least_squares
 from memory_analysis.analysis.thresholds import NOISE_SIGMAS, SHAPE_ALPHA, chi2_quantile
 
-SHAPES = ("flat", "linear", "faster than linear", "slower than linear", "decreasing")
-
 
 def _weighted_fit(xs: list[float], ys: list[float], sds: list[float], degree: int
                   ) -> tuple[list[float], float] | None:
@@ -89,7 +87,7 @@ def scaling_verdict(steps: list[dict[str, Any]] | None, users: int | None = None
     ("concurrency" or "users"), ``growth_shape``, ``steps`` and ``fit``.
 
     ``steps``: ``[{"users", "mean_in_flight" (or None), "level_mb", "level_se_mb",
-    "peak_mb"}]`` (``steps_from_series``); ``optimise_reason``: why to optimise first
+    "peak_mb"}]`` (``step_levels``); ``optimise_reason``: why to optimise first
     (a leak, poor recovery), if so; ``grew_within_steps``: memory kept growing at equal
     load, so growth across steps is not the load's.
     """

@@ -48,15 +48,18 @@ class MemorySeries:
 
     def stretches(self) -> list[Stretch]:
         """The load and cooldown samples cut where the phase, the users or the cycle
-        change: each stretch ran under one steady load (cooldown: none)."""
+        change: each stretch ran under one steady load (cooldown: none). Samples taken
+        between two user steps (the load tester restarting) belong to no stretch."""
         out: list[Stretch] = []
         key = None
+        stepped = any(u for u, p in zip(self.load_users, self.phase, strict=True)
+                      if p == "load")
         for t, mb, phase, users, cycle in zip(self.t, self.mb, self.phase, self.load_users,
                                               self.cycle, strict=True):
-            if phase not in ("load", "cooldown"):
+            users = (users or 0) if phase == "load" else 0
+            if phase not in ("load", "cooldown") or (phase == "load" and stepped and not users):
                 key = None
                 continue
-            users = (users or 0) if phase == "load" else 0
             if (phase, users, cycle) != key:
                 key = (phase, users, cycle)
                 out.append(Stretch(phase=phase, users=users, cycle=cycle))

@@ -50,13 +50,13 @@ class Warmup:
     """A recognised warm-up: ``rise_mb`` over time constant ``tau_s`` from the stretch's
     start; ``over_s``: seconds from the start after which what is left of it is under
     the noise; ``finished`` when that leaves enough of the stretch to trend;
-    ``growth_after`` (MB/s) the linear growth fitted beside it."""
+    ``growth_after_significant``: the linear growth fitted beside it is clearly above
+    zero; ``at_longest``: the time constant is the longest tried."""
 
     rise_mb: float
     tau_s: float
     over_s: float
     finished: bool
-    growth_after: float
     growth_after_significant: bool
     at_longest: bool = False  # the time constant is the longest tried: it may be longer
 
@@ -71,7 +71,6 @@ class Settled:
     releases: int = 0
     period_s: float | None = None
     warmup: Warmup | None = None
-    noise_mb: float = 0.0
 
     @property
     def unfinished_warmup(self) -> bool:
@@ -230,11 +229,11 @@ def fit_warmup(t: list[float], mb: list[float]) -> Warmup | None:
         return None
     sigma2 = rss / max(n - 3, 1) * correlation
     growth_se = math.sqrt(max(inverse[2][2] * sigma2, 0.0))
-    noise = max(1.4826 * (median([abs(r) for r in residuals]) or 0.0), PAGE_MB)
+    noise = max(mad(residuals) or 0.0, PAGE_MB)
     over = tau * math.log(max(abs(coef[1]) / noise, 1.0))
     left = sum(1 for v in x if v >= over)
     return Warmup(rise_mb=coef[1], tau_s=tau, over_s=over,
-                  finished=left >= MIN_TREND_POINTS, growth_after=coef[2],
+                  finished=left >= MIN_TREND_POINTS,
                   growth_after_significant=coef[2] > z_one_sided(LEAK_ALPHA) * growth_se,
                   at_longest=tau >= longest / ratio)
 
@@ -258,10 +257,8 @@ def settle(t: list[float], mb: list[float]) -> Settled:
                   for ti, v in points]
     else:
         values = [v for _, v in points]
-    spread = mad([b - a for a, b in zip(values, values[1:], strict=False)]) or 0.0
     return Settled(t=[ti for ti, _ in points], mb=values, raw=[v for _, v in points],
-                   releases=releases, period_s=period, warmup=warmup,
-                   noise_mb=spread / math.sqrt(2))
+                   releases=releases, period_s=period, warmup=warmup)
 
 
 def growth_beyond_slow_warmup(t: list[float], mb: list[float]

@@ -80,26 +80,6 @@ def thin(values: Sequence[float], most: int) -> list[float]:
     return [values[round(i * step)] for i in range(most)]
 
 
-def theil_sen(xs: Sequence[float], ys: Sequence[float],
-              most_points: int = 300) -> tuple[float, float] | None:
-    """Theil–Sen line: the median of all pairwise slopes, and the median intercept.
-
-    Robust: up to about 29 % of the points can be outliers (a GC pause, one slow PSS
-    read) without moving the slope. Long series are thinned evenly to ``most_points``
-    first, as the pair count grows with the square. None with fewer than two distinct xs.
-    """
-    xs, ys = thin(xs, most_points), thin(ys, most_points)
-    slopes = [(ys[j] - ys[i]) / (xs[j] - xs[i])
-              for i in range(len(xs)) for j in range(i + 1, len(xs)) if xs[j] != xs[i]]
-    if not slopes:
-        return None
-    slope = median(slopes)
-    assert slope is not None
-    intercept = median([y - slope * x for x, y in zip(xs, ys, strict=True)])
-    assert intercept is not None
-    return slope, intercept
-
-
 def mad(values: Sequence[float]) -> float | None:
     """Median absolute deviation scaled to match a standard deviation on normal data."""
     middle = median(values)

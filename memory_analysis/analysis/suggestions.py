@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from memory_analysis.analysis.leak import kept_text
 from memory_analysis.analysis.level import held_matters
 from memory_analysis.analysis.limits import describe
 from memory_analysis.analysis.thresholds import PEAK_WARNING_PERCENT, RECOVERY_SAFE_PERCENT, shown
@@ -26,7 +27,7 @@ def _leak(leak: dict[str, Any]) -> list[str]:
             "To find it: compare two tracemalloc snapshots taken a few minutes apart with "
             "the service idle (snapshot.compare_to(old, 'lineno')), or run it under memray.",
         ]
-    size = f" (about {per_request / 1024:.1f} KB per request)" if per_request else ""
+    size = f" ({kept_text(per_request)})" if per_request else ""
     return [
         f"Suspected leak{size}: look for containers that only grow — module-level lists or "
         "dicts appended per request, caches without a size bound or expiry, callbacks, "
@@ -39,9 +40,11 @@ def _leak(leak: dict[str, Any]) -> list[str]:
 
 
 def _retention(memory: dict[str, Any]) -> list[str]:
-    settled = ((memory.get("leak") or {}).get("verdict") == "no leak")
-    stopped = ("but stopped growing: it is held, not leaked" if settled else
-               "(whether it has stopped growing, this run was too short to tell)")
+    verdict = str((memory.get("leak") or {}).get("verdict"))
+    stopped = {"no leak": "but stopped growing: it is held, not leaked",
+               "too short to tell": "(whether it has stopped growing, this run was too short "
+                                    "to tell)"}.get(verdict, "(whether it kept growing was not "
+                                                             "judged)")
     return [
         f"Memory stayed near its peak after the load (recovery "
         f"{memory['recovery_percent']:.0f} %) {stopped}. "
@@ -82,48 +85,48 @@ def _latency(load_test: dict[str, Any]) -> list[str]:
 def suggestions(memory: dict[str, Any], assessment: dict[str, Any],
                 load_test: dict[str, Any] | None, scaling: dict[str, Any]) -> list[str]:
     """Plain-language suggestions, most important first."""
-    out: list[str] = []
+    fixes: list[str] = []   # something to change or look into
+    notes: list[str] = []   # ways to learn more from the next run
     leak = memory.get("leak") or {}
     judged = assessment.get("judged_against") or {}
     if memory.get("peak_mb") is None:
-        out.append("Service memory was not observed (a remote service): the figures above are "
-                   "load and latency only. Run the analysis where the service runs (--pid or "
-                   "--service-cmd) to size it.")
+        notes.append("Service memory was not observed (a remote service): the figures above "
+                     "are load and latency only. Run the analysis where the service runs "
+                     "(--pid or --service-cmd) to size it.")
     if leak.get("suspected"):
-        out += _leak(leak)
+        fixes += _leak(leak)
     elif leak.get("verdict") == "too short to tell":
         factor, load_s = leak.get("run_length_factor"), (load_test or {}).get("duration_s")
         longer = (f" (about --load-test {max(60, round(load_s * factor / 30) * 30)})"
                   if factor and load_s else "")
-        out.append("Whether it leaks could not be told from a run this short: run a longer "
-                   f"load phase{longer}, or repeat load and cooldown with --cycles 2 or 3 "
-                   "(growth in every cycle is a leak, in the first only a plateau).")
+        notes.append("Whether it leaks could not be told from a run this short: run a longer "
+                     f"load phase{longer}, or repeat load and cooldown with --cycles 2 or 3 "
+                     "(growth in every cycle is a leak, in the first only a plateau).")
     recovered = memory.get("recovery_percent")
     if (not leak.get("suspected") and recovered is not None
             and shown(recovered, 0) <= RECOVERY_SAFE_PERCENT
             and not memory.get("growth_negligible")
             and held_matters(memory.get("held_mb"), judged.get("limit_mb"))):
-        out += _retention(memory)
+        fixes += _retention(memory)
     peak = assessment.get("peak_percent_of_limit")
-    if peak is not None and shown(peak, 0) >= PEAK_WARNING_PERCENT:
-        out.append(f"The peak reached {shown(peak, 0):.0f} % of {describe(judged)}: leave "
-                   "room for spikes the test did not produce, or the service risks an OOM "
-                   "kill; give it more memory or reduce what it holds.")
+    if peak is not None and shown(peak, 1) >= PEAK_WARNING_PERCENT:
+        fixes.append(f"The peak reached {shown(peak, 1):.1f} % of {describe(judged)}: leave "
+                     "room for spikes the test did not produce, or the service risks an OOM "
+                     "kill; give it more memory or reduce what it holds.")
     if judged.get("source") == "host":
-        out.append("The level was judged against this machine's memory; pass --target-memory "
-                   "(e.g. 512M) or --plan (e.g. render:starter) to judge it against the memory "
-                   "it will get where it is deployed.")
-    growth, noise = memory.get("growth_mb"), memory.get("noise_floor_mb")
-    if growth is not None and noise is not None and growth < noise:
-        out.append(f"Memory hardly moved under load (+{growth:.1f} MB): either the service "
-                   "is frugal, or the load did not reach the costly paths; try more users, "
-                   "--users-steps, or a scenario with your heaviest requests.")
+        notes.append("The level was judged against this machine's memory; pass "
+                     "--target-memory (e.g. 512M) or --plan (e.g. render:starter) to judge it "
+                     "against the memory it will get where it is deployed.")
+    if memory.get("growth_negligible"):
+        notes.append(f"Memory hardly moved under load (+{memory.get('growth_mb', 0):.1f} MB): "
+                     "either the service is frugal, or the load did not reach the costly "
+                     "paths; try more users, --users-steps, or a scenario with your heaviest "
+                     "requests.")
     if scaling.get("basis") == "one load level" and scaling.get("strategy") != "optimize":
-        out.append("Scaling was judged from one load level; run with --users-steps 5,10,20,40 "
-                   "to measure how memory grows with load.")
-    out += _latency(load_test or {})
-    if assessment.get("level") == "safe" and all("--target-memory" in o or "--users-steps" in o
-                                                  for o in out):
-        out.append("Nothing to fix: memory stayed well under the limits and did not keep "
-                   "growing. Deploy with the recommended memory and alert at 80 %.")
-    return out
+        notes.append("Scaling was judged from one load level; run with --users-steps "
+                     "5,10,20,40 to measure how memory grows with load.")
+    fixes += _latency(load_test or {})
+    if assessment.get("level") == "safe" and not fixes and leak.get("verdict") == "no leak":
+        notes.append("Nothing to fix: memory stayed well under the limits and did not keep "
+                     "growing. Deploy with the recommended memory and alert at 80 %.")
+    return fixes + notes

@@ -75,8 +75,10 @@ class Trend:
 
 def margin(alpha: float, se: float, dof: float, se_worst: float = math.inf) -> float:
     """How far a one-sided bound at error rate ``alpha`` lies from an estimate: the
-    tighter of Student's t on the autocorrelation-corrected ``se`` and the normal
-    quantile on ``se_worst``, the bound that holds for any stationary noise."""
+    tighter of Student's t on the autocorrelation-corrected ``se``, and the normal
+    quantile on ``se_worst``, the largest standard deviation any stationary noise of the
+    measured amplitude could give the estimate (a weighted sum of Gaussian noise is
+    Gaussian, whatever its correlation)."""
     return min(t_quantile(1.0 - alpha, dof) * se, NormalDist().inv_cdf(1.0 - alpha) * se_worst)
 
 
@@ -207,9 +209,10 @@ def sen_trend(blocks: Sequence[Block]) -> Trend | None:
     variance = squares / max(n - fitted, 1)
     se = math.sqrt(variance * correlation / spread_x)
     n_eff = n / correlation
-    # Degrees of freedom as for a trend in autocorrelated data (Santer et al. 2000):
-    # the independent points less the slope and the level.
-    return Trend(slope=slope, se=se, n=n, n_eff=n_eff, dof=max(n_eff - 2.0, 1.0),
+    # Degrees of freedom as for a trend in autocorrelated data (Santer et al. 2000): the
+    # independent points less the common slope and each stretch's level.
+    stretches = fitted // 2
+    return Trend(slope=slope, se=se, n=n, n_eff=n_eff, dof=max(n_eff - stretches - 1.0, 1.0),
                  se_worst=math.sqrt(max(largest, variance)) * absolute_x / spread_x)
 
 

@@ -3,7 +3,8 @@
 Shards of one test (``--shard I/N`` on several hosts) or worker reports merge by adding
 counters and HdrHistograms, so the merged percentiles are those of the combined run.
 Runs are taken to have run at the same time: the merged duration is the longest one,
-and timelines are added second by second from each run's start.
+and timelines are added second by second from each run's start. The runner's user steps
+and cycles ran one after another instead (``merge_read(..., sequential=True)``).
 """
 
 from __future__ import annotations
@@ -23,8 +24,14 @@ def merge_reports(paths: list[str]) -> dict[str, Any]:
     return merge_read([(path, read_json(path, expect_tool="load_tester")) for path in paths])
 
 
-def merge_read(reports: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
-    """The merged report of reports already read, each with the file it came from."""
+def merge_read(reports: list[tuple[str, dict[str, Any]]],
+               sequential: bool = False) -> dict[str, Any]:
+    """The merged report of reports already read, each with the file it came from.
+
+    ``sequential``: the runs came one after another (the runner's user steps and
+    cycles), so their durations add and their timelines follow each other; otherwise
+    they ran at the same time (shards, workers).
+    """
     if not reports:
         raise BadInput("merge needs at least one result file")
     paths = [path for path, _ in reports]
@@ -44,6 +51,8 @@ def merge_read(reports: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
         reasons.add(str(report.get("end_reason", "finished")))
         if merged is None:
             merged = stats
+        elif sequential:
+            merged.append(stats)
         else:
             merged.add(stats)
     assert merged is not None

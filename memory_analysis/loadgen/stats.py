@@ -148,6 +148,29 @@ class RunStats:
     # -- merging ------------------------------------------------------------------------
     def add(self, other: RunStats) -> None:
         """Add another run's figures (runs in parallel: durations do not add)."""
+        self._add_endpoints(other)
+        self.duration_s = max(self.duration_s, other.duration_s)
+        for i, interval in enumerate(other.timeline):
+            if i < len(self.timeline):
+                self.timeline[i].add(interval)
+            else:
+                copy_iv = Interval(t=interval.t)
+                copy_iv.add(interval)
+                self.timeline.append(copy_iv)
+
+    def append(self, other: RunStats) -> None:
+        """Add a run that came after this one (user steps, cycles): durations add and
+        its timeline follows this one's."""
+        self._add_endpoints(other)
+        offset = len(self.timeline)
+        for interval in other.timeline:
+            copy_iv = Interval(t=interval.t + offset)
+            copy_iv.add(interval)
+            self.timeline.append(copy_iv)
+        self.duration_s += other.duration_s
+
+    def _add_endpoints(self, other: RunStats) -> None:
+        """Counters, histograms and generator figures of ``other`` added to these."""
         mine = {e.key: e for e in self.endpoints}
         for e in other.endpoints:
             if e.key in mine:
@@ -159,14 +182,6 @@ class RunStats:
                 mine[e.key] = copy
         self.dropped += other.dropped
         self.cancelled += other.cancelled
-        self.duration_s = max(self.duration_s, other.duration_s)
-        for i, interval in enumerate(other.timeline):
-            if i < len(self.timeline):
-                self.timeline[i].add(interval)
-            else:
-                copy_iv = Interval(t=interval.t)
-                copy_iv.add(interval)
-                self.timeline.append(copy_iv)
         self.scheduled += other.scheduled
         self.late_sends += other.late_sends
         self.send_lag.add(other.send_lag)

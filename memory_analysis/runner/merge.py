@@ -26,16 +26,20 @@ SCHEMA_VERSION = 1
 
 def phase_of(time_s: float, timeline: Timeline) -> tuple[str, int, int]:
     """(phase, users sending load, cycle) at a wall-clock time: before the first load,
-    during a load step, or after one (the cooldown of that step's cycle)."""
+    during a load step, between two steps of one cycle (load, with 0 users: the load
+    tester restarting), or after a cycle's last step (its cooldown)."""
     if timeline.load_start is None or time_s < timeline.load_start:
         return "baseline", 0, 1
-    cycle = 1
+    previous = None
     for step in timeline.steps:
         if step["start"] <= time_s < step["end"]:
             return "load", step["users"], step.get("cycle", 1)
-        if step["start"] <= time_s:
-            cycle = step.get("cycle", 1)
-    return "cooldown", 0, cycle
+        if step["start"] > time_s:
+            if previous is not None and previous.get("cycle", 1) == step.get("cycle", 1):
+                return "load", 0, step.get("cycle", 1)
+            break
+        previous = step
+    return "cooldown", 0, (previous or {}).get("cycle", 1)
 
 
 def tag_phases(samples: list[dict[str, Any]], timeline: Timeline) -> None:
@@ -91,7 +95,7 @@ def read_load(outcome: RunOutcome) -> tuple[dict[str, Any] | None, list[dict[str
         return None, []
     if len(outcome.timeline.steps) == 1 and Path(runs[0]["file"]) == outcome.load_path:
         return runs[0]["report"], runs
-    merged = merge_read([(run["file"], run["report"]) for run in runs])
+    merged = merge_read([(run["file"], run["report"]) for run in runs], sequential=True)
     merged["steps"] = [{"users": run["users"], "cycle": run.get("cycle", 1),
                         "file": Path(run["file"]).name,
                         "requests": run["report"]["totals"]["requests"]} for run in runs]
