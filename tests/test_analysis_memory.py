@@ -125,14 +125,14 @@ def test_text_states_the_rounded_figure_it_compared():
     # 80.4 shows as 80 %, which is not over 80 %: so it is not said to be.
     assert not any("80 % after load is over 80" in r for r in result["reasons"])
     assert assess_level(79.96, 90, PLAN, NO_LEAK, 0)["reasons"][0].startswith(
-        "peak memory 80.0 % of the 1000 MB of plan x:y is in the 80-90 % band")
+        "peak memory 80.0 % of the 1,000 MB of plan x:y is in the 80-90 % band")
 
 
 def test_a_leak_is_critical_and_named_first():
     leak = {"verdict": "leak", "slope_mb_per_min": 3.0}
     result = assess_level(40, 95, PLAN, leak, 0)
     assert result["level"] == "critical"
-    assert result["reasons"][0] == "memory kept growing after warm-up (a leak, 3.00 MB/min)"
+    assert result["reasons"][0] == "memory kept growing (a leak, 3.00 MB/min)"
 
 
 def test_level_says_what_it_was_judged_against():

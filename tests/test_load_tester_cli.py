@@ -159,7 +159,10 @@ def test_service_dying_mid_test_counts_connection_errors(tmp_path):
     srv = CountingServer().start()
     proc = start_tester("--url", srv.url, "--users", "4", "--requests", "0", "--duration",
                         "3", "--think-time", "0.01-0.02", cwd=tmp_path)
-    time.sleep(1.2)
+    deadline = time.monotonic() + 20
+    while srv.total < 20:  # the load is flowing
+        assert time.monotonic() < deadline and proc.poll() is None, "no load reached the server"
+        time.sleep(0.02)
     srv.stop()
     served = srv.total
     out, err = proc.communicate(timeout=30)

@@ -370,10 +370,12 @@ def test_service_total_is_not_moved_by_other_processes_sharing_its_files(memhog,
         return json.loads((tmp_path / name).read_text())["samples"][-1]["process"]
 
     alone = last_sample("alone.json")
-    others = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-              for _ in range(4)]
+    others = [subprocess.Popen([sys.executable, "-c",
+                                "import time; print('up', flush=True); time.sleep(30)"],
+                               stdout=subprocess.PIPE, text=True) for _ in range(4)]
     try:
-        time.sleep(1.0)
+        for other in others:  # each interpreter has started and mapped its files
+            assert other.stdout is not None and other.stdout.readline().strip() == "up"
         crowded = last_sample("crowded.json")
     finally:
         for other in others:

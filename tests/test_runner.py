@@ -40,6 +40,23 @@ def load(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
+def wait_for_load_rows(stream: Path, rows: int, timeout_s: float = 60) -> None:
+    """Until the load tester has streamed ``rows`` seconds of requests: the load is on."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        lines = stream.read_text().splitlines() if stream.exists() else []
+        sent = 0
+        for line in lines:
+            try:
+                sent += json.loads(line).get("requests", 0) > 0
+            except json.JSONDecodeError:
+                break  # a line still being written
+        if sent >= rows:
+            return
+        assert time.monotonic() < deadline, "the load phase never started"
+        time.sleep(0.05)
+
+
 def test_demo_run_end_to_end(tmp_path):
     out = tmp_path / "results"
     result = run_script("memory_analysis_runner.py", *SHORT, "--output-dir", str(out),
@@ -122,12 +139,7 @@ def test_sigint_during_load_leaves_nothing_behind(tmp_path):
                              "--cooldown", "5", "--interval", "0.2", "--users", "4",
                              "--output-dir", str(out)], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while not (out / "load_test_during_analysis.json").exists() and not leftovers(
-            "load_tester.py"):
-        assert time.monotonic() < deadline, "the load phase never started"
-        time.sleep(0.1)
-    time.sleep(3)  # the load tester is past its start-up and sending
+    wait_for_load_rows(out / "load_test_during_analysis.timeline.jsonl", 2)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stdout + stderr
@@ -183,11 +195,7 @@ def test_a_service_that_crashes_mid_run(tmp_path):
                              "--service-cmd", demo_cmd(port), "--url", f"http://127.0.0.1:{port}",
                              "--output-dir", str(out)], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while not leftovers("load_tester.py"):
-        assert time.monotonic() < deadline, "the load phase never started"
-        time.sleep(0.1)
-    time.sleep(1)
+    wait_for_load_rows(out / "load_test_during_analysis.timeline.jsonl", 1)
     service = [p for p in psutil.process_iter(["cmdline"])
                if (p.info["cmdline"] or [])[1:3] == ["-m", "memory_analysis.demo"]
                and str(port) in p.info["cmdline"]]
@@ -267,6 +275,7 @@ def test_url_only_measures_load_without_memory(tmp_path):
     (["--target-memory", "lots"], "--target-memory must be a memory size"),
     (["--target-memory", "1G", "--plan", "render:starter"], "exclude each other"),
     (["--plan", "heroku:basic"], "--plan: no provider 'heroku'"),
+    (["--plan", ""], "--plan must be PROVIDER:PLAN"),
     (["--plan", "render:huge"], "'render' has no plan 'huge'"),
     (["--cycles", "0"], "--cycles must be 1 or more"),
     (["--target-memory", "1K"], "--target-memory must be at least 1 MB"),

@@ -31,7 +31,7 @@ from typing import Any
 
 from memory_analysis.analysis.series import MemorySeries, Stretch
 from memory_analysis.analysis.shape import Settled, growth_beyond_slow_warmup, settle
-from memory_analysis.analysis.stats import median
+from memory_analysis.analysis.stats import linear_fit, median
 from memory_analysis.analysis.thresholds import (
     DETECTION_POWER,
     LEAK_ALPHA,
@@ -46,9 +46,18 @@ from memory_analysis.analysis.thresholds import (
     t_quantile,
     z_one_sided,
 )
-from memory_analysis.analysis.trend import Block, Trend, level_se, margin, sen_trend
+from memory_analysis.analysis.trend import (
+    Block,
+    Trend,
+    level_se,
+    margin,
+    marginal_variance,
+    sen_trend,
+)
 
 MB = 1024 * 1024
+# Samples that tell where memory stood when the load stopped.
+END_SAMPLES = 3
 
 
 @dataclass(frozen=True)
@@ -105,6 +114,7 @@ def worth_caring_mb_per_min(ceiling_mb: float | None, peak_mb: float | None) -> 
 class _Evidence:
     """The settled stretches and the trends taken over them."""
 
+    series: MemorySeries
     settled: list[tuple[Stretch, Settled]] = field(default_factory=list)
     pooled: Trend | None = None
     load: Trend | None = None
@@ -123,17 +133,18 @@ class _Evidence:
 
 
 def settle_series(series: MemorySeries) -> list[tuple[Stretch, Settled]]:
-    """Each load and cooldown stretch settled (``shape.settle``); with several stretches
-    at one load, a stretch whose warm-up never finished is left out (the later ones,
-    already warm, speak for it)."""
+    """Each load and cooldown stretch settled (``shape.settle``); with several cycles, a
+    stretch whose warm-up never finished is left out when a later cycle's stretch at the
+    same load did settle (that one, already warm, speaks for it: growth in the first
+    cycle only is a plateau)."""
     settled = [(s, settle(s.t, s.mb)) for s in series.stretches()
                if len(s.t) >= MIN_TREND_POINTS]
     settled = [(s, p) for s, p in settled if len(p.t) >= MIN_TREND_POINTS // 2]
     kept = []
     for stretch, points in settled:
-        peers = [p for s, p in settled if (s.phase, s.users) == (stretch.phase, stretch.users)
-                 and s is not stretch]
-        if points.unfinished_warmup and any(not p.unfinished_warmup for p in peers):
+        later = [p for s, p in settled if (s.phase, s.users) == (stretch.phase, stretch.users)
+                 and s.cycle > stretch.cycle]
+        if points.unfinished_warmup and any(not p.unfinished_warmup for p in later):
             continue
         kept.append((stretch, points))
     return kept
@@ -165,20 +176,23 @@ def not_judged(reason: str, confidence: str = "none") -> dict[str, Any]:
 
 
 def kept_text(bytes_per_request: int) -> str:
-    """"about 16.0 KB kept per request"."""
-    return f"about {bytes_per_request / 1024:.1f} KB kept per request"
+    """"about 16,384 bytes (16.0 KB) kept per request"."""
+    return (f"about {bytes_per_request:,} bytes ({bytes_per_request / 1024:.1f} KB) kept per "
+            "request")
 
 
 def rate_text(mb_per_min: float) -> str:
-    """A growth rate as text, precise enough for slow leaks (kB below 1 MB/min)."""
+    """A growth rate as text, in MB/min as the report gives it, precise enough for
+    slow growth."""
     if abs(mb_per_min) < 1:
-        return f"{mb_per_min * 1024:.0f} kB/min" if abs(mb_per_min) >= 0.01 else \
-            f"{mb_per_min * 1024:.1f} kB/min"
-    return f"{mb_per_min:.2f} MB/min" if abs(mb_per_min) < 10 else f"{mb_per_min:.0f} MB/min"
+        return f"{mb_per_min:.3f} MB/min"
+    return f"{mb_per_min:.2f} MB/min" if abs(mb_per_min) < 10 else f"{mb_per_min:,.0f} MB/min"
 
 
 def _hours(hours: float) -> str:
-    return f"{hours:.1f} h" if hours < 10 else f"{hours:.0f} h"
+    if hours < 1:
+        return f"{max(hours * 60, 1):.0f} min"
+    return f"{hours:.1f} h" if hours < 10 else f"{hours:,.0f} h"
 
 
 def _last_stretch(evidence: _Evidence, phase: str) -> tuple[Stretch, Settled] | None:
@@ -194,18 +208,25 @@ def _released(evidence: _Evidence, slope: float) -> tuple[float, float, float] |
     if load is None or cool is None or cool[0].t[0] < load[0].t[-1]:
         return None
     points = load[1]
-    intercept = median([y - slope * t for t, y in zip(points.t, points.mb, strict=True)])
-    assert intercept is not None
-    end_level = intercept + slope * points.t[-1]
+    # The load's level as memory stood when it stopped (its last samples, before any
+    # warm-up was taken out; the rate of growth may have changed over the stretch, so no
+    # line is extended to it), and the level the cooldown settles to (its release, like a
+    # warm-up, taken out).
+    tail = points.raw[-END_SAMPLES:]
+    end_level = sum(tail) / len(tail)
     cool_level = sum(cool[1].mb) / len(cool[1].mb)
-    se = math.hypot(level_se(points.mb, points.t), level_se(cool[1].mb))
+    fit = linear_fit(points.t, points.raw)
+    residuals = ([y - fit[1] - fit[0] * t for t, y in zip(points.t, points.raw, strict=True)]
+                 if fit else [0.0])
+    # The end level rests on a few neighbouring samples: as uncertain as one sample.
+    se = math.hypot(math.sqrt(marginal_variance(residuals)), level_se(cool[1].mb))
     return end_level - cool_level, slope * (points.t[-1] - points.t[0]), se
 
 
-def _cycles(evidence: _Evidence) -> list[dict[str, Any]]:
+def _cycles(series: MemorySeries) -> list[dict[str, Any]]:
     """Per cycle: where memory stood at the end of its load and of its cooldown."""
     out: dict[int, dict[str, Any]] = {}
-    for stretch, _ in evidence.settled:
+    for stretch in series.stretches():
         entry = out.setdefault(stretch.cycle, {"cycle": stretch.cycle})
         tail = stretch.mb[-max(1, len(stretch.mb) // 4):]
         entry[f"{stretch.phase}_end_mb"] = round(median(tail) or 0.0, 2)
@@ -230,7 +251,7 @@ def leak_verdict(series: MemorySeries, segments: list[LoadSegment] | None = None
     is judged against and its peak, to project a leak to the hours until it is reached;
     ``settled``: ``settle_series(series)`` when the caller has it already.
     """
-    evidence = _Evidence(settled=settled if settled is not None else settle_series(series))
+    evidence = _Evidence(series, settled if settled is not None else settle_series(series))
     if not any(s.phase == "load" for s, _ in evidence.settled):
         load_points = sum(1 for p in series.phase if p == "load")
         return not_judged(f"no stretch of steady load had {MIN_TREND_POINTS} samples or more "
@@ -270,7 +291,7 @@ def _judge(evidence: _Evidence, segments: list[LoadSegment], worth_caring: float
         assert first is not None
         figures["warmup"] = {"rise_mb": round(first.rise_mb, 2), "tau_s": round(first.tau_s, 1),
                              "over_after_s": round(first.over_s, 1), "finished": first.finished}
-    cycles = _cycles(evidence)
+    cycles = _cycles(evidence.series)
     if len(cycles) > 1:
         figures["cycles"] = cycles
 
@@ -295,12 +316,21 @@ def _judge(evidence: _Evidence, segments: list[LoadSegment], worth_caring: float
     return _too_short(evidence, figures, detection, worth_caring, warming=unfinished)
 
 
+def _clearly_slower(first: Trend, second: Trend) -> bool:
+    """``second`` grows at under ``SLOWING_RATIO`` of ``first``'s rate, clearly (at
+    ``WARMUP_ALPHA``)."""
+    dof = min(first.dof, second.dof)
+    clearly = first.slope - second.slope > t_quantile(1.0 - WARMUP_ALPHA, dof) * math.hypot(
+        first.se, second.se)
+    return clearly and second.slope < SLOWING_RATIO * first.slope
+
+
 def _slowing(evidence: _Evidence) -> bool:
-    """Growth that slows down over the load: the trend of the later half of a load
-    stretch is clearly (at ``WARMUP_ALPHA``) under ``SLOWING_RATIO`` of its earlier half's,
-    as a warm-up does (its rate falls by e^(−T/2τ) between the halves: under two thirds
-    for a time constant up to 1.2 times the stretch). A leak under steady load grows at a
-    steady rate."""
+    """Growth that slows down over the load, as a warm-up does and a leak under steady
+    load does not: the later half of a load stretch grows clearly slower than its earlier
+    half (a warm-up's rate falls by e^(−T/2τ) between the halves: under two thirds for a
+    time constant up to 1.2 times the stretch), or, with cycles, the last cycle's load
+    grows clearly slower than the first's (a warm-up longer than one cycle)."""
     for stretch, points in evidence.settled:
         if stretch.phase != "load" or len(points.t) < 2 * MIN_TREND_POINTS:
             continue
@@ -310,12 +340,14 @@ def _slowing(evidence: _Evidence) -> bool:
         halves = [[(t, y) for t, y in zip(points.t, points.raw, strict=True)
                    if (t < middle) == k] for k in (True, False)]
         first, second = (sen_trend([Block([t for t, _ in h], [y for _, y in h])]) for h in halves)
-        if first is None or second is None:
-            continue
-        dof = min(first.dof, second.dof)
-        clearly = first.slope - second.slope > t_quantile(1.0 - WARMUP_ALPHA, dof) * math.hypot(
-            first.se, second.se)
-        if clearly and second.slope < SLOWING_RATIO * first.slope:
+        if first is not None and second is not None and _clearly_slower(first, second):
+            return True
+    cycles = sorted({s.cycle for s, _ in evidence.settled if s.phase == "load"})
+    if len(cycles) >= 2:
+        first, last = (sen_trend([Block(list(p.t), list(p.raw)) for s, p in evidence.settled
+                                  if s.phase == "load" and s.cycle == c])
+                       for c in (cycles[0], cycles[-1]))
+        if first is not None and last is not None and _clearly_slower(first, last):
             return True
     return False
 
@@ -428,10 +460,10 @@ def _leak(evidence: _Evidence, segments: list[LoadSegment], figures: dict[str, A
                 f"{r:+.1f} MB" for r in rises) + ")"
     reason = f"{how} (95 % interval {low:.2f} to {high:.2f} MB/min)"
     if hours is not None:
-        reason += (f"; at this rate the {limit_mb:.0f} MB it is judged against is reached in "
+        reason += (f"; at this rate the {limit_mb:,.0f} MB it is judged against is reached in "
                    f"about {_hours(hours)}")
     return {"suspected": True, "verdict": "leak", "slope_mb_per_min": _round(slope),
-            "slope_ci_mb_per_min": [low, high], "time_to_limit_h": _round(hours, 1),
+            "slope_ci_mb_per_min": [low, high], "time_to_limit_h": _round(hours, 2),
             "bytes_per_request": per_request, "follows": follows, "confidence": confidence,
             "reason": reason, **figures}
 

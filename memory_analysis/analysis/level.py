@@ -75,7 +75,7 @@ def recovery_level(recovery_percent: float | None, leak: dict[str, Any] | None,
     verdict = (leak or {}).get("verdict")
     if verdict == "leak":
         rate = (leak or {}).get("slope_mb_per_min")
-        return "critical", ("memory kept growing after warm-up (a leak"
+        return "critical", ("memory kept growing (a leak"
                             + (f", {rate_text(rate)}" if rate is not None else "") + ")")
     if recovery_percent is None:
         return None, "recovery was not measured (no cooldown)"

@@ -91,7 +91,7 @@ def judged_against(cgroup_limit_mb: float | None, host_total_mb: float | None,
 def describe(judged: dict[str, Any]) -> str:
     """"the 512 MB of plan render:starter", "the container's 1024 MB limit", ..."""
     limit = judged.get("limit_mb")
-    size = f"{limit:.0f} MB" if limit else "memory"
+    size = f"{limit:,.0f} MB" if limit else "memory"
     source = judged.get("source")
     if source == "cgroup":
         return f"the {size} limit of its memory cgroup"

@@ -152,7 +152,8 @@ def _noise(block: Block) -> tuple[float, float, int, float]:
         slope, intercept = (fit[0], fit[1]) if fit else (0.0, sum(ys) / len(ys))
         residuals = [y - intercept - slope * x for x, y in zip(xs, ys, strict=True)]
         squares += sum(r * r for r in residuals)
-        weighted += autocorrelation_time(residuals) * len(xs)
+        # However slowly the noise wanders, a stretch is worth at least one point.
+        weighted += min(autocorrelation_time(residuals), float(len(xs))) * len(xs)
         count += len(xs)
         largest = max(largest, marginal_variance(residuals))
     return squares, (weighted / count if count else 1.0), count, largest

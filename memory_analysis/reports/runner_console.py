@@ -50,7 +50,7 @@ def summary_tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[li
                 ["peak", _num(memory.get("peak_mb"), " MB")],
                 ["growth under load", _num(memory.get("growth_mb"), " MB")],
                 ["end of cooldown", _num(memory.get("cooldown_end_mb"), " MB")],
-                ["recovery", _num(memory.get("recovery_percent"), " %")],
+                ["recovery", _num(memory.get("recovery_percent"), " %", 0)],
                 ["judged against", f"{_num(judged.get('limit_mb'), ' MB', 0)} "
                                    f"({judged.get('source', '-')})"],
                 ["peak of that", _num(assessment.get("peak_percent_of_limit"), " %")],
@@ -62,7 +62,7 @@ def summary_tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[li
         if leak.get("bytes_per_request") is not None:
             rows.append(["kept per request", _num(leak.get("bytes_per_request"), " B", 0)])
         if leak.get("time_to_limit_h") is not None:
-            rows.append(["limit reached in", _num(leak.get("time_to_limit_h"), " h")])
+            rows.append(["limit reached in", _num(leak.get("time_to_limit_h"), " h", 2)])
         tables.append(("Memory", ["figure", "value"], rows))
     load = report.get("load_test") or {}
     if load:

@@ -195,7 +195,9 @@ class AnalysisRun:
                 where.append(f"step {index + 1} of {len(steps)}")
             if cycles > 1:
                 where.append(f"cycle {cycle} of {cycles}")
-            self.view.phase("load", f"{users} users for {step_s:g} s"
+            rate = self.config.load_options.get("--rate")
+            what = f"{rate} requests/s" if rate else f"{users} users"
+            self.view.phase("load", f"{what} for {step_s:g} s"
                             + (f" ({', '.join(where)})" if where else ""))
             started = time.time()
             self.load = tools.launch("load_tester.py",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import shlex
 import signal
 import socket
@@ -169,6 +170,9 @@ def group_alive(group: int) -> bool:
     return False
 
 
+_ASSIGNMENT = re.compile(r"^\s*[A-Za-z_][A-Za-z0-9_]*=")
+
+
 def _is_simple(command: str) -> bool:
     """True for one command with arguments: no ; & | < > ( ) outside quotes."""
     lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
@@ -189,7 +193,9 @@ def start_command(command: str, url: str, mode: str, log_path: Path,
         # A simple command is exec'd, so the shell becomes the service and the PID we watch
         # and whose exit we report is the service's own. A compound command keeps its
         # shell as the parent; the service is then its child, inside the watched tree.
-        script = f"exec {command}" if _is_simple(command) else command
+        # Leading NAME=value words cannot follow exec: env carries them.
+        prefix = "exec env " if _ASSIGNMENT.match(command) else "exec "
+        script = prefix + command if _is_simple(command) else command
         process = subprocess.Popen(["/bin/sh", "-c", script], stdout=log,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True, env=env,

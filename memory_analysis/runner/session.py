@@ -10,6 +10,7 @@ from typing import Any
 from memory_analysis.analysis.analyze import analyze
 from memory_analysis.analysis.catalogs import load_catalogs
 from memory_analysis.analysis.limits import find_plan, parse_size_mb
+from memory_analysis.loadgen.runner import timeline_path
 from memory_analysis.loadgen.scenario import load_scenario
 from memory_analysis.monitor.cgroup import MemoryCgroup
 from memory_analysis.runner.config import RunnerConfig
@@ -22,7 +23,13 @@ from memory_analysis.runner.merge import (
     service_block,
     write_comprehensive,
 )
-from memory_analysis.runner.orchestrator import SERVICE_LOG, AnalysisRun, RunnerView, RunOutcome
+from memory_analysis.runner.orchestrator import (
+    SERVICE_LOG,
+    TOOLS_LOG,
+    AnalysisRun,
+    RunnerView,
+    RunOutcome,
+)
 from memory_analysis.signals import StopSignal
 
 
@@ -51,7 +58,7 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
     """Run the analysis described by ``config``; return the report written."""
     # Everything that can be rejected is checked before a service is started.
     catalogs = load_catalogs([config.catalog] if config.catalog else None)
-    plan = find_plan(catalogs, config.plan) if config.plan else None
+    plan = find_plan(catalogs, config.plan) if config.plan is not None else None
     if "--scenario" in config.load_options:
         load_scenario(config.load_options["--scenario"])
     run = AnalysisRun(config, view, stop)
@@ -99,9 +106,10 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
                          "end_reason": (monitor or {}).get("end_reason"),
                          "summary": (monitor or {}).get("summary")}
     path = write_comprehensive(outcome, report)
-    written = [outcome.monitor_path, outcome.monitor_stream_path, outcome.load_path,
-               outcome.output_dir / SERVICE_LOG,
-               *(f for f in outcome.load_files if f != outcome.load_path)]
+    load_files = [outcome.load_path, *(f for f in outcome.load_files if f != outcome.load_path)]
+    written = [outcome.monitor_path, outcome.monitor_stream_path,
+               *(p for f in load_files for p in (f, Path(timeline_path(str(f))))),
+               outcome.output_dir / SERVICE_LOG, outcome.output_dir / TOOLS_LOG]
     files = [str(path)] + [str(f) for f in written if f.exists()]
     view.finished(report, files)
     return report
