@@ -68,7 +68,7 @@ def healthy_table(seeds: int) -> tuple[list[str], int, int]:
             critical = result["assessment"]["level"] == "critical"
             for counter in (rows[family(case)], by_noise[noise_key(case)]):
                 counter["cases"] += 1
-                counter["leak"] += leak
+                counter["false leak"] += leak
                 counter["critical"] += critical
                 counter[result["memory"]["leak"]["verdict"]] += 1
             false_leaks += leak
@@ -79,12 +79,12 @@ def healthy_table(seeds: int) -> tuple[list[str], int, int]:
     lines = ["| healthy shape | cases | false leak | CRITICAL | no leak | too short to tell |",
              "|---|---|---|---|---|---|"]
     for name, c in sorted(rows.items()):
-        lines.append(f"| {name} | {c['cases']} | {c['leak']} | {c['critical']} | "
+        lines.append(f"| {name} | {c['cases']} | {c['false leak']} | {c['critical']} | "
                      f"{c['no leak']} | {c['too short to tell']} |")
     lines += ["", "| noise (sd, per-sample correlation) | healthy cases | false leak | "
               "CRITICAL |", "|---|---|---|---|"]
     for name, c in sorted(by_noise.items()):
-        lines.append(f"| {name} | {c['cases']} | {c['leak']} | {c['critical']} |")
+        lines.append(f"| {name} | {c['cases']} | {c['false leak']} | {c['critical']} |")
     lines += [""] + [f"- {e}" for e in examples]
     return lines, false_leaks, criticals
 

@@ -232,9 +232,14 @@ def fit_warmup(t: list[float], mb: list[float]) -> Warmup | None:
     noise = max(mad(residuals) or 0.0, PAGE_MB)
     over = tau * math.log(max(abs(coef[1]) / noise, 1.0))
     left = sum(1 for v in x if v >= over)
+    # Growth beside a warm-up counts only when clearly above zero and, for a warm-up not
+    # over by the end, faster than the warm-up itself still grows there: otherwise it is
+    # the fit sharing out the warm-up's own rise.
+    still_rising = abs(coef[1]) / tau * math.exp(-span / tau)
     return Warmup(rise_mb=coef[1], tau_s=tau, over_s=over,
                   finished=left >= MIN_TREND_POINTS,
-                  growth_after_significant=coef[2] > z_one_sided(LEAK_ALPHA) * growth_se,
+                  growth_after_significant=(coef[2] > z_one_sided(LEAK_ALPHA) * growth_se
+                                            and coef[2] >= still_rising),
                   at_longest=tau >= longest / ratio)
 
 
