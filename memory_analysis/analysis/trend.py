@@ -217,16 +217,13 @@ def sen_trend(blocks: Sequence[Block]) -> Trend | None:
                  se_worst=math.sqrt(max(largest, variance)) * absolute_x / spread_x)
 
 
-def level_se(values: Sequence[float], x: Sequence[float] | None = None) -> float:
-    """Standard error of a stretch's level: of its mean, or, given ``x``, of the end of
-    its least-squares line (twice as uncertain for evenly spread points), with the
-    noise's autocorrelation counted."""
+def level_se(values: Sequence[float]) -> float:
+    """Standard error of a stretch's mean level, with the noise's autocorrelation
+    counted (about its own least-squares line, so a slope is not taken for noise)."""
     n = len(values)
     if n < 2:
         return math.inf
-    xs = list(x) if x is not None else list(range(n))
-    fit = linear_fit(xs, values) if x is not None else None
+    fit = linear_fit(list(range(n)), values)
     slope, intercept = (fit[0], fit[1]) if fit else (0.0, sum(values) / n)
-    residuals = [v - intercept - slope * xi for xi, v in zip(xs, values, strict=True)]
-    variance = marginal_variance(residuals) * autocorrelation_time(residuals) / n
-    return math.sqrt(variance * (4.0 if fit else 1.0))
+    residuals = [v - intercept - slope * i for i, v in enumerate(values)]
+    return math.sqrt(marginal_variance(residuals) * autocorrelation_time(residuals) / n)
