@@ -31,7 +31,7 @@ from typing import Any
 
 from memory_analysis.analysis.series import MemorySeries, Stretch
 from memory_analysis.analysis.shape import Settled, growth_beyond_slow_warmup, settle
-from memory_analysis.analysis.stats import median
+from memory_analysis.analysis.stats import linear_fit, median
 from memory_analysis.analysis.thresholds import (
     DETECTION_POWER,
     LEAK_ALPHA,
@@ -46,7 +46,14 @@ from memory_analysis.analysis.thresholds import (
     t_quantile,
     z_one_sided,
 )
-from memory_analysis.analysis.trend import Block, Trend, margin, sen_trend
+from memory_analysis.analysis.trend import (
+    Block,
+    Trend,
+    level_se,
+    margin,
+    marginal_variance,
+    sen_trend,
+)
 
 MB = 1024 * 1024
 # Samples that tell where memory stood when the load stopped.
@@ -193,8 +200,9 @@ def _last_stretch(evidence: _Evidence, phase: str) -> tuple[Stretch, Settled] | 
     return found[-1] if found else None
 
 
-def _released(evidence: _Evidence, slope: float) -> tuple[float, float] | None:
-    """(MB given back in the last cooldown, MB grown over the last load stretch)."""
+def _released(evidence: _Evidence, slope: float) -> tuple[float, float, float] | None:
+    """(MB given back in the last cooldown, MB grown over the last load stretch, the
+    standard error of what was given back)."""
     load = _last_stretch(evidence, "load")
     cool = _last_stretch(evidence, "cooldown")
     if load is None or cool is None or cool[0].t[0] < load[0].t[-1]:
@@ -207,7 +215,12 @@ def _released(evidence: _Evidence, slope: float) -> tuple[float, float] | None:
     tail = points.raw[-END_SAMPLES:]
     end_level = sum(tail) / len(tail)
     cool_level = sum(cool[1].mb) / len(cool[1].mb)
-    return end_level - cool_level, slope * (points.t[-1] - points.t[0])
+    fit = linear_fit(points.t, points.raw)
+    residuals = ([y - fit[1] - fit[0] * t for t, y in zip(points.t, points.raw, strict=True)]
+                 if fit else [0.0])
+    # The end level rests on a few neighbouring samples: as uncertain as one sample.
+    se = math.hypot(math.sqrt(marginal_variance(residuals)), level_se(cool[1].mb))
+    return end_level - cool_level, slope * (points.t[-1] - points.t[0]), se
 
 
 def _cycles(series: MemorySeries) -> list[dict[str, Any]]:
@@ -296,7 +309,12 @@ def _judge(evidence: _Evidence, segments: list[LoadSegment], worth_caring: float
         if unfinished or _slowing(evidence) or _faint_warmup(evidence):
             return _too_short(evidence, figures, detection, worth_caring, warming=True)
         return _leak(evidence, segments, figures, limit_mb, peak_mb)
-    if growing and (upper * span >= MIN_LEAK_GROWTH_MB or not ruled_out):
+    # Growth that was seen is called too slow to matter only on the evidence a leak needs:
+    # its bound at LEAK_ALPHA under the rate worth caring about, and under an arena.
+    strong_upper = pooled.bound(LEAK_ALPHA, upper=True)
+    too_slow = (ruled_out and worth_caring is not None and strong_upper * 60.0 < worth_caring
+                and strong_upper * span < MIN_LEAK_GROWTH_MB)
+    if growing and not too_slow:
         return _too_short(evidence, figures, detection, worth_caring, warming=unfinished,
                           creeping=True)
     if ruled_out:
@@ -396,9 +414,13 @@ def _leak(evidence: _Evidence, segments: list[LoadSegment], figures: dict[str, A
     assert pooled is not None and load is not None
     released = _released(evidence, load.slope)
     if released is not None:
-        given_back, grown = released
+        given_back, grown, se = released
         figures["released_in_cooldown_mb"] = round(given_back, 2)
-        if grown > 0 and given_back > RELEASED_SHARE * grown:
+        # Halfway between "all kept" (a leak) and "all returned" (memory that follows the
+        # load), and clearly on one side of it (95 %, one-sided); on neither: unknown.
+        beyond = given_back - RELEASED_SHARE * grown
+        margin_mb = z_one_sided(NO_LEAK_ALPHA) * se
+        if grown > 0 and beyond > margin_mb:
             return {"suspected": False, "verdict": "no leak",
                     "slope_mb_per_min": _round(load.slope * 60), "slope_ci_mb_per_min":
                     _interval(load), "time_to_limit_h": None, "bytes_per_request": None,
@@ -408,6 +430,10 @@ def _leak(evidence: _Evidence, segments: list[LoadSegment], figures: dict[str, A
                                "of it came back in the cooldown: memory that follows the load "
                                "in flight (a backlog, buffers), not a leak"),
                     **figures}
+        if grown > 0 and beyond > -margin_mb:
+            return _too_short(evidence, figures, _detection_limit(pooled),
+                              figures.get("worth_caring_mb_per_min"), warming=False,
+                              returned=(grown, given_back))
     follows: str | None = None
     if cool is not None:
         if cool.bound(NO_LEAK_ALPHA, upper=False) > 0:
@@ -483,8 +509,8 @@ def _no_leak(evidence: _Evidence, figures: dict[str, Any], detection: float,
 
 
 def _too_short(evidence: _Evidence, figures: dict[str, Any], detection: float,
-               worth_caring: float | None, warming: bool,
-               creeping: bool = False) -> dict[str, Any]:
+               worth_caring: float | None, warming: bool, creeping: bool = False,
+               returned: tuple[float, float] | None = None) -> dict[str, Any]:
     pooled = evidence.pooled
     assert pooled is not None
     span = figures["window_end_t"] - figures["window_start_t"]
@@ -500,6 +526,12 @@ def _too_short(evidence: _Evidence, figures: dict[str, Any], detection: float,
         why = ("memory was still rising and slowing down at the end of the load, as a "
                "cache or pool that is filling does; until it levels off a leak cannot be "
                "told from it: run a longer load phase, or --cycles 2")
+    elif returned is not None:
+        grown, given_back = returned
+        why = (f"memory grew {shown(grown, 1):.1f} MB during the load and "
+               f"{shown(given_back, 1):.1f} MB came back in the cooldown: whether it was kept "
+               "(a leak) or follows the load in flight is within the noise; a longer load "
+               "phase, or --cycles 2, would tell")
     elif creeping:
         why = (f"memory grew {rate_text(pooled.slope * 60)}, about "
                f"{pooled.slope * span:.1f} MB over the run: too little to tell a leak from a "
