@@ -417,10 +417,10 @@ def _leak(evidence: _Evidence, segments: list[LoadSegment], figures: dict[str, A
         given_back, grown, se = released
         figures["released_in_cooldown_mb"] = round(given_back, 2)
         # Halfway between "all kept" (a leak) and "all returned" (memory that follows the
-        # load), and clearly on one side of it (95 %, one-sided); on neither: unknown.
+        # load), and clearly on one side of it: dismissing growth that was seen takes the
+        # evidence calling a leak takes (LEAK_ALPHA); keeping it, the usual 95 %.
         beyond = given_back - RELEASED_SHARE * grown
-        margin_mb = z_one_sided(NO_LEAK_ALPHA) * se
-        if grown > 0 and beyond > margin_mb:
+        if grown > 0 and beyond > z_one_sided(LEAK_ALPHA) * se:
             return {"suspected": False, "verdict": "no leak",
                     "slope_mb_per_min": _round(load.slope * 60), "slope_ci_mb_per_min":
                     _interval(load), "time_to_limit_h": None, "bytes_per_request": None,
@@ -430,7 +430,7 @@ def _leak(evidence: _Evidence, segments: list[LoadSegment], figures: dict[str, A
                                "of it came back in the cooldown: memory that follows the load "
                                "in flight (a backlog, buffers), not a leak"),
                     **figures}
-        if grown > 0 and beyond > -margin_mb:
+        if grown > 0 and beyond > -z_one_sided(NO_LEAK_ALPHA) * se:
             return _too_short(evidence, figures, _detection_limit(pooled),
                               figures.get("worth_caring_mb_per_min"), warming=False,
                               returned=(grown, given_back))
