@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The main job: set up .venv (first run, or when the requirements changed) and run the
-# whole memory analysis. Without options it analyses the bundled demo service.
-# Every option goes to memory_analysis_runner.py (e.g. --quick, --url ..., --service-cmd ...),
-# except --confirm, which asks before starting. It never prompts otherwise.
+# The main job: set up .venv beside this script (first run, or when the requirements
+# changed) and run the whole memory analysis. Without options it analyses the bundled
+# demo service. Every option goes to memory_analysis_runner.py (e.g. --quick, --url ...,
+# --service-cmd ...), except --confirm, which asks before starting. It never prompts
+# otherwise. It runs in the directory it was called from: relative paths in the options,
+# and the service command, mean what they mean there.
 set -euo pipefail
-cd "$(dirname "$0")"
+suite="$(cd "$(dirname "$0")" && pwd)"
 
 confirm=0
 args=()
@@ -12,7 +14,7 @@ for arg in "$@"; do
     if [ "$arg" = "--confirm" ]; then confirm=1; else args+=("$arg"); fi
 done
 
-source scripts/ensure_venv.sh
+source "$suite/scripts/ensure_venv.sh"
 ensure_venv memory_analysis_requirements.txt
 
 if [ "$confirm" = 1 ]; then
@@ -20,8 +22,10 @@ if [ "$confirm" = 1 ]; then
     case "$answer" in [yY]*) ;; *) echo "Cancelled."; exit 0 ;; esac
 fi
 
+started="$(mktemp)"
+trap 'rm -f "$started"' EXIT
 status=0
-"$VENV_PYTHON" memory_analysis_runner.py "${args[@]+"${args[@]}"}" || status=$?
+"$VENV_PYTHON" "$suite/memory_analysis_runner.py" "${args[@]+"${args[@]}"}" || status=$?
 output_dir=memory_analysis_results
 for ((i = 0; i < ${#args[@]}; i++)); do
     case "${args[$i]}" in
@@ -29,7 +33,8 @@ for ((i = 0; i < ${#args[@]}; i++)); do
         --output-dir=*) output_dir="${args[$i]#--output-dir=}" ;;
     esac
 done
-if [ -f "$output_dir/comprehensive_memory_analysis.json" ]; then
+# Only a report this run wrote: an earlier run's must not pass for it.
+if [ "$output_dir/comprehensive_memory_analysis.json" -nt "$started" ]; then
     echo "Reports are in $output_dir/ (start with comprehensive_memory_analysis.json)"
 fi
 exit "$status"

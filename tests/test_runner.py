@@ -263,13 +263,13 @@ def test_url_only_measures_load_without_memory(tmp_path):
     (["--cooldown", "-1"], "--cooldown must be greater than 0"),
     (["--users", "0"], "--users must be at least 1"),
     (["--users-steps", "5,x"], "--users-steps must be user counts"),
-    (["--url", "ftp://example"], "--url must be an http(s) URL"),
+    (["--url", "ftp://example"], "--url must be an http:// or https:// URL"),
     (["--output-dir", "/proc/results"], "cannot create output directory /proc/results"),
     (["--catalog", "/nonexistent/catalog.json"], "/nonexistent/catalog.json"),
     (["--scenario", "/nonexistent/scenario.json"], "/nonexistent/scenario.json"),
-    (["--rate", "0"], "--rate must be greater than 0"),
+    (["--rate", "0"], "--rate must be more than 0 requests per second"),
     (["--rate", "fast"], "'fast' is not a valid float"),
-    (["--timeout", "-1"], "--timeout must be greater than 0"),
+    (["--timeout", "-1"], "--timeout must be more than 0 seconds"),
     (["--think-time", "soon"], "--think-time must be SECONDS or MIN-MAX"),
     (["--workers", "many"], "--workers must be a number or 'auto'"),
     (["--target-memory", "lots"], "--target-memory must be a memory size"),
@@ -291,6 +291,30 @@ def test_bad_input_exits_2_with_one_line(args, message, tmp_path):
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("memory_analysis_runner.py: error: ")
     assert message in lines[0]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--interval", "0.005"], "--interval must be at least 0.01 seconds"),
+    (["--url", "http://127.0.0.1:99999"], "--url has an invalid port"),
+    (["--think-time", "2-1"], "--think-time must be MIN-MAX seconds"),
+    (["--timeout", "0"], "--timeout must be more than 0 seconds"),
+    (["--workers", "0"], "--workers must be at least 1"),
+    (["--requests", "-1"], "--requests must be 0 (no limit) or more"),
+    (["--rate", "-3"], "--rate must be more than 0 requests per second"),
+])
+def test_the_tools_own_checks_stop_a_run_before_the_service_starts(args, message, tmp_path):
+    """The runner builds the monitor's and the load tester's configurations and calls
+    their own checks: the tool's message, exit 2, and the service never started."""
+    marker = tmp_path / "service-started"
+    run_args = ["--service-cmd", f"touch {marker}; sleep 30", "--output-dir",
+                str(tmp_path / "out"), *args]
+    if "--url" not in args:
+        run_args += ["--url", f"http://127.0.0.1:{free_port()}"]
+    result = run_script("memory_analysis_runner.py", *run_args, timeout=30)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert not marker.exists()
 
 
 def test_malformed_catalog_is_rejected(tmp_path):

@@ -6,14 +6,19 @@ OUT.json`` merges result files (shards, workers) exactly.
 
 from __future__ import annotations
 
-import re
 import sys
 
 import click
 
 from memory_analysis.cli.common import EXIT_OK, entry_point, exit_code_for_signal
 from memory_analysis.errors import BadInput, ThresholdBroken
-from memory_analysis.loadgen.config import DEFAULT_URL, LoadConfig, auto_workers
+from memory_analysis.loadgen.config import (
+    DEFAULT_URL,
+    LoadConfig,
+    parse_shard,
+    parse_think_time,
+    parse_workers,
+)
 from memory_analysis.loadgen.merge import merge_reports
 from memory_analysis.loadgen.report import apply_thresholds, describe_broken
 from memory_analysis.loadgen.runner import run_load_test
@@ -22,34 +27,6 @@ from memory_analysis.reports.jsonio import check_writable, write_json_atomic
 from memory_analysis.reports.load_console import LiveView, PlainView, QuietView, summary_lines
 
 PROG = "load_tester.py"
-
-
-def parse_think_time(value: str | None) -> tuple[float, float] | None:
-    if value is None:
-        return None
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(?:-\s*([0-9]*\.?[0-9]+)\s*)?", value)
-    if not match:
-        raise BadInput(f"--think-time must be SECONDS or MIN-MAX seconds (e.g. 0.5-2), "
-                       f"got {value!r}")
-    low = float(match.group(1))
-    high = float(match.group(2)) if match.group(2) is not None else low
-    return low, high
-
-
-def parse_workers(value: str) -> int:
-    if value.strip().lower() == "auto":
-        return auto_workers()
-    try:
-        return int(value)
-    except ValueError:
-        raise BadInput(f"--workers must be a number or 'auto', got {value!r}") from None
-
-
-def _shard(value: str) -> tuple[int, int]:
-    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", value)
-    if not match:
-        raise BadInput(f"--shard must be I/N (e.g. 2/4), got {value!r}")
-    return int(match.group(1)), int(match.group(2))
 
 
 def _p95_limits(values: tuple[str, ...]) -> list[tuple[str | None, float]]:
@@ -154,7 +131,7 @@ def command(ctx: click.Context, url: str | None, users: int, requests_per_user: 
         requests_per_user=requests_per_user, duration_s=duration, ramp_up_s=ramp_up,
         think_time_s=parse_think_time(think_time), rate=rate, max_in_flight=max_in_flight,
         timeout_s=timeout, seed=seed, repeat=repeat, workers=parse_workers(workers),
-        shard=_shard(shard), scenario=scenario, output=output,
+        shard=parse_shard(shard), scenario=scenario, output=output,
         max_error_rate=_error_rate(max_error_rate), max_p95_ms=_p95_limits(max_p95_ms),
     ).validate()
     names = {e.name for e in chosen.endpoints}

@@ -8,7 +8,6 @@ import click
 from click.core import ParameterSource
 
 from memory_analysis.cli.common import entry_point, exit_code_for_report
-from memory_analysis.cli.load_tester import parse_think_time, parse_workers
 from memory_analysis.errors import BadInput
 from memory_analysis.reports.runner_console import PlainRunnerView, QuietRunnerView, RichRunnerView
 from memory_analysis.runner.config import QUICK, RunnerConfig
@@ -46,6 +45,8 @@ def _steps(text: str | None) -> list[int] | None:
 @click.option("--service-cmd", default=None,
               help='Start this service (as a shell would run it), e.g. "uvicorn app:app '
                    '--port 8000"; stopped at the end.')
+@click.option("--service-cwd", default=None, metavar="DIR",
+              help="Directory to run --service-cmd in. Default: the current directory.")
 @click.option("--pid", type=int, default=None, help="Attach to this running service (needs --url).")
 @click.option("--url", default=None,
               help="The service's base URL. Alone: a remote service, load and latency only.")
@@ -81,28 +82,14 @@ def _steps(text: str | None) -> list[int] | None:
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 @click.pass_context
 def command(ctx: click.Context, quick: bool, users_steps: str | None, quiet: bool,
-            scenario: str | None, think_time: str | None, rate: float | None,
-            timeout: float | None, workers: str | None, **options) -> int:
+            **options) -> int:
     """Run the whole memory analysis: baseline, load and cooldown, then a verdict with
     memory requirements and cloud plans."""
     if quick:
         for name, value in QUICK.items():
             if ctx.get_parameter_source(name) is not ParameterSource.COMMANDLINE:
                 options[name] = value
-    # Checked here, as load_tester.py would, so a mistake stops the run before it starts.
-    parse_think_time(think_time)
-    if workers is not None:
-        parse_workers(workers)
-    for name, given in (("--rate", rate), ("--timeout", timeout)):
-        if given is not None and not given > 0:
-            raise BadInput(f"{name} must be greater than 0 (got {given:g})")
-    passthrough = {"--scenario": scenario, "--think-time": think_time,
-                   "--rate": None if rate is None else f"{rate:g}",
-                   "--timeout": None if timeout is None else f"{timeout:g}",
-                   "--workers": workers}
-    config = RunnerConfig(users_steps=_steps(users_steps),
-                          load_options={k: v for k, v in passthrough.items() if v is not None},
-                          **options)
+    config = RunnerConfig(users_steps=_steps(users_steps), **options)
     view: QuietRunnerView | RichRunnerView | PlainRunnerView
     if quiet:
         view = QuietRunnerView()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -117,6 +118,28 @@ class LoadConfig:
         data["max_p95_ms"] = [[n, v] for n, v in self.max_p95_ms]
         return data
 
+    def to_args(self) -> list[str]:
+        """This test as load_tester.py's command line (how the runner starts it)."""
+        args = ["--url", self.url, "--users", str(self.users),
+                "--requests", str(self.requests_per_user), "--timeout", f"{self.timeout_s:g}",
+                "--seed", str(self.seed), "--workers", str(self.workers),
+                "--output", self.output]
+        if self.duration_s is not None:
+            args += ["--duration", f"{self.duration_s:g}"]
+        if self.repeat:
+            args.append("--repeat")
+        if self.ramp_up_s:
+            args += ["--ramp-up", f"{self.ramp_up_s:g}"]
+        if self.think_time_s is not None:
+            args += ["--think-time", f"{self.think_time_s[0]:g}-{self.think_time_s[1]:g}"]
+        if self.rate is not None:
+            args += ["--rate", f"{self.rate:g}"]
+        if self.max_in_flight is not None:
+            args += ["--max-in-flight", str(self.max_in_flight)]
+        if self.scenario is not None:
+            args += ["--scenario", self.scenario]
+        return args
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LoadConfig:
         data = dict(data)
@@ -138,6 +161,37 @@ def check_url(url: str) -> None:
         raise BadInput(f"--url has an invalid port: {url!r}") from None
     if parts.query or parts.fragment:
         raise BadInput(f"--url must be a base URL without ?query or #fragment, got {url!r}")
+
+
+def parse_think_time(value: str | None) -> tuple[float, float] | None:
+    """``--think-time`` as (min, max) seconds: "0.5-2", or "1" for a fixed wait."""
+    if value is None:
+        return None
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(?:-\s*([0-9]*\.?[0-9]+)\s*)?", value)
+    if not match:
+        raise BadInput(f"--think-time must be SECONDS or MIN-MAX seconds (e.g. 0.5-2), "
+                       f"got {value!r}")
+    low = float(match.group(1))
+    high = float(match.group(2)) if match.group(2) is not None else low
+    return low, high
+
+
+def parse_workers(value: str) -> int:
+    """``--workers``: a number, or "auto" for one per usable core."""
+    if value.strip().lower() == "auto":
+        return auto_workers()
+    try:
+        return int(value)
+    except ValueError:
+        raise BadInput(f"--workers must be a number or 'auto', got {value!r}") from None
+
+
+def parse_shard(value: str) -> tuple[int, int]:
+    """``--shard I/N``."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", value)
+    if not match:
+        raise BadInput(f"--shard must be I/N (e.g. 2/4), got {value!r}")
+    return int(match.group(1)), int(match.group(2))
 
 
 def auto_workers() -> int:

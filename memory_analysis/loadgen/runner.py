@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+from memory_analysis.childenv import child_env
 from memory_analysis.errors import BadInput, RunFailed
 from memory_analysis.loadgen import eventloop
 from memory_analysis.loadgen.config import LoadConfig
@@ -195,14 +196,6 @@ async def _run_in_process(config: LoadConfig, scenario: Scenario, slot: int, slo
     return stats, end_reason, engine.stop_signal
 
 
-def _child_env() -> dict[str, str]:
-    """Environment for workers: the package importable even from a plain clone."""
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
-
-
 class _Progress:
     """Combines the workers' per-second ticks into one status (histograms added)."""
 
@@ -260,7 +253,7 @@ async def _run_workers(config: LoadConfig, scenario: Scenario, first_slot: int, 
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "memory_analysis.loadgen.worker",
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                env=_child_env(), start_new_session=False, limit=2**24)
+                env=child_env(), start_new_session=False, limit=2**24)
             procs.append(proc)
             assert proc.stdin is not None
             proc.stdin.write((json.dumps(job) + "\n").encode())

@@ -83,6 +83,21 @@ class MonitorConfig:
     def stream_path(self) -> str:
         return str(stream_path_for(self.output))
 
+    def to_args(self) -> list[str]:
+        """This run as memory_monitor.py's command line (how the runner starts it)."""
+        args = ["--interval", f"{self.interval:g}", "--output", self.output,
+                "--warning", f"{self.warning:g}", "--critical", f"{self.critical:g}",
+                "--pss-interval", f"{self.pss_interval:g}"]
+        if self.pid is not None:
+            args += ["--pid", str(self.pid)]
+        if not self.include_children:
+            args.append("--no-children")
+        if self.duration is not None:
+            args += ["--duration", f"{self.duration:g}"]
+        if self.reset_peak:
+            args.append("--reset-peak")
+        return args
+
 
 class MonitorView(Protocol):
     """What the session tells a presenter. Presenters format; they compute nothing."""

@@ -1,16 +1,35 @@
-"""What the runner was asked to do, checked before anything starts."""
+"""What the runner was asked to do, checked before anything starts.
+
+The runner's own options are checked here. The monitor's and the load tester's are
+checked by their own configurations: the runner builds those (``monitor_config``,
+``load_config``), calls their ``validate`` before a service is started, and starts the
+tools from the same objects (``to_args``), so a setting means the same thing to a tool
+whether the runner or the user gave it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 from memory_analysis.analysis.limits import parse_size_mb
 from memory_analysis.errors import BadInput
+from memory_analysis.loadgen.config import (
+    DEFAULT_URL,
+    LoadConfig,
+    check_url,
+    parse_think_time,
+    parse_workers,
+)
+from memory_analysis.monitor.session import MonitorConfig
 from memory_analysis.reports.jsonio import check_writable
 
 QUICK = {"baseline": 15.0, "load_test": 30.0, "cooldown": 15.0}
+REPORT_FILE = "comprehensive_memory_analysis.json"
+MONITOR_FILE = "memory_analysis.json"
+LOAD_FILE = "load_test_during_analysis.json"
+# How long a tool may take past its own end (start-up, draining in-flight requests).
+LOAD_OVERRUN_S = 30.0
 
 
 @dataclass
@@ -22,6 +41,7 @@ class RunnerConfig:
     requests: int = 15
     interval: float = 0.5
     service_cmd: str | None = None
+    service_cwd: str | None = None
     pid: int | None = None
     url: str | None = None
     output_dir: str = "memory_analysis_results"
@@ -34,8 +54,12 @@ class RunnerConfig:
     plan: str | None = None
     demo_leak_kb: int = 0
     demo_hold_mb: int = 0
-    # Passed through to load_tester.py as given (it validates them itself).
-    load_options: dict[str, str] = field(default_factory=dict)
+    # The load tester's options, checked by its own configuration (``load_config``).
+    scenario: str | None = None
+    think_time: str | None = None
+    rate: float | None = None
+    timeout: float | None = None
+    workers: str | None = None
 
     @property
     def mode(self) -> str:
@@ -51,6 +75,34 @@ class RunnerConfig:
     def load_steps(self) -> list[int]:
         return self.users_steps or [self.users]
 
+    @property
+    def step_s(self) -> float:
+        """Seconds of load at each user step."""
+        return self.load_test / len(self.load_steps)
+
+    @property
+    def monitor_cap_s(self) -> float:
+        """The monitor's own --duration: only a backstop, as the runner ends it once the
+        cooldown is over (the load may take longer than planned to start and drain)."""
+        return (self.baseline + (self.load_test + self.cooldown
+                                 + LOAD_OVERRUN_S * len(self.load_steps)) * self.cycles + 60.0)
+
+    def load_config(self, users: int, url: str, output: str | Path) -> LoadConfig:
+        """The load tester's configuration for one step of ``users``."""
+        config = LoadConfig(url=url, users=users, requests_per_user=self.requests,
+                            duration_s=self.step_s, repeat=True,
+                            think_time_s=parse_think_time(self.think_time), rate=self.rate,
+                            workers=parse_workers(self.workers) if self.workers else 1,
+                            scenario=self.scenario, output=str(output))
+        if self.timeout is not None:
+            config.timeout_s = self.timeout
+        return config
+
+    def monitor_config(self, pid: int | None, output: str | Path) -> MonitorConfig:
+        """The monitor's configuration for the service's process ``pid``."""
+        return MonitorConfig(pid=pid, interval=self.interval, duration=self.monitor_cap_s,
+                             output=str(output))
+
     def validate(self) -> None:
         """BadInput, with one sentence, for anything impossible or contradictory."""
         if self.pid is not None and self.service_cmd is not None:
@@ -60,15 +112,16 @@ class RunnerConfig:
             raise BadInput("--pid needs --url: the address the load is sent to")
         if self.pid is not None and self.pid <= 0:
             raise BadInput(f"no process with PID {self.pid}")
+        if self.service_cwd is not None:
+            if self.service_cmd is None:
+                raise BadInput("--service-cwd goes with --service-cmd")
+            if not Path(self.service_cwd).is_dir():
+                raise BadInput(f"--service-cwd: no such directory {self.service_cwd}")
         for name, value in (("--baseline", self.baseline), ("--load-test", self.load_test),
-                            ("--cooldown", self.cooldown), ("--interval", self.interval),
+                            ("--cooldown", self.cooldown),
                             ("--startup-timeout", self.startup_timeout)):
             if not value > 0:
                 raise BadInput(f"{name} must be greater than 0 seconds (got {value:g})")
-        if self.users <= 0:
-            raise BadInput(f"--users must be at least 1 (got {self.users})")
-        if self.requests < 0:
-            raise BadInput(f"--requests must be 0 (no limit) or more (got {self.requests})")
         if self.users_steps is not None:
             if not self.users_steps or any(step <= 0 for step in self.users_steps):
                 raise BadInput("--users-steps must be positive user counts, e.g. 5,10,20")
@@ -85,20 +138,23 @@ class RunnerConfig:
                 raise BadInput(f"{name} must be 0 or more")
             if value and self.mode != "demo":
                 raise BadInput(f"{name} is for the bundled demo service only")
-        if self.url is not None:
-            parsed = urlparse(self.url)
-            if parsed.scheme not in ("http", "https") or not parsed.hostname:
-                raise BadInput(f"--url must be an http(s) URL such as http://127.0.0.1:8000 "
-                               f"(got {self.url!r})")
         if not self.health_path.startswith("/"):
             raise BadInput(f"--health-path must start with '/' (got {self.health_path!r})")
-        self._check_output_dir()
+        output_dir = self._check_output_dir()
+        # The tools' own checks, with their own messages. The demo's address is known only
+        # once it runs: a placeholder stands in for it.
+        url = self.url or DEFAULT_URL
+        check_url(url)
+        for users in self.load_steps:
+            self.load_config(users, url, output_dir / LOAD_FILE).validate()
+        self.monitor_config(None, output_dir / MONITOR_FILE).validate()
 
-    def _check_output_dir(self) -> None:
+    def _check_output_dir(self) -> Path:
         directory = Path(self.output_dir)
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise BadInput(f"cannot create output directory {directory}: "
                            f"{exc.strerror or exc}") from None
-        check_writable(directory / "comprehensive_memory_analysis.json")
+        check_writable(directory / REPORT_FILE)
+        return directory

@@ -18,7 +18,8 @@ from memory_analysis.analysis.analyze import mean_in_flight
 from memory_analysis.loadgen.merge import merge_read
 from memory_analysis.monitor.report import write_report
 from memory_analysis.reports.jsonio import read_json, write_json_atomic
-from memory_analysis.runner.orchestrator import LOAD_FILE, MONITOR_FILE, RunOutcome, Timeline
+from memory_analysis.runner.config import LOAD_FILE, MONITOR_FILE, REPORT_FILE
+from memory_analysis.runner.orchestrator import RunOutcome, Timeline
 
 TOOL = "memory_analysis_runner"
 SCHEMA_VERSION = 1
@@ -147,7 +148,7 @@ def service_block(outcome: RunOutcome, monitor: dict[str, Any] | None) -> dict[s
 
 
 def write_comprehensive(outcome: RunOutcome, report: dict[str, Any]) -> Path:
-    path = outcome.output_dir / "comprehensive_memory_analysis.json"
+    path = outcome.output_dir / REPORT_FILE
     write_json_atomic(path, report)
     return path
 

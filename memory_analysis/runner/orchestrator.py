@@ -21,9 +21,16 @@ from typing import Any, Protocol
 
 from memory_analysis.errors import BadInput, RunFailed
 from memory_analysis.loadgen.config import DEFAULT_URL
+from memory_analysis.loadgen.runner import timeline_path
 from memory_analysis.monitor.report import stream_path_for
 from memory_analysis.runner import tools
-from memory_analysis.runner.config import RunnerConfig
+from memory_analysis.runner.config import (
+    LOAD_FILE,
+    LOAD_OVERRUN_S,
+    MONITOR_FILE,
+    REPORT_FILE,
+    RunnerConfig,
+)
 from memory_analysis.runner.service import (
     Service,
     attach,
@@ -34,13 +41,8 @@ from memory_analysis.runner.service import (
 )
 from memory_analysis.signals import Interrupted, StopSignal
 
-MONITOR_FILE = "memory_analysis.json"
-LOAD_FILE = "load_test_during_analysis.json"
-REPORT_FILE = "comprehensive_memory_analysis.json"
 SERVICE_LOG = "service.log"
 TOOLS_LOG = "tools.log"
-# How long a tool may take past its own end (start-up, draining in-flight requests).
-LOAD_OVERRUN_S = 30.0
 MONITOR_START_TIMEOUT_S = 15.0
 
 
@@ -120,7 +122,8 @@ class AnalysisRun:
             return start_demo(log, leak_kb=config.demo_leak_kb, hold_mb=config.demo_hold_mb)
         if config.mode == "command":
             assert config.service_cmd is not None
-            return start_command(config.service_cmd, config.url or DEFAULT_URL, "command", log)
+            return start_command(config.service_cmd, config.url or DEFAULT_URL, "command", log,
+                                 cwd=config.service_cwd)
         if config.mode == "pid":
             assert config.pid is not None and config.url is not None
             return attach(config.pid, config.url)
@@ -164,15 +167,6 @@ class AnalysisRun:
                         f"{MONITOR_START_TIMEOUT_S:g} s")
 
     # -- the load ----------------------------------------------------------------------
-    def _load_args(self, users: int, duration_s: float, output: Path,
-                   service: Service) -> list[str]:
-        args = ["--url", service.url, "--users", str(users),
-                "--requests", str(self.config.requests), "--duration", f"{duration_s:g}",
-                "--repeat", "--output", str(output), "--quiet"]
-        for option, value in self.config.load_options.items():
-            args += [option, value]
-        return args
-
     def _load_file(self, outcome: RunOutcome, cycle: int, index: int, users: int) -> Path:
         cycles, steps = self.config.cycles, self.config.load_steps
         if cycles == 1 and len(steps) == 1:
@@ -186,7 +180,7 @@ class AnalysisRun:
     def _run_load(self, service: Service, timeline: Timeline, outcome: RunOutcome,
                   cycle: int) -> None:
         steps = self.config.load_steps
-        step_s = self.config.load_test / len(steps)
+        step_s = self.config.step_s
         cycles = self.config.cycles
         for index, users in enumerate(steps):
             output = self._load_file(outcome, cycle, index, users)
@@ -195,14 +189,13 @@ class AnalysisRun:
                 where.append(f"step {index + 1} of {len(steps)}")
             if cycles > 1:
                 where.append(f"cycle {cycle} of {cycles}")
-            rate = self.config.load_options.get("--rate")
-            what = f"{rate} requests/s" if rate else f"{users} users"
+            rate = self.config.rate
+            what = f"{rate:g} requests/s" if rate else f"{users} users"
             self.view.phase("load", f"{what} for {step_s:g} s"
                             + (f" ({', '.join(where)})" if where else ""))
             started = time.time()
-            self.load = tools.launch("load_tester.py",
-                                     self._load_args(users, step_s, output, service),
-                                     self.output_dir / TOOLS_LOG)
+            args = self.config.load_config(users, service.url, output).to_args() + ["--quiet"]
+            self.load = tools.launch(tools.LOAD_TESTER, args, self.output_dir / TOOLS_LOG)
             first = index == 0 and cycle == 1
             if first:
                 timeline.load_start = started  # provisional, until the report says
@@ -241,26 +234,33 @@ class AnalysisRun:
                                         + tail(self.output_dir / TOOLS_LOG, 1))
 
     # -- the whole run -----------------------------------------------------------------
+    def _clear_previous(self) -> None:
+        """Remove what an earlier run left under the names this run writes, so that no
+        file of it passes for this run's (a failed run then leaves no old report, and the
+        tools' logs start empty)."""
+        names = [REPORT_FILE, MONITOR_FILE, LOAD_FILE, SERVICE_LOG, TOOLS_LOG,
+                 stream_path_for(MONITOR_FILE).name, Path(timeline_path(LOAD_FILE)).name]
+        patterns = ["load_step_*.json", "load_cycle_*.json", "load_step_*.timeline.jsonl",
+                    "load_cycle_*.timeline.jsonl"]
+        stale = [self.output_dir / name for name in names]
+        stale += [path for pattern in patterns for path in self.output_dir.glob(pattern)]
+        for path in stale:
+            path.unlink(missing_ok=True)
+
     def run(self) -> RunOutcome:
         config = self.config
+        self._clear_previous()
         service = self._service()
         timeline = Timeline()
         outcome = RunOutcome(config, service, self.output_dir, timeline)
-        # The monitor is ended by the runner once the cooldown is over (the load may take
-        # longer than planned to start and drain); its own --duration is only a backstop.
-        monitor_cap_s = (config.baseline + (config.load_test + config.cooldown
-                                            + LOAD_OVERRUN_S * len(config.load_steps))
-                         * config.cycles + 60.0)
         try:
             self.view.phase("starting", f"waiting for {service.url}{config.health_path}")
             outcome.startup_s = wait_until_healthy(
                 service, config.health_path, config.startup_timeout, self.stop)
             if service.pid is not None:
-                self.monitor = tools.launch(
-                    "memory_monitor.py",
-                    tools.monitor_args(service.pid, config.interval, monitor_cap_s,
-                                       outcome.monitor_path),
-                    self.output_dir / TOOLS_LOG)
+                args = config.monitor_config(service.pid, outcome.monitor_path).to_args()
+                self.monitor = tools.launch(tools.MONITOR, args + ["--quiet"],
+                                            self.output_dir / TOOLS_LOG)
                 timeline.start = self._wait_monitor_start(outcome.monitor_stream_path,
                                                           service)
             else:

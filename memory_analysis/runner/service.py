@@ -25,6 +25,7 @@ from typing import Any
 
 import psutil
 
+from memory_analysis.childenv import child_env
 from memory_analysis.errors import BadInput, RunFailed
 from memory_analysis.signals import Interrupted, StopSignal
 
@@ -183,10 +184,12 @@ def _is_simple(command: str) -> bool:
 
 
 def start_command(command: str, url: str, mode: str, log_path: Path,
-                  env: dict[str, str] | None = None) -> Service:
-    """Start ``command`` as a shell would run it, in its own process group."""
+                  env: dict[str, str] | None = None, cwd: str | None = None) -> Service:
+    """Start ``command`` as a shell would run it, in its own process group, in ``cwd``
+    (default: this process's directory). Its output goes to ``log_path``, which this run
+    starts anew."""
     try:
-        log = open(log_path, "ab")
+        log = open(log_path, "wb")
     except OSError as exc:
         raise BadInput(f"cannot write {log_path}: {exc.strerror or exc}") from None
     with log:
@@ -198,7 +201,7 @@ def start_command(command: str, url: str, mode: str, log_path: Path,
         script = prefix + command if _is_simple(command) else command
         process = subprocess.Popen(["/bin/sh", "-c", script], stdout=log,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True, env=env,
+                                   start_new_session=True, env=env, cwd=cwd,
                                    preexec_fn=die_with_parent)
     return Service(mode=mode, url=url, pid=process.pid, command=command, log_path=log_path,
                    process=process)
@@ -210,9 +213,7 @@ def start_demo(log_path: Path, leak_kb: int = 0, hold_mb: int = 0) -> Service:
     command = (f"{shlex.quote(sys.executable)} -m memory_analysis.demo --host 127.0.0.1 "
                f"--port {port}" + (f" --leak-kb {leak_kb}" if leak_kb else "")
                + (f" --hold-mb {hold_mb}" if hold_mb else ""))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")])}
-    return start_command(command, f"http://127.0.0.1:{port}", "demo", log_path, env=env)
+    return start_command(command, f"http://127.0.0.1:{port}", "demo", log_path, env=child_env())
 
 
 def attach(pid: int, url: str) -> Service:

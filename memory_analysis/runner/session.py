@@ -59,8 +59,8 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
     # Everything that can be rejected is checked before a service is started.
     catalogs = load_catalogs([config.catalog] if config.catalog else None)
     plan = find_plan(catalogs, config.plan) if config.plan is not None else None
-    if "--scenario" in config.load_options:
-        load_scenario(config.load_options["--scenario"])
+    if config.scenario is not None:
+        load_scenario(config.scenario)
     run = AnalysisRun(config, view, stop)
     outcome = run.run()
     view.phase("merging", "reading the tools' reports")

@@ -14,28 +14,28 @@ import subprocess
 import sys
 from pathlib import Path
 
+from memory_analysis.childenv import child_env
 from memory_analysis.runner.service import die_with_parent, stop_process_group
 
-ROOT = Path(__file__).resolve().parents[2]
+MONITOR = "memory_analysis.cli.monitor"
+LOAD_TESTER = "memory_analysis.cli.load_tester"
+# How each tool names itself in its messages.
+NAMES = {MONITOR: "memory_monitor.py", LOAD_TESTER: "load_tester.py"}
 
 
-def launch(script: str, args: list[str], log_path: Path) -> subprocess.Popen:
-    """Run one of the project's top-level scripts with this interpreter."""
+def launch(module: str, args: list[str], log_path: Path) -> subprocess.Popen:
+    """Run one of the suite's tools as a module of the package, with this interpreter."""
     with open(log_path, "ab") as log:
-        return subprocess.Popen([sys.executable, str(ROOT / script), *args], stdout=log,
+        return subprocess.Popen([sys.executable, "-m", module, *args], stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, preexec_fn=die_with_parent)
+                                start_new_session=True, preexec_fn=die_with_parent,
+                                env=child_env())
 
 
 def interrupt(process: subprocess.Popen, grace_s: float = 10.0) -> None:
     """Ask a tool to stop as Ctrl-C would (it writes its report, complete=false); kill its
     whole group if it has not finished within the grace period."""
     stop_process_group(process, grace_s, first=signal.SIGINT)
-
-
-def monitor_args(pid: int, interval: float, duration_s: float, output: Path) -> list[str]:
-    return ["--pid", str(pid), "--interval", f"{interval:g}", "--duration", f"{duration_s:g}",
-            "--output", str(output), "--quiet"]
 
 
 def finish(process: subprocess.Popen, grace_s: float = 10.0) -> None:
