@@ -1,0 +1,199 @@
+"""The whole verdict in one call: samples and load figures in, report blocks out.
+
+    from memory_analysis.analysis import analyze
+    blocks = analyze(samples, load_test, {"service_cgroup": False, "tree_metric": "pss"})
+    report.update(blocks)  # phases, memory, assessment, recommendations
+
+Pure apart from reading the bundled plan catalogs when the caller passes none.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memory_analysis.analysis.catalogs import load_catalogs
+from memory_analysis.analysis.leak import (
+    LoadSegment,
+    leak_verdict,
+    not_judged,
+    settle_series,
+    worth_caring_mb_per_min,
+)
+from memory_analysis.analysis.level import assess_level, held_matters
+from memory_analysis.analysis.limits import judged_against
+from memory_analysis.analysis.memory import memory_block
+from memory_analysis.analysis.phases import phase_stats
+from memory_analysis.analysis.plans import recommend_plans
+from memory_analysis.analysis.scaling import scaling_verdict, step_levels
+from memory_analysis.analysis.series import MemorySeries, limits_seen, service_memory
+from memory_analysis.analysis.shape import Settled
+from memory_analysis.analysis.sizing import requirements
+from memory_analysis.analysis.suggestions import suggestions
+from memory_analysis.analysis.thresholds import (
+    NEGLIGIBLE_GROWTH_MB,
+    RECOVERY_CRITICAL_PERCENT,
+    shown,
+)
+from memory_analysis.analysis.trend import level_se
+
+
+def load_figures(load_test: dict[str, Any] | None) -> dict[str, Any]:
+    """The load figures the analysis uses, from either the runner's ``load_test`` block
+    (``requests``, ``duration_s``, ...) or a whole load tester report (``totals``)."""
+    if not load_test:
+        return {}
+    if "totals" in load_test:
+        totals = load_test["totals"]
+        return {**totals, "latency_ms": load_test.get("latency_ms", {}),
+                "categories": load_test.get("categories", {}),
+                "errors": load_test.get("errors", {}),
+                "timeline": load_test.get("timeline")}
+    return load_test
+
+
+def mean_in_flight(requests: float, mean_latency_ms: float | None,
+                   duration_s: float | None) -> float | None:
+    """Mean requests in flight over a run, by Little's law: arrival rate × time in system."""
+    if not requests or not mean_latency_ms or not duration_s or duration_s <= 0:
+        return None
+    return requests / duration_s * mean_latency_ms / 1000.0
+
+
+def _segments(options: dict[str, Any], load: dict[str, Any],
+              series: MemorySeries) -> list[dict[str, Any]]:
+    """The load tester's runs on the samples' clock: as the caller gave them, or one
+    run spanning the load phase, from the load figures."""
+    if options.get("segments") is not None:
+        return list(options["segments"])
+    load_t = [t for t, p in zip(series.t, series.phase, strict=True) if p == "load"]
+    if not load_t:
+        return []
+    start = options.get("load_start_t", load_t[0])
+    duration = load.get("duration_s") or (load_t[-1] - start)
+    return [{"start_t": start, "end_t": start + duration, "users": options.get("users"),
+             "requests": load.get("requests") or 0, "timeline": load.get("timeline"),
+             "mean_in_flight": mean_in_flight(load.get("requests") or 0,
+                                              (load.get("latency_ms") or {}).get("mean"),
+                                              duration)}]
+
+
+def _steps(settled: list[tuple[Any, Settled]], segments: list[dict[str, Any]],
+           noise_mb: float) -> list[dict[str, Any]]:
+    """Each user step's settled level, its uncertainty, peak and measured concurrency."""
+    by_users: dict[int, list[tuple[Any, Settled]]] = {}
+    for stretch, points in settled:
+        if stretch.phase == "load" and stretch.users:
+            by_users.setdefault(stretch.users, []).append((stretch, points))
+    rows = []
+    for users, group in sorted(by_users.items()):
+        values = [v for _, p in group for v in p.mb]
+        if not values:
+            continue
+        flights = [s["mean_in_flight"] for s in segments
+                   if s.get("users") == users and s.get("mean_in_flight")]
+        rows.append((users, sum(flights) / len(flights) if flights else None,
+                     sum(values) / len(values), level_se(values),
+                     max(v for s, _ in group for v in s.mb)))
+    return step_levels(rows, noise_mb)
+
+
+def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = None,
+            options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The report's ``phases``, ``memory``, ``assessment`` and ``recommendations`` blocks.
+
+    ``samples``: the monitor's samples, each tagged with ``phase`` ("baseline" | "load" |
+    "cooldown"), and with user steps or cycles ``load_users`` and ``cycle``.
+    ``load_test``: the load figures (see ``load_figures``): requests, duration, latency.
+    ``options`` (all optional):
+      ``service_cgroup`` (bool): the service has a memory cgroup of its own, so its
+        working set is the service memory (default False);
+      ``tree_metric`` ("pss" | "rss"): how the monitor summed the process tree;
+      ``users`` (int): users of a run without steps, for the scaling reason;
+      ``segments`` (list of {"start_t", "end_t", "users", "cycle", "requests",
+        "mean_in_flight", "timeline"}): each run of the load tester on the samples'
+        clock; default one run over the load phase from ``load_test``;
+      ``load_start_t`` (float): when that default run started (samples' clock);
+      ``target_memory_mb`` (float) or ``plan`` (``limits.find_plan``): the memory the
+        service will get, to judge against;
+      ``catalogs`` (list): validated catalogs (``catalogs.load_catalogs``); default bundled.
+    """
+    options = options or {}
+    load = load_figures(load_test)
+    series = service_memory(samples, bool(options.get("service_cgroup", False)),
+                            options.get("tree_metric", "pss"))
+    phases = phase_stats(series)
+    memory = memory_block(series)
+    seen = limits_seen(samples)
+    judged = judged_against(seen["cgroup_limit_mb"], seen["host_total_mb"],
+                            options.get("target_memory_mb"), options.get("plan"))
+    peak = memory["peak_mb"]
+    needs = requirements(peak)
+    catalogs = options.get("catalogs")
+    if catalogs is None:
+        catalogs = load_catalogs()
+    plans = recommend_plans(catalogs, needs["min_memory_mb"], needs["recommended_memory_mb"],
+                            peak)
+    segments = _segments(options, load, series)
+    settled = settle_series(series) if series.mb else []
+    if series.mb:
+        memory["leak"] = leak_verdict(
+            series, [LoadSegment(s["start_t"], s["end_t"], s.get("requests") or 0,
+                                 s.get("timeline")) for s in segments],
+            worth_caring_mb_per_min(_ceiling(judged, plans, needs), peak),
+            judged.get("limit_mb"), peak, settled)
+    else:
+        memory["leak"] = not_judged("service memory was not observed")
+
+    if judged["source"] == "cgroup":
+        peak_percent = seen["cgroup_peak_percent"]
+    elif judged["source"] == "host":
+        peak_percent = seen["host_peak_percent"]
+    else:
+        peak_percent = None if peak is None else peak * 100.0 / judged["limit_mb"]
+    leak = memory["leak"] if series.mb else None
+    assessment = assess_level(peak_percent if series.mb or judged["source"] == "host" else None,
+                              memory["recovery_percent"], judged, leak, memory.get("held_mb"),
+                              bool(memory.get("growth_negligible")))
+    noise = memory.get("noise_floor_mb") or NEGLIGIBLE_GROWTH_MB
+    scaling = scaling_verdict(_steps(settled, segments, noise),
+                              options.get("users"), _optimise_first(memory, judged),
+                              _grew_within_steps(memory["leak"]))
+    recommendations: dict[str, Any] = {
+        **needs,
+        "plans": plans,
+        "scaling": scaling,
+    }
+    recommendations["suggestions"] = suggestions(memory, assessment, load, scaling)
+    return {"phases": phases, "memory": memory, "assessment": assessment,
+            "recommendations": recommendations}
+
+
+def _ceiling(judged: dict[str, Any], plans: dict[str, Any],
+             needs: dict[str, Any]) -> float | None:
+    """The memory a leak would run into: what the service gets when that is known, else
+    what it would be deployed with (the smallest plan holding the recommended memory, or
+    the recommended memory itself)."""
+    if judged["source"] != "host":
+        return judged.get("limit_mb")
+    sizes = [p["memory_mb"] for p in plans.values() if p.get("memory_mb")]
+    return min(sizes) if sizes else needs.get("recommended_memory_mb")
+
+
+def _optimise_first(memory: dict[str, Any], judged: dict[str, Any]) -> str | None:
+    """Why to optimise before scaling (the seed: poor recovery patterns), if so."""
+    leak = memory.get("leak") or {}
+    if leak.get("verdict") == "leak":
+        return ("a leak is suspected: fix it before sizing or scaling, as more memory or "
+                "more instances only delay the OOM kill")
+    recovered = memory.get("recovery_percent")
+    if (recovered is not None and shown(recovered, 0) < RECOVERY_CRITICAL_PERCENT
+            and not memory.get("growth_negligible")
+            and held_matters(memory.get("held_mb"), judged.get("limit_mb"))):
+        return (f"recovery after load is poor ({shown(recovered, 0):.0f} %) and what is held "
+                "is large against the memory the service gets: each instance must be sized "
+                "for its plateau; bound caches and release memory before scaling")
+    return None
+
+
+def _grew_within_steps(leak: dict[str, Any]) -> bool:
+    return leak.get("verdict") == "leak" or bool(leak.get("warming"))

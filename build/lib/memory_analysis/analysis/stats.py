@@ -1,0 +1,89 @@
+"""Plain statistics over lists of numbers. Pure functions, no I/O."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+
+def percentile(values: Sequence[float], pct: float) -> float | None:
+    """The ``pct`` percentile (0-100) by linear interpolation between closest ranks.
+
+    None for an empty sequence. ``values`` need not be sorted.
+    """
+    if not values:
+        return None
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return float(ordered[0])
+    rank = (len(ordered) - 1) * pct / 100.0
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return float(ordered[low] + (ordered[high] - ordered[low]) * (rank - low))
+
+
+def summarize(values: Sequence[float], digits: int = 2) -> dict[str, float | None]:
+    """min, mean, max and p95 of ``values``, rounded; all None when empty."""
+    if not values:
+        return {"min": None, "mean": None, "max": None, "p95": None}
+    p95 = percentile(values, 95)
+    return {
+        "min": round(min(values), digits),
+        "mean": round(sum(values) / len(values), digits),
+        "max": round(max(values), digits),
+        "p95": round(p95, digits) if p95 is not None else None,
+    }
+
+
+def median(values: Sequence[float]) -> float | None:
+    """The middle value (mean of the two middle ones for an even count); None when empty."""
+    return percentile(values, 50)
+
+
+def mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float, float] | None:
+    """Least-squares line through the points: (slope, intercept, R²).
+
+    R² is 1.0 when the ys do not vary at all (a flat line explains them fully).
+    None with fewer than two points or when all xs are equal.
+    """
+    n = len(xs)
+    if n < 2 or n != len(ys):
+        return None
+    mean_x, mean_y = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mean_x) ** 2 for x in xs)
+    if sxx == 0:
+        return None
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sxx
+    intercept = mean_y - slope * mean_x
+    return slope, intercept, r_squared(ys, [intercept + slope * x for x in xs])
+
+
+def r_squared(ys: Sequence[float], predicted: Sequence[float]) -> float:
+    """Share of the variance of ``ys`` that ``predicted`` explains (1.0 for constant ys)."""
+    mean_y = sum(ys) / len(ys)
+    total = sum((y - mean_y) ** 2 for y in ys)
+    residual = sum((y - p) ** 2 for y, p in zip(ys, predicted, strict=True))
+    if total == 0:
+        return 1.0 if residual == 0 else 0.0
+    return 1.0 - residual / total
+
+
+def thin(values: Sequence[float], most: int) -> list[float]:
+    """At most ``most`` values, evenly spaced over ``values`` (first and last kept)."""
+    if len(values) <= most:
+        return list(values)
+    step = (len(values) - 1) / (most - 1)
+    return [values[round(i * step)] for i in range(most)]
+
+
+def mad(values: Sequence[float]) -> float | None:
+    """Median absolute deviation scaled to match a standard deviation on normal data."""
+    middle = median(values)
+    if middle is None:
+        return None
+    spread = median([abs(v - middle) for v in values])
+    return None if spread is None else 1.4826 * spread

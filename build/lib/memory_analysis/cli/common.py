@@ -1,0 +1,71 @@
+"""What every command line shares: one-line errors and exit codes.
+
+Exit codes: 0 success, 1 the run failed, 2 bad usage or bad input, 3 a threshold the
+user set was broken, 130/143 stopped by SIGINT/SIGTERM. This is the only layer that
+turns exceptions into messages; no traceback reaches a user for a foreseeable error.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+
+from memory_analysis.errors import MemoryAnalysisError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_THRESHOLD = 3
+
+
+def exit_code_for_signal(signum: int | None) -> int:
+    """Shell convention: 128 + signal number (130 for SIGINT, 143 for SIGTERM)."""
+    return 128 + int(signum) if signum else EXIT_FAILED
+
+
+def exit_code_for_report(report: dict[str, Any], signum: int | None) -> int:
+    """0 for a complete run, 1 for one that ended early, 130/143 for one stopped by a
+    signal (``end_reason`` "interrupted")."""
+    if report.get("end_reason") == "interrupted":
+        return exit_code_for_signal(signum)
+    return EXIT_OK if report.get("complete") else EXIT_FAILED
+
+
+def fail(prog: str, message: str, code: int) -> int:
+    click.echo(f"{prog}: error: {message}", err=True)
+    return code
+
+
+def run_command(command: click.Command, prog: str, args: Sequence[str] | None = None) -> int:
+    """Run a click command; map every foreseeable failure to one line and an exit code.
+
+    Click's own usage errors print several lines (usage, hint, error); a user of these
+    tools gets the one that matters.
+    """
+    try:
+        result = command.main(args=list(args) if args is not None else None,
+                              prog_name=prog, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        return fail(prog, "aborted", exit_code_for_signal(signal.SIGINT))
+    except click.ClickException as exc:
+        return fail(prog, exc.format_message(), EXIT_USAGE)
+    except MemoryAnalysisError as exc:
+        return fail(prog, str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        return fail(prog, "interrupted", exit_code_for_signal(signal.SIGINT))
+    return int(result or 0)
+
+
+def entry_point(command: click.Command, prog: str) -> Callable[[], None]:
+    """A ``main()`` for console scripts and the top-level files."""
+
+    def main() -> None:
+        sys.exit(run_command(command, prog))
+
+    return main

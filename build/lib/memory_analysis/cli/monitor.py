@@ -1,0 +1,66 @@
+"""Command line of memory_monitor.py: options in, exit code out."""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+import click
+
+from memory_analysis.cli.common import entry_point, exit_code_for_report
+from memory_analysis.monitor.session import FINISH_SIGNAL, MonitorConfig, MonitorSession
+from memory_analysis.reports.monitor_console import LiveView, PlainView, QuietView
+from memory_analysis.signals import StopSignal
+
+PROG = "memory_monitor.py"
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--pid", type=int, default=None,
+              help="Process to watch. Without it, the whole system is monitored.")
+@click.option("--children/--no-children", "include_children", default=True, show_default=True,
+              help="Include all descendants of --pid (worker processes).")
+@click.option("--interval", type=float, default=1.0, show_default=True,
+              help="Seconds between samples (works down to 0.05).")
+@click.option("--duration", type=float, default=None,
+              help="Seconds to monitor. Default: until Ctrl-C or the target exits.")
+@click.option("--output", "-o", default="memory_analysis.json", show_default=True,
+              help="Report file; samples also stream to <name>.samples.jsonl beside it.")
+@click.option("--warning", type=float, default=80.0, show_default=True,
+              help="Warning alert threshold, percent of system memory or cgroup limit.")
+@click.option("--critical", type=float, default=90.0, show_default=True,
+              help="Critical alert threshold, percent.")
+@click.option("--pss-interval", type=float, default=1.0, show_default=True,
+              help="Seconds between PSS/USS reads (smaps_rollup), which cost more than RSS.")
+@click.option("--reset-peak", is_flag=True,
+              help="Reset the target's kernel peak RSS (VmHWM) at start, so the peak covers "
+                   "only this run.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+def command(pid: int | None, include_children: bool, interval: float, duration: float | None,
+            output: str, warning: float, critical: float, pss_interval: float,
+            reset_peak: bool, quiet: bool) -> int:
+    """Sample a process tree's memory (or the system's) on a fixed schedule and write a
+    JSON report with peaks, percentiles, cgroup figures and alerts."""
+    config = MonitorConfig(pid=pid, include_children=include_children, interval=interval,
+                           duration=duration, output=output, warning=warning,
+                           critical=critical, pss_interval=pss_interval, reset_peak=reset_peak)
+    view: QuietView | LiveView | PlainView
+    if quiet:
+        view = QuietView()
+    elif sys.stdout.isatty():
+        view = LiveView()
+    else:
+        view = PlainView(every_s=max(interval, 1.0))
+    with StopSignal((signal.SIGINT, signal.SIGTERM, FINISH_SIGNAL)) as stop:
+        session = MonitorSession(config, view, stop)
+        try:
+            report = session.run()
+        finally:
+            view.close()
+    return exit_code_for_report(report, stop.signum)
+
+
+main = entry_point(command, PROG)
+
+if __name__ == "__main__":
+    main()

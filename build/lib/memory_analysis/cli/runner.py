@@ -1,0 +1,108 @@
+"""Command line of memory_analysis_runner.py: options in, exit code out."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from click.core import ParameterSource
+
+from memory_analysis.cli.common import entry_point, exit_code_for_report
+from memory_analysis.errors import BadInput
+from memory_analysis.reports.runner_console import PlainRunnerView, QuietRunnerView, RichRunnerView
+from memory_analysis.runner.config import QUICK, RunnerConfig
+from memory_analysis.runner.session import run_analysis
+from memory_analysis.signals import StopSignal
+
+PROG = "memory_analysis_runner.py"
+
+
+def _steps(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise BadInput(f"--users-steps must be user counts separated by commas, e.g. 5,10,20 "
+                       f"(got {text!r})") from None
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--baseline", type=float, default=30.0, show_default=True,
+              help="Seconds of monitoring without load.")
+@click.option("--load-test", "load_test", type=float, default=120.0, show_default=True,
+              help="Seconds of load.")
+@click.option("--cooldown", type=float, default=30.0, show_default=True,
+              help="Seconds of monitoring after the load.")
+@click.option("--quick", is_flag=True, help="Short phases: --baseline 15 --load-test 30 "
+              "--cooldown 15 (explicit phase options still win).")
+@click.option("--users", type=int, default=20, show_default=True, help="Concurrent users.")
+@click.option("--requests", type=int, default=15, show_default=True,
+              help="Requests in one user's session; users repeat sessions until the load "
+                   "phase ends.")
+@click.option("--interval", type=float, default=0.5, show_default=True,
+              help="Seconds between memory samples.")
+@click.option("--service-cmd", default=None,
+              help='Start this service (as a shell would run it), e.g. "uvicorn app:app '
+                   '--port 8000"; stopped at the end.')
+@click.option("--service-cwd", default=None, metavar="DIR",
+              help="Directory to run --service-cmd in. Default: the current directory.")
+@click.option("--pid", type=int, default=None, help="Attach to this running service (needs --url).")
+@click.option("--url", default=None,
+              help="The service's base URL. Alone: a remote service, load and latency only.")
+@click.option("--output-dir", default="memory_analysis_results", show_default=True,
+              help="Where the reports and logs go.")
+@click.option("--health-path", default="/health", show_default=True,
+              help="Path polled until the service answers.")
+@click.option("--startup-timeout", type=float, default=30.0, show_default=True,
+              help="Seconds to wait for the service to become healthy.")
+@click.option("--users-steps", default=None,
+              help="Hold the load phase at each user count in turn, e.g. 5,10,20, and fit "
+                   "memory against users.")
+@click.option("--catalog", default=None, help="Your own plan catalog (JSON) to size against.")
+@click.option("--cycles", type=int, default=1, show_default=True,
+              help="Repeat load and cooldown this many times: growth in every cycle is a "
+                   "leak, in the first only a plateau.")
+@click.option("--target-memory", default=None, metavar="SIZE",
+              help="Judge against the memory the service will get, e.g. 512M or 2G.")
+@click.option("--plan", default=None, metavar="PROVIDER:PLAN",
+              help="Judge against a catalog plan's memory, e.g. render:standard.")
+@click.option("--demo-leak-kb", type=int, default=0, show_default=True,
+              help="Demo service only: keep this many KB per request, to see a leak found.")
+@click.option("--demo-hold-mb", type=int, default=0, show_default=True,
+              help="Demo service only: keep a bounded cache of this many MB, to see held "
+                   "memory that is not a leak.")
+@click.option("--scenario", default=None, help="Passed to load_tester.py: endpoint mix file.")
+@click.option("--think-time", default=None, help="Passed to load_tester.py: MIN-MAX seconds.")
+@click.option("--rate", type=float, default=None,
+              help="Passed to load_tester.py: open model, requests/s.")
+@click.option("--timeout", type=float, default=None,
+              help="Passed to load_tester.py: per-request seconds.")
+@click.option("--workers", default=None, help="Passed to load_tester.py: processes or 'auto'.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@click.pass_context
+def command(ctx: click.Context, quick: bool, users_steps: str | None, quiet: bool,
+            **options) -> int:
+    """Run the whole memory analysis: baseline, load and cooldown, then a verdict with
+    memory requirements and cloud plans."""
+    if quick:
+        for name, value in QUICK.items():
+            if ctx.get_parameter_source(name) is not ParameterSource.COMMANDLINE:
+                options[name] = value
+    config = RunnerConfig(users_steps=_steps(users_steps), **options)
+    view: QuietRunnerView | RichRunnerView | PlainRunnerView
+    if quiet:
+        view = QuietRunnerView()
+    elif sys.stdout.isatty():
+        view = RichRunnerView()
+    else:
+        view = PlainRunnerView()
+    with StopSignal() as stop:
+        report = run_analysis(config, view, stop)
+    return exit_code_for_report(report, stop.signum)
+
+
+main = entry_point(command, PROG)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""The memory cgroup a process lives in, v1 or v2: what kills a container.
+
+Inside a container /proc/meminfo describes the host; the limit that matters is the
+memory cgroup's. Working set = usage - inactive file pages, the figure Kubernetes
+evicts on. Sizes in bytes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+# Limits at or above this are "no limit" (v1 writes PAGE_COUNTER_MAX, about 2**63).
+_UNLIMITED = 1 << 60
+
+
+@dataclass
+class CgroupReading:
+    usage: int
+    working_set: int
+    limit: int | None
+    peak: int | None
+    oom_kills: int
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read().strip()
+    except OSError:
+        return None
+    if text == b"max":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def _read_keyed(path: str) -> dict[str, int]:
+    """Files of 'key value' lines: memory.stat, memory.events, memory.oom_control."""
+    values: dict[str, int] = {}
+    try:
+        with open(path, "rb") as handle:
+            for line in handle:
+                parts = line.split()
+                if len(parts) == 2 and parts[1].isdigit():
+                    values[parts[0].decode()] = int(parts[1])
+    except OSError:
+        pass
+    return values
+
+
+def _mounts() -> tuple[dict[str, tuple[str, str]], tuple[str, str] | None]:
+    """(v1 controller -> (mount root, mount point), v2 (mount root, mount point))."""
+    v1: dict[str, tuple[str, str]] = {}
+    v2: tuple[str, str] | None = None
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8") as handle:
+            lines = handle.readlines()
+    except OSError:
+        return v1, v2
+    for line in lines:
+        left, _, right = line.partition(" - ")
+        fields, tail = left.split(), right.split()
+        if len(fields) < 5 or len(tail) < 3:
+            continue
+        root, point, fstype = fields[3], fields[4], tail[0]
+        if fstype == "cgroup":
+            for option in tail[2].split(","):
+                v1.setdefault(option, (root, point))
+        elif fstype == "cgroup2" and v2 is None:
+            v2 = (root, point)
+    return v1, v2
+
+
+def _join(mount: tuple[str, str], path: str) -> str:
+    root, point = mount
+    if root != "/" and path.startswith(root):
+        path = path[len(root):]
+    return os.path.join(point, path.lstrip("/"))
+
+
+class MemoryCgroup:
+    """A memory cgroup directory, v1 or v2, read on demand."""
+
+    def __init__(self, directory: str, version: int, top: str) -> None:
+        self.directory = directory
+        self.version = version
+        self._top = top  # the mount point: limits are looked up to here
+
+    @classmethod
+    def of_process(cls, pid: int) -> MemoryCgroup | None:
+        """The memory cgroup of ``pid``; None at the root or without a memory controller."""
+        try:
+            with open(f"/proc/{pid}/cgroup", encoding="utf-8") as handle:
+                lines = handle.read().splitlines()
+        except OSError:
+            return None
+        v1_mounts, v2_mount = _mounts()
+        v2_path = None
+        for line in lines:
+            _, controllers, path = line.split(":", 2)
+            if "memory" in controllers.split(",") and "memory" in v1_mounts:
+                if path == "/":
+                    return None
+                directory = _join(v1_mounts["memory"], path)
+                if os.path.exists(os.path.join(directory, "memory.usage_in_bytes")):
+                    return cls(directory, 1, v1_mounts["memory"][1])
+            if controllers == "":
+                v2_path = path
+        if v2_path not in (None, "/") and v2_mount is not None:
+            directory = _join(v2_mount, v2_path)
+            if os.path.exists(os.path.join(directory, "memory.current")):
+                return cls(directory, 2, v2_mount[1])
+        return None
+
+    def _file(self, name: str) -> str:
+        return os.path.join(self.directory, name)
+
+    def _v2_limit(self) -> int | None:
+        # The tightest memory.max from this group up to the mount point.
+        limit = None
+        directory = self.directory
+        while directory.startswith(self._top) and directory != self._top:
+            value = _read_int(os.path.join(directory, "memory.max"))
+            if value is not None and (limit is None or value < limit):
+                limit = value
+            directory = os.path.dirname(directory)
+        return limit
+
+    def read(self) -> CgroupReading | None:
+        """Current figures; None when the group has gone."""
+        if self.version == 1:
+            usage = _read_int(self._file("memory.usage_in_bytes"))
+            if usage is None:
+                return None
+            stat = _read_keyed(self._file("memory.stat"))
+            inactive = stat.get("total_inactive_file", stat.get("inactive_file", 0))
+            limit = stat.get("hierarchical_memory_limit") or _read_int(
+                self._file("memory.limit_in_bytes"))
+            peak = _read_int(self._file("memory.max_usage_in_bytes"))
+            oom_kills = _read_keyed(self._file("memory.oom_control")).get("oom_kill", 0)
+        else:
+            usage = _read_int(self._file("memory.current"))
+            if usage is None:
+                return None
+            inactive = _read_keyed(self._file("memory.stat")).get("inactive_file", 0)
+            limit = self._v2_limit()
+            peak = _read_int(self._file("memory.peak"))
+            oom_kills = _read_keyed(self._file("memory.events")).get("oom_kill", 0)
+        if limit is not None and limit >= _UNLIMITED:
+            limit = None
+        return CgroupReading(usage=usage, working_set=max(usage - inactive, 0), limit=limit,
+                             peak=peak, oom_kills=oom_kills)

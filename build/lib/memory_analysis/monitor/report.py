@@ -1,0 +1,119 @@
+"""The monitor's report: a running summary of the samples and the final JSON document.
+
+Samples are kept as encoded JSON strings (they are written to the JSON-Lines stream in
+that form anyway), and the figures the summary needs as float arrays, so a 24-hour run
+at 5 s intervals costs a few MB, not a dict per sample.
+"""
+
+from __future__ import annotations
+
+from array import array
+from pathlib import Path
+from typing import Any
+
+from memory_analysis.analysis.stats import percentile, summarize
+from memory_analysis.reports.jsonio import dumps_with_raw_list, write_text_atomic
+
+TOOL = "memory_monitor"
+SCHEMA_VERSION = 1
+
+
+def _peak(values: array) -> float | None:
+    return round(max(values), 3) if values else None
+
+
+class MonitorSummary:
+    """Collects what the summary needs, one sample at a time (``add``), derives once."""
+
+    def __init__(self) -> None:
+        self.encoded_samples: list[str] = []
+        self.system_percent = array("d")
+        self.rss_mb = array("d")
+        self.tree_mb = array("d")
+        # Running peaks (MB), kept as samples arrive so a live view can show them.
+        # The target's own peak is the larger of sampled RSS and the kernel's high-water
+        # mark, so a spike between two samples still counts.
+        self.peak_rss_mb: float | None = None
+        self.peak_tree_mb: float | None = None
+        self.cgroup_usage_mb = array("d")
+        self.cgroup_peak_mb = array("d")
+        self.jitter_ms = array("d")
+        self.oom_kills_first: int | None = None
+        self.oom_kills_last: int | None = None
+        self.first_t: float | None = None
+        self.last_t: float | None = None
+        self.missed_ticks = 0
+
+    def add(self, sample: dict[str, Any], encoded: str, jitter_ms: float) -> None:
+        self.encoded_samples.append(encoded)
+        if self.first_t is None:
+            self.first_t = sample["t"]
+        self.last_t = sample["t"]
+        self.jitter_ms.append(jitter_ms)
+        self.system_percent.append(sample["system"]["percent"])
+        process = sample.get("process")
+        if process:
+            self.rss_mb.append(process["rss_mb"])
+            self.tree_mb.append(process["tree_mb"])
+            self.peak_rss_mb = max(self.peak_rss_mb or 0.0, process["rss_mb"], process["hwm_mb"])
+            self.peak_tree_mb = max(self.peak_tree_mb or 0.0, process["tree_mb"])
+        group = sample.get("cgroup")
+        if group:
+            self.cgroup_usage_mb.append(group["usage_mb"])
+            if group.get("peak_mb") is not None:
+                self.cgroup_peak_mb.append(group["peak_mb"])
+            if self.oom_kills_first is None:
+                self.oom_kills_first = group["oom_kills"]
+            self.oom_kills_last = group["oom_kills"]
+
+    @property
+    def sample_count(self) -> int:
+        return len(self.encoded_samples)
+
+    @property
+    def duration_s(self) -> float:
+        if self.first_t is None or self.last_t is None:
+            return 0.0
+        return round(self.last_t - self.first_t, 3)
+
+    def finish(self, tree_metric: str | None) -> dict[str, Any]:
+        jitter_p50 = percentile(self.jitter_ms, 50)
+        jitter_p99 = percentile(self.jitter_ms, 99)
+        summary: dict[str, Any] = {
+            "sample_count": self.sample_count,
+            "duration_s": self.duration_s,
+            "system_percent": summarize(self.system_percent),
+            "peak_rss_mb": self.peak_rss_mb,
+            "peak_tree_mb": self.peak_tree_mb,
+            "tree_metric": tree_metric,
+            "rss_mb": summarize(self.rss_mb, 3),
+            "tree_mb": summarize(self.tree_mb, 3),
+            "timing": {
+                "jitter_p50_ms": round(jitter_p50, 3) if jitter_p50 is not None else None,
+                "jitter_p99_ms": round(jitter_p99, 3) if jitter_p99 is not None else None,
+                "jitter_max_ms": round(max(self.jitter_ms), 3) if self.jitter_ms else None,
+                "missed_ticks": self.missed_ticks,
+            },
+        }
+        if self.cgroup_usage_mb:
+            peaks = [p for p in (_peak(self.cgroup_usage_mb), _peak(self.cgroup_peak_mb))
+                     if p is not None]
+            summary["cgroup"] = {
+                "usage_mb": summarize(self.cgroup_usage_mb, 3),
+                "peak_mb": max(peaks),
+                "oom_kills": self.oom_kills_last,
+                "oom_kills_during_run": (self.oom_kills_last or 0) - (self.oom_kills_first or 0),
+            }
+        return summary
+
+
+def stream_path_for(report_path: str | Path) -> Path:
+    """The JSON-Lines file beside a report: memory_analysis.json ->
+    memory_analysis.samples.jsonl."""
+    path = Path(report_path)
+    return path.with_name(path.stem + ".samples.jsonl")
+
+
+def write_report(path: str, report: dict[str, Any], encoded_samples: list[str]) -> None:
+    """Write the report atomically, splicing the already-encoded samples in."""
+    write_text_atomic(path, dumps_with_raw_list(report, "samples", encoded_samples))

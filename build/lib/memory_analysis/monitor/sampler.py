@@ -1,0 +1,275 @@
+"""One sample of system memory, a process tree, and its memory cgroup.
+
+Cheap reads (/proc/PID/status, /proc/PID/stat, /proc/meminfo, cgroup files) run on
+every tick. Two reads cost more and run every ``pss_interval`` seconds: smaps_rollup,
+which gives PSS and USS but locks the target's memory map while the kernel walks it, and
+the scan of the whole process table that finds new descendants (known descendants are
+re-read on every tick, and leave the tree as soon as they exit). Between two reads each
+process's PSS and USS are carried forward by the change in its RSS, so the tree total
+still moves at the sampling rate. All figures leave here in MB (2**20 bytes).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from memory_analysis.monitor import procfs
+from memory_analysis.monitor.cgroup import MemoryCgroup
+from memory_analysis.monitor.procfs import ProcessGone
+
+MB = 1024 * 1024
+
+
+def _mb(value: int | None) -> float | None:
+    return None if value is None else round(value / MB, 3)
+
+
+def read_system() -> dict[str, float]:
+    """System memory. ``used`` is total minus available: what new allocations cannot get."""
+    info = procfs.read_meminfo()
+    total = info.get("MemTotal", 0)
+    available = info.get("MemAvailable", info.get("MemFree", 0))
+    swap_used = info.get("SwapTotal", 0) - info.get("SwapFree", 0)
+    return {
+        "total_mb": _mb(total) or 0.0,
+        "available_mb": _mb(available) or 0.0,
+        "used_mb": _mb(total - available) or 0.0,
+        "percent": round((total - available) * 100.0 / total, 2) if total else 0.0,
+        "swap_used_mb": _mb(swap_used) or 0.0,
+    }
+
+
+def cgroup_sample(group: MemoryCgroup | None) -> dict[str, Any] | None:
+    if group is None:
+        return None
+    reading = group.read()
+    if reading is None:
+        return None
+    limit = reading.limit
+    return {
+        "version": group.version,
+        "usage_mb": _mb(reading.usage),
+        "working_set_mb": _mb(reading.working_set),
+        "limit_mb": _mb(limit),
+        "percent": round(reading.working_set * 100.0 / limit, 2) if limit else None,
+        "peak_mb": _mb(reading.peak),
+        "oom_kills": reading.oom_kills,
+    }
+
+
+@dataclass
+class _Rollup:
+    """Last smaps_rollup of one process and its RSS at that moment (bytes)."""
+
+    pss: int
+    uss: int
+    rss_at_read: int
+    anon_shmem: int | None  # PSS of anonymous + shared-memory pages
+    rss_anon_shmem_at_read: int
+
+    def pss_now(self, rss: int) -> int:
+        return max(self.pss + rss - self.rss_at_read, 0)
+
+    def uss_now(self, rss: int) -> int:
+        return max(self.uss + rss - self.rss_at_read, 0)
+
+    def anon_shmem_now(self, rss_anon_shmem: int) -> int | None:
+        if self.anon_shmem is None:
+            return None
+        return max(self.anon_shmem + rss_anon_shmem - self.rss_anon_shmem_at_read, 0)
+
+
+def service_total(anon_shmem: list[int | None], rss_file: list[int]) -> int | None:
+    """The tree's memory as its own container would be charged for it (bytes).
+
+    Anonymous and shared-memory pages by PSS: split among the tree's processes, which are
+    the only ones sharing them (forked workers). File-backed pages (the interpreter,
+    libraries) counted once, as the largest member's file RSS: the workers map the same
+    files, and other processes on the host that map them too (a load generator running
+    the same Python) must not shrink the service's figure, as they do its PSS. None when
+    the kernel does not split PSS by kind.
+    """
+    if not anon_shmem or any(part is None for part in anon_shmem):
+        return None
+    return sum(part for part in anon_shmem if part is not None) + max(rss_file, default=0)
+
+
+@dataclass
+class ReadCounts:
+    """How often each kind of read ran, for the report."""
+
+    status: int = 0
+    smaps_rollup: int = 0
+    process_scan: int = 0
+
+
+@dataclass
+class TreeSampler:
+    """Samples one process and, optionally, all its descendants.
+
+    Raises ProcessGone from ``sample`` once the target has exited (or its PID now
+    belongs to another process).
+    """
+
+    pid: int
+    include_children: bool = True
+    pss_interval: float = 1.0
+    counts: ReadCounts = field(default_factory=ReadCounts)
+    # What could not be read, and why (e.g. PSS of another user's process).
+    unreadable: dict[str, str] = field(default_factory=dict)
+    pss_readable: bool = True
+
+    def __post_init__(self) -> None:
+        self._start_ticks = procfs.read_stat(self.pid).start_ticks
+        self._rollups: dict[int, _Rollup] = {}
+        self._cpu_prev: dict[int, tuple[int, float]] = {}
+        self._next_deep_at = float("-inf")
+        self._members = [self.pid]
+
+    def _refresh_rollup(self, pid: int, rss: int, anon_shmem_rss: int) -> None:
+        try:
+            rollup = procfs.read_smaps_rollup(pid)
+        except PermissionError:
+            self._rollups.pop(pid, None)
+            if pid == self.pid:
+                self.pss_readable = False
+            self.unreadable.setdefault(
+                "pss", f"smaps_rollup of PID {pid} is not readable (permission denied); "
+                "run as the process owner or root for PSS/USS")
+            return
+        except ProcessGone:
+            return
+        self.counts.smaps_rollup += 1
+        self._rollups[pid] = _Rollup(rollup.pss, rollup.uss, rss, rollup.pss_anon_shmem,
+                                     anon_shmem_rss)
+
+    def _cpu_percent(self, pid: int, ticks: int, now: float) -> float | None:
+        previous = self._cpu_prev.get(pid)
+        self._cpu_prev[pid] = (ticks, now)
+        if previous is None or now <= previous[1]:
+            return None
+        seconds = (ticks - previous[0]) / procfs.CLOCK_TICKS
+        return round(seconds * 100.0 / (now - previous[1]), 1)
+
+    def sample(self, now: float) -> dict[str, Any]:
+        """The target's and its tree's figures at monotonic time ``now``."""
+        status = procfs.read_status(self.pid)
+        if status.zombie:
+            raise ProcessGone(self.pid)
+        deep = now >= self._next_deep_at
+        if deep:
+            self._next_deep_at = now + self.pss_interval
+        if self.include_children and deep:
+            # Finding new descendants means reading every process's stat: an expensive
+            # read, done on the PSS schedule. In between, known members are re-read.
+            stats = procfs.scan_processes()
+            self.counts.process_scan += 1
+            self._members = [self.pid, *procfs.descendants(self.pid, stats)]
+        else:
+            stats = {}
+            for pid in self._members:
+                try:
+                    stats[pid] = procfs.read_stat(pid)
+                except (ProcessGone, PermissionError):
+                    if pid == self.pid:
+                        raise ProcessGone(pid) from None
+        members = [pid for pid in self._members if pid in stats]
+        target_stat = stats.get(self.pid)
+        if target_stat is None or target_stat.start_ticks != self._start_ticks:
+            raise ProcessGone(self.pid)
+
+        statuses = {self.pid: status}
+        for child in members[1:]:
+            try:
+                child_status = procfs.read_status(child)
+            except (ProcessGone, PermissionError):
+                continue
+            if not child_status.zombie:
+                statuses[child] = child_status
+        self.counts.status += len(statuses)
+
+        if deep and self.pss_readable:
+            for pid, st in statuses.items():
+                self._refresh_rollup(pid, st.rss, st.rss_anon + st.rss_shmem)
+        # Forget processes that have gone, so their figures are not counted.
+        for gone in set(self._rollups) - set(statuses):
+            del self._rollups[gone]
+        for gone in set(self._cpu_prev) - set(statuses):
+            del self._cpu_prev[gone]
+
+        tree_rss = sum(st.rss for st in statuses.values())
+        tree_pss = None
+        if self.pss_readable:
+            # A process not yet read (just forked) counts with its RSS until its first read.
+            tree_pss = sum(
+                self._rollups[pid].pss_now(st.rss) if pid in self._rollups else st.rss
+                for pid, st in statuses.items()
+            )
+        tree_service = None
+        if self.pss_readable:
+            # As for PSS, a process not read yet counts with its own anonymous RSS.
+            tree_service = service_total(
+                [self._rollups[pid].anon_shmem_now(st.rss_anon + st.rss_shmem)
+                 if pid in self._rollups else st.rss_anon + st.rss_shmem
+                 for pid, st in statuses.items()],
+                [st.rss_file for st in statuses.values()])
+        cpu = {pid: self._cpu_percent(pid, stats[pid].cpu_ticks, now)
+               for pid in statuses if pid in stats}
+        tree_cpu = None if any(v is None for v in cpu.values()) else round(
+            sum(v for v in cpu.values() if v is not None), 1)
+
+        own = self._rollups.get(self.pid)
+        try:
+            open_fds: int | None = procfs.count_fds(self.pid)
+        except PermissionError:
+            open_fds = None
+        return {
+            "pid": self.pid,
+            "rss_mb": _mb(status.rss),
+            "vms_mb": _mb(status.vms),
+            "uss_mb": _mb(own.uss_now(status.rss)) if own else None,
+            "pss_mb": _mb(own.pss_now(status.rss)) if own else None,
+            "hwm_mb": _mb(status.hwm),
+            "swap_mb": _mb(status.swap),
+            "rss_anon_mb": _mb(status.rss_anon),
+            "rss_file_mb": _mb(status.rss_file),
+            "rss_shmem_mb": _mb(status.rss_shmem),
+            "threads": status.threads,
+            "open_fds": open_fds,
+            "cpu_percent": cpu.get(self.pid),
+            "children": len(statuses) - 1,
+            "tree_rss_mb": _mb(tree_rss),
+            "tree_pss_mb": _mb(tree_pss),
+            "tree_mb": _mb(tree_pss if tree_pss is not None else tree_rss),
+            "tree_service_mb": _mb(tree_service),
+            "tree_cpu_percent": tree_cpu,
+        }
+
+    @property
+    def tree_metric(self) -> str:
+        return "pss" if self.pss_readable else "rss"
+
+
+def reset_peak(pid: int) -> str | None:
+    """Reset the kernel's RSS high-water mark (VmHWM) of ``pid``; the reason on failure."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as handle:
+            handle.write("5")
+    except OSError as exc:
+        return f"could not reset the peak of PID {pid}: {exc.strerror or exc}"
+    return None
+
+
+def is_python_process(pid: int) -> bool:
+    """True when the process runs a Python interpreter (its executable's name says so)."""
+    try:
+        exe = os.path.basename(os.readlink(f"/proc/{pid}/exe"))
+    except OSError:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                exe = os.path.basename(handle.read().split(b"\0")[0].decode(errors="replace"))
+        except OSError:
+            return False
+    return exe.startswith(("python", "pypy"))

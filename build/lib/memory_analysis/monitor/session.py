@@ -1,0 +1,301 @@
+"""A monitoring run: sample on a fixed schedule until the duration ends, the target
+exits, or a stop is requested; stream samples; write the report.
+
+The schedule is deadline-based: sample k is due at start + k * interval, so time spent
+sampling does not push later samples back (no drift). A tick that is already past when
+the previous sample finishes is skipped and counted, rather than bunched up.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+import psutil
+
+from memory_analysis import __version__
+from memory_analysis.errors import BadInput
+from memory_analysis.monitor.alerts import AlertTracker
+from memory_analysis.monitor.cgroup import MemoryCgroup
+from memory_analysis.monitor.procfs import ProcessGone
+from memory_analysis.monitor.report import (
+    SCHEMA_VERSION,
+    TOOL,
+    MonitorSummary,
+    stream_path_for,
+    write_report,
+)
+from memory_analysis.monitor.sampler import (
+    TreeSampler,
+    cgroup_sample,
+    is_python_process,
+    read_system,
+    reset_peak,
+)
+from memory_analysis.reports.jsonio import JsonLinesStream, check_writable
+from memory_analysis.signals import StopSignal
+
+MIN_INTERVAL_S = 0.01
+# Ends a run normally, complete, before its --duration (how the runner ends the cooldown).
+FINISH_SIGNAL = signal.SIGUSR1
+
+
+@dataclass
+class MonitorConfig:
+    pid: int | None = None
+    include_children: bool = True
+    interval: float = 1.0
+    duration: float | None = None
+    output: str = "memory_analysis.json"
+    warning: float = 80.0
+    critical: float = 90.0
+    pss_interval: float = 1.0
+    reset_peak: bool = False
+
+    def validate(self) -> None:
+        """BadInput with one clear sentence for any impossible setting."""
+        if not self.interval > 0:
+            raise BadInput(f"--interval must be greater than 0 seconds (got {self.interval:g})")
+        if self.interval < MIN_INTERVAL_S:
+            raise BadInput(f"--interval must be at least {MIN_INTERVAL_S:g} seconds")
+        if self.duration is not None and not self.duration > 0:
+            raise BadInput(f"--duration must be greater than 0 seconds (got {self.duration:g})")
+        if not self.pss_interval > 0:
+            raise BadInput(f"--pss-interval must be greater than 0 seconds "
+                           f"(got {self.pss_interval:g})")
+        for name, value in (("--warning", self.warning), ("--critical", self.critical)):
+            if not 0 < value <= 100:
+                raise BadInput(f"{name} must be a percentage between 0 and 100 (got {value:g})")
+        if self.warning >= self.critical:
+            raise BadInput(f"--warning ({self.warning:g}) must be below --critical "
+                           f"({self.critical:g})")
+        if self.pid is not None:
+            if self.pid <= 0 or not psutil.pid_exists(self.pid):
+                raise BadInput(f"no process with PID {self.pid}")
+        check_writable(self.output)
+
+    @property
+    def stream_path(self) -> str:
+        return str(stream_path_for(self.output))
+
+    def to_args(self) -> list[str]:
+        """This run as memory_monitor.py's command line (how the runner starts it)."""
+        args = ["--interval", f"{self.interval:g}", "--output", self.output,
+                "--warning", f"{self.warning:g}", "--critical", f"{self.critical:g}",
+                "--pss-interval", f"{self.pss_interval:g}"]
+        if self.pid is not None:
+            args += ["--pid", str(self.pid)]
+        if not self.include_children:
+            args.append("--no-children")
+        if self.duration is not None:
+            args += ["--duration", f"{self.duration:g}"]
+        if self.reset_peak:
+            args.append("--reset-peak")
+        return args
+
+
+class MonitorView(Protocol):
+    """What the session tells a presenter. Presenters format; they compute nothing."""
+
+    def started(self, header: dict[str, Any]) -> None: ...
+    def sampled(self, sample: dict[str, Any], status: dict[str, Any]) -> None: ...
+    def alerted(self, alert: dict[str, Any]) -> None: ...
+    def finished(self, report: dict[str, Any], files: list[str]) -> None: ...
+
+
+def describe_target(pid: int) -> dict[str, Any]:
+    """Name, command line and user of the target, as far as they can be read."""
+    target: dict[str, Any] = {"pid": pid, "name": None, "cmdline": [], "username": None}
+    try:
+        process = psutil.Process(pid)
+        with process.oneshot():
+            target["name"] = process.name()
+            target["username"] = process.username()
+            target["cmdline"] = process.cmdline()
+    except psutil.AccessDenied:
+        pass
+    except psutil.NoSuchProcess:
+        raise BadInput(f"no process with PID {pid}") from None
+    target["is_python"] = is_python_process(pid)
+    return target
+
+
+class MonitorSession:
+    """One run of the monitor. ``run`` returns the report it wrote."""
+
+    def __init__(self, config: MonitorConfig, view: MonitorView, stop: StopSignal) -> None:
+        config.validate()
+        self.config = config
+        self.view = view
+        self.stop = stop
+        self.notes: list[str] = []
+        self.alerts: list[dict[str, Any]] = []
+        self.summary = MonitorSummary()
+        self.tracker = AlertTracker(config.warning, config.critical)
+        self.target: dict[str, Any] | None = None
+        self.sampler: TreeSampler | None = None
+        if config.pid is not None:
+            self.target = describe_target(config.pid)
+            if config.reset_peak:
+                problem = reset_peak(config.pid)
+                if problem:
+                    self.notes.append(problem)
+            try:
+                self.sampler = TreeSampler(config.pid, config.include_children,
+                                           max(config.pss_interval, config.interval))
+            except ProcessGone:
+                raise BadInput(f"no process with PID {config.pid}") from None
+        # Without a target, the monitor's own cgroup: the container it runs in.
+        self.cgroup = MemoryCgroup.of_process(config.pid if config.pid else os.getpid())
+        try:
+            self.stream = JsonLinesStream(config.stream_path)
+        except OSError as exc:
+            raise BadInput(f"cannot write {config.stream_path}: {exc.strerror or exc}") from None
+
+    def _header(self) -> dict[str, Any]:
+        """What the stream's first line and the report both start with."""
+        return {
+            "tool": TOOL,
+            "schema_version": SCHEMA_VERSION,
+            "version": __version__,
+            "config": {**asdict(self.config), "stream": self.config.stream_path},
+            "target": self.target,
+            "start_time": self._start_wall,
+            "cgroup": {"path": self.cgroup.directory, "version": self.cgroup.version}
+            if self.cgroup else None,
+        }
+
+    def _take(self, t: float, now: float) -> dict[str, Any]:
+        process = self.sampler.sample(now) if self.sampler else None
+        return {
+            "t": round(t, 4),
+            "time": round(self._start_wall + t, 4),
+            "system": read_system(),
+            "process": process,
+            "cgroup": cgroup_sample(self.cgroup),
+            # Seam for the in-process agent (a later issue): GC and heap figures.
+            "python": None,
+        }
+
+    def _check_alerts(self, sample: dict[str, Any]) -> None:
+        group = sample["cgroup"]
+        for metric, value in (("system_percent", sample["system"]["percent"]),
+                              ("cgroup_percent", group["percent"] if group else None)):
+            alert = self.tracker.check(sample["t"], metric, value)
+            if alert:
+                self.alerts.append(alert)
+                self.stream.write({"kind": "alert", **alert})
+                self.view.alerted(alert)
+
+    def _status(self, sample: dict[str, Any]) -> dict[str, Any]:
+        """What a live view shows, derived here so views only format."""
+        process = sample["process"]
+        remaining = None
+        if self.config.duration is not None:
+            remaining = max(self.config.duration - sample["t"], 0.0)
+        return {
+            "t": sample["t"],
+            "remaining_s": remaining,
+            "samples": self.summary.sample_count,
+            "system_percent": sample["system"]["percent"],
+            "rss_mb": process["rss_mb"] if process else None,
+            "tree_mb": process["tree_mb"] if process else None,
+            "children": process["children"] if process else None,
+            "peak_rss_mb": self.summary.peak_rss_mb,
+            "peak_tree_mb": self.summary.peak_tree_mb,
+            "cgroup": sample["cgroup"],
+            "alerts": len(self.alerts),
+        }
+
+    def run(self) -> dict[str, Any]:
+        interval = self.config.interval
+        duration = self.config.duration
+        self._start_wall = time.time()
+        start = time.monotonic()
+        header = self._header()
+        self.stream.write({"kind": "header", **header})
+        self.view.started(header)
+        end_reason = "error"  # replaced by the reason the loop ends for
+        tick = 0
+        try:
+            while True:
+                due = tick * interval
+                if duration is not None and due > duration + 1e-9:
+                    end_reason = "duration"
+                    break
+                delay = start + due - time.monotonic()
+                if self.stop.wait(delay):
+                    # SIGUSR1 is the runner saying "the cooldown is over": a normal end.
+                    end_reason = "requested" if self.stop.signum == FINISH_SIGNAL else "interrupted"
+                    break
+                now = time.monotonic()
+                try:
+                    sample = self._take(now - start, now)
+                except ProcessGone:
+                    end_reason = "target_exited"
+                    break
+                encoded = json.dumps(sample, separators=(",", ":"))
+                self.stream.write_encoded(encoded)
+                self.summary.add(sample, encoded, (now - start - due) * 1000.0)
+                self._check_alerts(sample)
+                self.view.sampled(sample, self._status(sample))
+                # Next due tick after now; ticks already past are skipped, not bunched up.
+                next_tick = max(tick + 1, math.ceil((time.monotonic() - start) / interval))
+                self.summary.missed_ticks += next_tick - tick - 1
+                tick = next_tick
+        finally:
+            report = self._report(end_reason, time.monotonic() - start)
+            write_report(self.config.output, report, self.summary.encoded_samples)
+            self.stream.write({"kind": "end", "end_reason": end_reason,
+                               "complete": report["complete"]})
+            self.stream.close()
+        self.view.finished(report, [self.config.output, self.config.stream_path])
+        return report
+
+    def _report(self, end_reason: str, elapsed: float) -> dict[str, Any]:
+        # Complete means the run covered what was asked: the whole duration, until the
+        # finish signal, or, without a duration, until the target's own exit. Ctrl-C and a
+        # target dying early are not.
+        complete = end_reason in ("duration", "requested") or (
+            end_reason == "target_exited" and self.config.duration is None)
+        summary = self.summary.finish(self.sampler.tree_metric if self.sampler else None)
+        if end_reason == "target_exited" and self.cgroup is not None:
+            # One last look: an OOM kill shows in the cgroup only after the target died.
+            final = cgroup_sample(self.cgroup)
+            if final is not None and "cgroup" in summary:
+                summary["cgroup"]["oom_kills"] = final["oom_kills"]
+                summary["cgroup"]["oom_kills_during_run"] = (
+                    final["oom_kills"] - (self.summary.oom_kills_first or 0))
+        sampler = self.sampler
+        reads: dict[str, Any] = {
+            "meminfo": {"interval_s": self.config.interval, "count": self.summary.sample_count},
+        }
+        if sampler is not None:
+            reads["status"] = {"interval_s": self.config.interval, "count": sampler.counts.status}
+            reads["smaps_rollup"] = {"interval_s": sampler.pss_interval,
+                                     "count": sampler.counts.smaps_rollup}
+            reads["process_scan"] = {"interval_s": sampler.pss_interval,
+                                     "count": sampler.counts.process_scan}
+        if self.cgroup is not None:
+            reads["cgroup"] = {"interval_s": self.config.interval,
+                               "count": self.summary.sample_count}
+        unreadable = dict(sampler.unreadable) if sampler else {}
+        if sampler is not None and not sampler.pss_readable:
+            self.notes.append("PSS was not readable: tree totals sum RSS, which counts "
+                              "pages shared between processes more than once")
+        return {
+            **self._header(),
+            "complete": complete,
+            "end_reason": end_reason,
+            "elapsed_s": round(elapsed, 3),
+            "reads": reads,
+            "unreadable": unreadable,
+            "notes": self.notes,
+            "summary": summary,
+            "alerts": self.alerts,
+        }

@@ -1,0 +1,117 @@
+"""JSON files the tools exchange: written atomically, streamed as JSON Lines.
+
+Every report carries ``tool``, ``schema_version`` and ``complete``. A report is written
+to a temporary file in the same directory and renamed over the target, so a reader
+never sees half a file. Long runs also append each record to a JSON-Lines file as it
+is taken, so a crash loses at most the record being written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TextIO
+
+from memory_analysis.errors import BadInput
+
+
+def check_writable(path: str | os.PathLike[str]) -> Path:
+    """Fail early (BadInput) when ``path`` cannot be written; return it as a Path.
+
+    Creates nothing but a probe file, removed at once, in the target directory.
+    """
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise BadInput(f"cannot write {target}: it is a directory")
+    if not directory.is_dir():
+        raise BadInput(f"cannot write {target}: directory {directory} does not exist")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".probe-", dir=directory)
+    except OSError as exc:
+        raise BadInput(f"cannot write {target}: {exc.strerror or exc}") from None
+    os.close(fd)
+    os.unlink(probe)
+    return target
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
+    """Write ``obj`` as indented JSON, atomically."""
+    write_text_atomic(path, json.dumps(obj, indent=2) + "\n")
+
+
+def dumps_with_raw_list(obj: dict[str, Any], key: str, raw_items: Iterable[str]) -> str:
+    """JSON text of ``obj`` with ``key`` set to a list of already-encoded items.
+
+    Long runs keep their samples as encoded JSON strings (a fraction of the memory of
+    dicts); this splices them into the report without decoding them again.
+    """
+    head = json.dumps({k: v for k, v in obj.items() if k != key}, indent=2)
+    body = ",\n    ".join(raw_items)
+    items = f"[\n    {body}\n  ]" if body else "[]"
+    return head[:-2] + f',\n  "{key}": {items}\n}}\n' if head != "{}" else f'{{"{key}": {items}}}\n'
+
+
+def read_json(path: str | os.PathLike[str], expect_tool: str | None = None) -> dict[str, Any]:
+    """Read a report; BadInput when missing, malformed, or written by another tool."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        raise BadInput(f"{path}: no such file") from None
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except OSError as exc:
+        raise BadInput(f"{path}: {exc.strerror or exc}") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"{path}: expected a JSON object")
+    if expect_tool is not None and data.get("tool") != expect_tool:
+        raise BadInput(f"{path}: not a {expect_tool} report (tool is {data.get('tool')!r})")
+    return data
+
+
+class JsonLinesStream:
+    """Append-only JSON-Lines file, flushed after every record.
+
+    A flush hands the line to the kernel, so it survives ``kill -9`` of this process
+    (only a machine crash could lose it), at the cost of one write call per record.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._handle: TextIO | None = open(self.path, "w", encoding="utf-8")
+
+    def write_encoded(self, line: str) -> None:
+        if self._handle is not None:
+            self._handle.write(line + "\n")
+            self._handle.flush()
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.write_encoded(json.dumps(record, separators=(",", ":")))
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None

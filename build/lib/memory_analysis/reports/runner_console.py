@@ -1,0 +1,175 @@
+"""How the runner talks to a person: progress lines during the run, then the verdict as
+tables (rich on a terminal, plain text otherwise). Everything shown comes from the
+finished report; nothing is computed here."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, TextIO
+
+from memory_analysis.reports.plain import PlainLines
+
+
+def _num(value: Any, unit: str = "", digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, (int, float)):
+        return f"{value:,.{digits}f}{unit}"
+    return str(value)
+
+
+def _percent(rate: float | None) -> str:
+    """A 0-1 rate shown as a percentage."""
+    return "-" if rate is None else f"{rate:.2%}"
+
+
+def summary_tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, header, rows) for each table of the summary, as display strings."""
+    tables: list[tuple[str, list[str], list[list[str]]]] = []
+    memory = report.get("memory") or {}
+    metric = memory.get("metric") or "memory"
+    phases = report.get("phases") or {}
+    if phases:
+        rows = []
+        for name, phase in phases.items():
+            mem = phase.get("memory_mb") or {}
+            sysp = phase.get("system_percent") or {}
+            rows.append([name, _num(phase.get("duration_s"), " s"),
+                         str(phase.get("samples", 0)), _num(mem.get("min"), " MB"),
+                         _num(mem.get("mean"), " MB"), _num(mem.get("max"), " MB"),
+                         _num(mem.get("last"), " MB"), _num(sysp.get("max"), " %")])
+        tables.append((f"Phases ({metric})", ["phase", "length", "samples", "min", "mean",
+                                               "max", "last", "system max"], rows))
+    if memory.get("observed", True) and memory.get("peak_mb") is not None:
+        leak = memory.get("leak") or {}
+        assessment = report.get("assessment") or {}
+        judged = assessment.get("judged_against") or {}
+        ci = leak.get("slope_ci_mb_per_min")
+        rows = [["baseline", _num(memory.get("baseline_mb"), " MB")],
+                ["peak", _num(memory.get("peak_mb"), " MB")],
+                ["growth under load", _num(memory.get("growth_mb"), " MB")],
+                ["end of cooldown", _num(memory.get("cooldown_end_mb"), " MB")],
+                ["recovery", _num(memory.get("recovery_percent"), " %", 0)],
+                ["judged against", f"{_num(judged.get('limit_mb'), ' MB', 0)} "
+                                   f"({judged.get('source', '-')})"],
+                ["peak of that", _num(assessment.get("peak_percent_of_limit"), " %")],
+                ["leak", f"{leak.get('verdict', '-')}"
+                 + (f" ({leak.get('confidence')} confidence)" if leak.get("confidence") else "")],
+                ["memory trend", _num(leak.get("slope_mb_per_min"), " MB/min", 3)
+                 + (f" (95 %: {ci[0]:.3f} to {ci[1]:.3f})" if ci else "")],
+                ["detection limit", _num(leak.get("detection_limit_mb_per_min"), " MB/min", 3)]]
+        if leak.get("bytes_per_request") is not None:
+            rows.append(["kept per request", _num(leak.get("bytes_per_request"), " B", 0)])
+        if leak.get("time_to_limit_h") is not None:
+            rows.append(["limit reached in", _num(leak.get("time_to_limit_h"), " h", 2)])
+        tables.append(("Memory", ["figure", "value"], rows))
+    load = report.get("load_test") or {}
+    if load:
+        latency = load.get("latency_ms") or {}
+        rows = [["all", str(load.get("requests", 0)), _percent(load.get("error_rate")),
+                 _num(latency.get("p50"), " ms"), _num(latency.get("p95"), " ms"),
+                 _num(latency.get("p99"), " ms")]]
+        for name, category in (load.get("categories") or {}).items():
+            cat_latency = category.get("latency_ms") or {}
+            rows.append([name, str(category.get("requests", 0)),
+                         _percent(category.get("error_rate")),
+                         _num(cat_latency.get("p50"), " ms"), _num(cat_latency.get("p95"), " ms"),
+                         _num(cat_latency.get("p99"), " ms")])
+        tables.append((f"Load ({_num(load.get('rps'), ' req/s')})",
+                       ["category", "requests", "errors", "p50", "p95", "p99"], rows))
+    recommendations = report.get("recommendations") or {}
+    if recommendations.get("recommended_memory_mb") is not None:
+        rows = [[provider, str(plan.get("plan")), _num(plan.get("memory_mb"), " MB", 0),
+                 _num(plan.get("headroom_percent"), " %")]
+                for provider, plan in (recommendations.get("plans") or {}).items() if plan]
+        tables.append((f"Plans for {_num(recommendations['recommended_memory_mb'], ' MB', 0)} "
+                       f"recommended ({_num(recommendations.get('min_memory_mb'), ' MB', 0)} "
+                       "minimum)", ["provider", "plan", "memory", "headroom"], rows))
+    return tables
+
+
+def verdict_lines(report: dict[str, Any], files: list[str]) -> list[str]:
+    lines = []
+    assessment = report.get("assessment") or {}
+    if assessment.get("level"):
+        lines.append(f"Level: {assessment['level'].upper()}")
+        lines += [f"  - {reason}" for reason in assessment.get("reasons", [])]
+    leak = (report.get("memory") or {}).get("leak") or {}
+    if leak.get("reason"):
+        lines.append(f"Leak: {leak.get('verdict', '')}: {leak['reason']}")
+    scaling = (report.get("recommendations") or {}).get("scaling") or {}
+    if scaling.get("strategy"):
+        lines.append(f"Scaling: {scaling['strategy']}: {scaling.get('reason', '')}")
+    suggestions = (report.get("recommendations") or {}).get("suggestions") or []
+    if suggestions:
+        lines.append("Suggestions:")
+        lines += [f"  - {text}" for text in suggestions]
+    for problem in report.get("problems", []):
+        lines.append(f"Note: {problem}")
+    if not report.get("complete", True):
+        lines.append(f"The run did not complete ({report.get('end_reason')}); "
+                     "figures cover what was measured.")
+    lines.append("Files written:")
+    lines += [f"  {path}" for path in files]
+    return lines
+
+
+class QuietRunnerView:
+    def phase(self, name: str, detail: str) -> None:
+        pass
+
+    def finished(self, report: dict[str, Any], files: list[str]) -> None:
+        pass
+
+
+class PlainRunnerView(PlainLines):
+    def __init__(self, stream: TextIO = sys.stdout) -> None:
+        super().__init__(stream)
+        self._start = time.monotonic()
+
+    def phase(self, name: str, detail: str) -> None:
+        self._print(f"[{time.monotonic() - self._start:6.1f}s] {name}: {detail}")
+
+    def finished(self, report: dict[str, Any], files: list[str]) -> None:
+        for title, header, rows in summary_tables(report):
+            self._print()
+            self._print(title)
+            widths = [max(len(str(cell)) for cell in column)
+                      for column in zip(header, *rows, strict=True)]
+            for row in [header, *rows]:
+                self._print("  " + "  ".join(str(c).ljust(w)
+                                             for c, w in zip(row, widths, strict=True)))
+        self._print()
+        for line in verdict_lines(report, files):
+            self._print(line)
+
+
+class RichRunnerView:
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        self.console = Console()
+        self._start = time.monotonic()
+
+    def phase(self, name: str, detail: str) -> None:
+        elapsed = time.monotonic() - self._start
+        self.console.print(f"[dim]{elapsed:6.1f}s[/] [bold]{name}[/]: {detail}")
+
+    def finished(self, report: dict[str, Any], files: list[str]) -> None:
+        from rich.table import Table
+
+        for title, header, rows in summary_tables(report):
+            table = Table(title=title, title_justify="left")
+            for index, name in enumerate(header):
+                table.add_column(name, justify="left" if index == 0 else "right")
+            for row in rows:
+                table.add_row(*row)
+            self.console.print(table)
+        level = (report.get("assessment") or {}).get("level")
+        style = {"safe": "green", "warning": "yellow", "critical": "bold red"}.get(level or "", "")
+        for line in verdict_lines(report, files):
+            if line.startswith("Level:") and style:
+                self.console.print(f"[{style}]{line}[/]", highlight=False)
+            else:
+                self.console.print(line, highlight=False)

@@ -1,0 +1,160 @@
+"""What the runner was asked to do, checked before anything starts.
+
+The runner's own options are checked here. The monitor's and the load tester's are
+checked by their own configurations: the runner builds those (``monitor_config``,
+``load_config``), calls their ``validate`` before a service is started, and starts the
+tools from the same objects (``to_args``), so a setting means the same thing to a tool
+whether the runner or the user gave it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from memory_analysis.analysis.limits import parse_size_mb
+from memory_analysis.errors import BadInput
+from memory_analysis.loadgen.config import (
+    DEFAULT_URL,
+    LoadConfig,
+    check_url,
+    parse_think_time,
+    parse_workers,
+)
+from memory_analysis.monitor.session import MonitorConfig
+from memory_analysis.reports.jsonio import check_writable
+
+QUICK = {"baseline": 15.0, "load_test": 30.0, "cooldown": 15.0}
+REPORT_FILE = "comprehensive_memory_analysis.json"
+MONITOR_FILE = "memory_analysis.json"
+LOAD_FILE = "load_test_during_analysis.json"
+# How long a tool may take past its own end (start-up, draining in-flight requests).
+LOAD_OVERRUN_S = 30.0
+
+
+@dataclass
+class RunnerConfig:
+    baseline: float = 30.0
+    load_test: float = 120.0
+    cooldown: float = 30.0
+    users: int = 20
+    requests: int = 15
+    interval: float = 0.5
+    service_cmd: str | None = None
+    service_cwd: str | None = None
+    pid: int | None = None
+    url: str | None = None
+    output_dir: str = "memory_analysis_results"
+    health_path: str = "/health"
+    startup_timeout: float = 30.0
+    users_steps: list[int] | None = None
+    catalog: str | None = None
+    cycles: int = 1
+    target_memory: str | None = None
+    plan: str | None = None
+    demo_leak_kb: int = 0
+    demo_hold_mb: int = 0
+    # The load tester's options, checked by its own configuration (``load_config``).
+    scenario: str | None = None
+    think_time: str | None = None
+    rate: float | None = None
+    timeout: float | None = None
+    workers: str | None = None
+
+    @property
+    def mode(self) -> str:
+        if self.pid is not None:
+            return "pid"
+        if self.service_cmd is not None:
+            return "command"
+        if self.url is not None:
+            return "url"
+        return "demo"
+
+    @property
+    def load_steps(self) -> list[int]:
+        return self.users_steps or [self.users]
+
+    @property
+    def step_s(self) -> float:
+        """Seconds of load at each user step."""
+        return self.load_test / len(self.load_steps)
+
+    @property
+    def monitor_cap_s(self) -> float:
+        """The monitor's own --duration: only a backstop, as the runner ends it once the
+        cooldown is over (the load may take longer than planned to start and drain)."""
+        return (self.baseline + (self.load_test + self.cooldown
+                                 + LOAD_OVERRUN_S * len(self.load_steps)) * self.cycles + 60.0)
+
+    def load_config(self, users: int, url: str, output: str | Path) -> LoadConfig:
+        """The load tester's configuration for one step of ``users``."""
+        config = LoadConfig(url=url, users=users, requests_per_user=self.requests,
+                            duration_s=self.step_s, repeat=True,
+                            think_time_s=parse_think_time(self.think_time), rate=self.rate,
+                            workers=parse_workers(self.workers) if self.workers else 1,
+                            scenario=self.scenario, output=str(output))
+        if self.timeout is not None:
+            config.timeout_s = self.timeout
+        return config
+
+    def monitor_config(self, pid: int | None, output: str | Path) -> MonitorConfig:
+        """The monitor's configuration for the service's process ``pid``."""
+        return MonitorConfig(pid=pid, interval=self.interval, duration=self.monitor_cap_s,
+                             output=str(output))
+
+    def validate(self) -> None:
+        """BadInput, with one sentence, for anything impossible or contradictory."""
+        if self.pid is not None and self.service_cmd is not None:
+            raise BadInput("--pid and --service-cmd exclude each other: attach to a running "
+                           "service or start one, not both")
+        if self.pid is not None and self.url is None:
+            raise BadInput("--pid needs --url: the address the load is sent to")
+        if self.pid is not None and self.pid <= 0:
+            raise BadInput(f"no process with PID {self.pid}")
+        if self.service_cwd is not None:
+            if self.service_cmd is None:
+                raise BadInput("--service-cwd goes with --service-cmd")
+            if not Path(self.service_cwd).is_dir():
+                raise BadInput(f"--service-cwd: no such directory {self.service_cwd}")
+        for name, value in (("--baseline", self.baseline), ("--load-test", self.load_test),
+                            ("--cooldown", self.cooldown),
+                            ("--startup-timeout", self.startup_timeout)):
+            if not value > 0:
+                raise BadInput(f"{name} must be greater than 0 seconds (got {value:g})")
+        if self.users_steps is not None:
+            if not self.users_steps or any(step <= 0 for step in self.users_steps):
+                raise BadInput("--users-steps must be positive user counts, e.g. 5,10,20")
+        if self.cycles < 1:
+            raise BadInput(f"--cycles must be 1 or more (got {self.cycles})")
+        if self.target_memory is not None and self.plan is not None:
+            raise BadInput("--target-memory and --plan exclude each other: give the memory "
+                           "the service will get once")
+        if self.target_memory is not None:
+            parse_size_mb(self.target_memory)
+        for name, value in (("--demo-leak-kb", self.demo_leak_kb),
+                            ("--demo-hold-mb", self.demo_hold_mb)):
+            if value < 0:
+                raise BadInput(f"{name} must be 0 or more")
+            if value and self.mode != "demo":
+                raise BadInput(f"{name} is for the bundled demo service only")
+        if not self.health_path.startswith("/"):
+            raise BadInput(f"--health-path must start with '/' (got {self.health_path!r})")
+        output_dir = self._check_output_dir()
+        # The tools' own checks, with their own messages. The demo's address is known only
+        # once it runs: a placeholder stands in for it.
+        url = self.url or DEFAULT_URL
+        check_url(url)
+        for users in self.load_steps:
+            self.load_config(users, url, output_dir / LOAD_FILE).validate()
+        self.monitor_config(None, output_dir / MONITOR_FILE).validate()
+
+    def _check_output_dir(self) -> Path:
+        directory = Path(self.output_dir)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BadInput(f"cannot create output directory {directory}: "
+                           f"{exc.strerror or exc}") from None
+        check_writable(directory / REPORT_FILE)
+        return directory

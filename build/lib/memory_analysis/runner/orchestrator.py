@@ -1,0 +1,303 @@
+"""The analysis run: start or attach to the service, run baseline, load and cooldown
+with the monitor and the load tester as separate processes, then merge their reports.
+
+Phases follow one clock, the monitor's: it starts first; the load tester starts when
+the baseline ends and runs for the load phase; the cooldown runs from the load's actual
+end, and then the runner ends the monitor. When requests were really being sent (the
+load tester's own report says) decides which phase each sample belongs to. Whatever
+happens (Ctrl-C, SIGTERM, the service dying, an error), the tools are stopped in order,
+a service started here is stopped with its whole process group, and the reports so far
+are merged.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from memory_analysis.errors import BadInput, RunFailed
+from memory_analysis.loadgen.config import DEFAULT_URL
+from memory_analysis.loadgen.runner import timeline_path
+from memory_analysis.monitor.report import stream_path_for
+from memory_analysis.runner import tools
+from memory_analysis.runner.config import (
+    LOAD_FILE,
+    LOAD_OVERRUN_S,
+    MONITOR_FILE,
+    REPORT_FILE,
+    RunnerConfig,
+)
+from memory_analysis.runner.service import (
+    Service,
+    attach,
+    start_command,
+    start_demo,
+    tail,
+    wait_until_healthy,
+)
+from memory_analysis.signals import Interrupted, StopSignal
+
+SERVICE_LOG = "service.log"
+TOOLS_LOG = "tools.log"
+MONITOR_START_TIMEOUT_S = 15.0
+
+
+class ServiceDied(Exception):
+    """The service under analysis exited during the run."""
+
+
+class RunnerView(Protocol):
+    """What the runner tells a presenter: progress, then the finished report."""
+
+    def phase(self, name: str, detail: str) -> None: ...
+    def finished(self, report: dict[str, Any], files: list[str]) -> None: ...
+
+
+@dataclass
+class Timeline:
+    """Wall-clock times (Unix seconds) of what happened, for phase tagging."""
+
+    start: float | None = None  # the monitor's first sample (or the load's start)
+    load_start: float | None = None
+    load_end: float | None = None
+    end: float | None = None
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class RunOutcome:
+    """Everything the merge needs: the files, the timeline, and how the run ended."""
+
+    config: RunnerConfig
+    service: Service
+    output_dir: Path
+    timeline: Timeline
+    end_reason: str = "completed"
+    startup_s: float | None = None
+    load_files: list[Path] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def monitor_path(self) -> Path:
+        return self.output_dir / MONITOR_FILE
+
+    @property
+    def monitor_stream_path(self) -> Path:
+        return stream_path_for(self.monitor_path)
+
+    @property
+    def load_path(self) -> Path:
+        return self.output_dir / LOAD_FILE
+
+
+def _load_start(report_path: Path, launched: float) -> float:
+    """When the first requests left, from the load tester's report (its launch time if
+    the report does not say)."""
+    try:
+        with open(report_path, encoding="utf-8") as handle:
+            return float(json.load(handle)["started_at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return launched
+
+
+class AnalysisRun:
+    def __init__(self, config: RunnerConfig, view: RunnerView, stop: StopSignal) -> None:
+        config.validate()
+        self.config = config
+        self.view = view
+        self.stop = stop
+        self.output_dir = Path(config.output_dir)
+        self.monitor: subprocess.Popen | None = None
+        self.load: subprocess.Popen | None = None
+
+    # -- the service -------------------------------------------------------------------
+    def _service(self) -> Service:
+        config = self.config
+        log = self.output_dir / SERVICE_LOG
+        if config.mode == "demo":
+            return start_demo(log, leak_kb=config.demo_leak_kb, hold_mb=config.demo_hold_mb)
+        if config.mode == "command":
+            assert config.service_cmd is not None
+            return start_command(config.service_cmd, config.url or DEFAULT_URL, "command", log,
+                                 cwd=config.service_cwd)
+        if config.mode == "pid":
+            assert config.pid is not None and config.url is not None
+            return attach(config.pid, config.url)
+        assert config.url is not None
+        return Service(mode="url", url=config.url)
+
+    # -- waiting, with an eye on signals and the service ---------------------------------
+    def _check(self, service: Service) -> None:
+        if self.stop.requested:
+            raise Interrupted
+        ended = service.exit_info()
+        if ended is not None:
+            raise ServiceDied(ended)
+
+    def _wait_until(self, deadline: float, service: Service,
+                    process: subprocess.Popen | None = None) -> None:
+        """Sleep until wall time ``deadline`` (or until ``process`` exits)."""
+        while time.time() < deadline:
+            self._check(service)
+            if process is not None and process.poll() is not None:
+                return
+            self.stop.wait(min(0.1, max(deadline - time.time(), 0)))
+        self._check(service)
+
+    def _wait_monitor_start(self, stream: Path, service: Service) -> float:
+        """Wall time of the monitor's first sample, once it is on disk."""
+        deadline = time.time() + MONITOR_START_TIMEOUT_S
+        while time.time() < deadline:
+            self._check(service)
+            assert self.monitor is not None
+            if self.monitor.poll() is not None:
+                raise RunFailed("memory_monitor.py stopped at start-up: "
+                                + tail(self.output_dir / TOOLS_LOG, 5))
+            if stream.exists():
+                with open(stream, encoding="utf-8") as handle:
+                    lines = handle.read().splitlines()
+                if len(lines) >= 2:
+                    return float(json.loads(lines[1])["time"])
+            self.stop.wait(0.02)
+        raise RunFailed("memory_monitor.py took no sample within "
+                        f"{MONITOR_START_TIMEOUT_S:g} s")
+
+    # -- the load ----------------------------------------------------------------------
+    def _load_file(self, outcome: RunOutcome, cycle: int, index: int, users: int) -> Path:
+        cycles, steps = self.config.cycles, self.config.load_steps
+        if cycles == 1 and len(steps) == 1:
+            return outcome.load_path
+        if cycles == 1:
+            return self.output_dir / f"load_step_{index + 1}_{users}_users.json"
+        if len(steps) == 1:
+            return self.output_dir / f"load_cycle_{cycle}.json"
+        return self.output_dir / f"load_cycle_{cycle}_step_{index + 1}_{users}_users.json"
+
+    def _run_load(self, service: Service, timeline: Timeline, outcome: RunOutcome,
+                  cycle: int) -> None:
+        steps = self.config.load_steps
+        step_s = self.config.step_s
+        cycles = self.config.cycles
+        for index, users in enumerate(steps):
+            output = self._load_file(outcome, cycle, index, users)
+            where = []
+            if len(steps) > 1:
+                where.append(f"step {index + 1} of {len(steps)}")
+            if cycles > 1:
+                where.append(f"cycle {cycle} of {cycles}")
+            rate = self.config.rate
+            what = f"{rate:g} requests/s" if rate else f"{users} users"
+            self.view.phase("load", f"{what} for {step_s:g} s"
+                            + (f" ({', '.join(where)})" if where else ""))
+            started = time.time()
+            args = self.config.load_config(users, service.url, output).to_args() + ["--quiet"]
+            self.load = tools.launch(tools.LOAD_TESTER, args, self.output_dir / TOOLS_LOG)
+            first = index == 0 and cycle == 1
+            if first:
+                timeline.load_start = started  # provisional, until the report says
+            step: dict[str, Any] = {"users": users, "cycle": cycle, "start": started,
+                                    "end": None, "file": str(output), "exit_code": None}
+            timeline.steps.append(step)
+            outcome.load_files.append(output)
+            try:
+                self._wait_until(started + step_s + LOAD_OVERRUN_S, service, self.load)
+            finally:
+                # Recorded however the step ends, so a run stopped mid-step still tags its
+                # samples and merges what the load tester wrote; an interrupted step's
+                # start is read from its report once the load tester has written it.
+                step["end"] = timeline.load_end = time.time()
+            if self.load.poll() is None:
+                tools.interrupt(self.load)
+                outcome.problems.append(f"load step {index + 1} overran its "
+                                        f"{step_s:g} s and was stopped")
+            code = self.load.returncode
+            # The load runs from its first request (the load tester's start-up is not
+            # load) until the load tester has exited. Not its last request: the
+            # generator's exit unmaps the interpreter and libraries it shares with a
+            # Python service, which moves the service's PSS share of them by a few MB;
+            # that step must fall between the phases, not look like growth in the cooldown.
+            step_start, step_end = _load_start(output, started), time.time()
+            step.update(start=step_start, end=step_end, exit_code=code)
+            if first:
+                timeline.load_start = step_start
+            timeline.load_end = step_end
+            self.load = None
+            if code == 2:
+                raise BadInput("load_tester.py rejected the load options: "
+                               + tail(self.output_dir / TOOLS_LOG, 1))
+            if code not in (0, 3):
+                outcome.problems.append(f"load_tester.py exited with code {code}: "
+                                        + tail(self.output_dir / TOOLS_LOG, 1))
+
+    # -- the whole run -----------------------------------------------------------------
+    def _clear_previous(self) -> None:
+        """Remove what an earlier run left under the names this run writes, so that no
+        file of it passes for this run's (a failed run then leaves no old report, and the
+        tools' logs start empty)."""
+        names = [REPORT_FILE, MONITOR_FILE, LOAD_FILE, SERVICE_LOG, TOOLS_LOG,
+                 stream_path_for(MONITOR_FILE).name, Path(timeline_path(LOAD_FILE)).name]
+        patterns = ["load_step_*.json", "load_cycle_*.json", "load_step_*.timeline.jsonl",
+                    "load_cycle_*.timeline.jsonl"]
+        stale = [self.output_dir / name for name in names]
+        stale += [path for pattern in patterns for path in self.output_dir.glob(pattern)]
+        for path in stale:
+            path.unlink(missing_ok=True)
+
+    def run(self) -> RunOutcome:
+        config = self.config
+        self._clear_previous()
+        service = self._service()
+        timeline = Timeline()
+        outcome = RunOutcome(config, service, self.output_dir, timeline)
+        try:
+            self.view.phase("starting", f"waiting for {service.url}{config.health_path}")
+            outcome.startup_s = wait_until_healthy(
+                service, config.health_path, config.startup_timeout, self.stop)
+            if service.pid is not None:
+                args = config.monitor_config(service.pid, outcome.monitor_path).to_args()
+                self.monitor = tools.launch(tools.MONITOR, args + ["--quiet"],
+                                            self.output_dir / TOOLS_LOG)
+                timeline.start = self._wait_monitor_start(outcome.monitor_stream_path,
+                                                          service)
+            else:
+                timeline.start = time.time()
+            self.view.phase("baseline", f"{config.baseline:g} s without load")
+            self._wait_until(timeline.start + config.baseline, service)
+            for cycle in range(1, config.cycles + 1):
+                self._run_load(service, timeline, outcome, cycle)
+                self.view.phase("cooldown", f"{config.cooldown:g} s after the load"
+                                + (f" (cycle {cycle} of {config.cycles})"
+                                   if config.cycles > 1 else ""))
+                assert timeline.load_end is not None
+                self._wait_until(timeline.load_end + config.cooldown, service)
+            if self.monitor is not None:
+                tools.finish(self.monitor)
+        except Interrupted:
+            outcome.end_reason = "interrupted"
+        except ServiceDied:
+            outcome.end_reason = "service_died"  # how it died: outcome.service.exit_info()
+        finally:
+            timeline.end = time.time()
+            self._stop_tools(service)
+            for step in timeline.steps:
+                if step["exit_code"] is None:  # stopped mid-step: its report is written now
+                    step["start"] = _load_start(Path(step["file"]), step["start"])
+            if timeline.steps:
+                timeline.load_start = timeline.steps[0]["start"]
+        return outcome
+
+    def _stop_tools(self, service: Service) -> None:
+        """Stop what is still running, load first (so the monitor sees it end)."""
+        if self.load is not None:
+            tools.interrupt(self.load)
+        if self.monitor is not None and self.monitor.poll() is None:
+            # A monitor whose target just died is finishing by itself: give it a moment.
+            try:
+                self.monitor.wait(timeout=3.0)
+            except subprocess.TimeoutExpired:
+                tools.interrupt(self.monitor)
+        service.stop()

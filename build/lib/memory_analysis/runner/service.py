@@ -1,0 +1,266 @@
+"""The service under analysis: started by the runner, attached to, or remote.
+
+A service the runner starts runs in its own process group (so its workers can be
+stopped with it) and logs to a file in the output directory: never a pipe, which would
+stall the service once its buffer filled and nobody read it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from memory_analysis.childenv import child_env
+from memory_analysis.errors import BadInput, RunFailed
+from memory_analysis.signals import Interrupted, StopSignal
+
+STOP_GRACE_S = 5.0
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """In a child between fork and exec: have the kernel send it SIGTERM when the runner
+    dies, even by SIGKILL, so nothing the runner started outlives it."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    """The last lines of a log file, for error messages."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return "".join(deque(handle, maxlen=lines)).rstrip()
+    except OSError:
+        return ""
+
+
+def exit_signal(returncode: int | None) -> signal.Signals | None:
+    """The signal that ended a process: a negative return code, or a shell's 128 + N
+    (a compound service command reports its killed child that way)."""
+    if returncode is None:
+        return None
+    number = -returncode if returncode < 0 else returncode - 128 if 128 < returncode < 160 else 0
+    try:
+        return signal.Signals(number) if number else None
+    except ValueError:
+        return None
+
+
+def describe_exit(returncode: int | None) -> str:
+    if returncode is None:
+        return "still running"
+    killer = exit_signal(returncode)
+    if killer is not None:
+        return f"was killed by {killer.name}"
+    return f"exited with code {returncode}"
+
+
+@dataclass
+class Service:
+    """What the runner analyses. ``mode`` is demo, command, pid or url."""
+
+    mode: str
+    url: str
+    pid: int | None = None
+    command: str | None = None
+    log_path: Path | None = None
+    process: subprocess.Popen | None = None
+
+    @property
+    def started_here(self) -> bool:
+        return self.process is not None
+
+    def exit_info(self) -> dict[str, Any] | None:
+        """How a service that is no longer running ended; None while it runs."""
+        if self.process is not None:
+            code = self.process.poll()
+            if code is None:
+                return None
+            killer = exit_signal(code)
+            return {"returncode": code, "signal": killer.name if killer else None,
+                    "description": describe_exit(code)}
+        if self.pid is not None and not _alive(self.pid):
+            return {"returncode": None, "signal": None, "description": "the process is gone"}
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        return {"mode": self.mode, "pid": self.pid, "url": self.url, "command": self.command,
+                "log": str(self.log_path) if self.log_path else None, "exit": self.exit_info()}
+
+    def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Stop a service started here: SIGTERM to its process group, SIGKILL after the
+        grace period. A service the runner attached to is left running."""
+        if self.process is None:
+            return
+        stop_process_group(self.process, grace_s)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def stop_process_group(process: subprocess.Popen, grace_s: float,
+                       first: int = signal.SIGTERM) -> None:
+    """Signal a child started with its own session, then everything left in its group."""
+    group = process.pid  # start_new_session=True made the child its group's leader
+    if process.poll() is None:
+        try:
+            os.killpg(group, first)
+        except ProcessLookupError:
+            pass
+        try:
+            process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            pass
+    # Workers may outlive their parent: whatever is left of the group goes now.
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        pass
+    # A killed member is gone only once the kernel has torn it down; return after that,
+    # so nothing the runner started is still there when it says it has finished.
+    deadline = time.monotonic() + grace_s
+    while group_alive(group) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def group_alive(group: int) -> bool:
+    """True while a process of process group ``group`` is running (zombies excepted)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command name: state, ppid, pgrp, ...
+        if fields[0] != "Z" and int(fields[2]) == group:
+            return True
+    return False
+
+
+_ASSIGNMENT = re.compile(r"^\s*[A-Za-z_][A-Za-z0-9_]*=")
+
+
+def _is_simple(command: str) -> bool:
+    """True for one command with arguments: no ; & | < > ( ) outside quotes."""
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+    try:
+        return not any(token and set(token) <= set(";&|<>()") for token in lexer)
+    except ValueError:
+        return False  # unbalanced quotes: let the shell say what is wrong
+
+
+def start_command(command: str, url: str, mode: str, log_path: Path,
+                  env: dict[str, str] | None = None, cwd: str | None = None) -> Service:
+    """Start ``command`` as a shell would run it, in its own process group, in ``cwd``
+    (default: this process's directory). Its output goes to ``log_path``, which this run
+    starts anew."""
+    try:
+        log = open(log_path, "wb")
+    except OSError as exc:
+        raise BadInput(f"cannot write {log_path}: {exc.strerror or exc}") from None
+    with log:
+        # A simple command is exec'd, so the shell becomes the service and the PID we watch
+        # and whose exit we report is the service's own. A compound command keeps its
+        # shell as the parent; the service is then its child, inside the watched tree.
+        # Leading NAME=value words cannot follow exec: env carries them.
+        prefix = "exec env " if _ASSIGNMENT.match(command) else "exec "
+        script = prefix + command if _is_simple(command) else command
+        process = subprocess.Popen(["/bin/sh", "-c", script], stdout=log,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True, env=env, cwd=cwd,
+                                   preexec_fn=die_with_parent)
+    return Service(mode=mode, url=url, pid=process.pid, command=command, log_path=log_path,
+                   process=process)
+
+
+def start_demo(log_path: Path, leak_kb: int = 0, hold_mb: int = 0) -> Service:
+    """The bundled demo service on a free loopback port."""
+    port = free_port()
+    command = (f"{shlex.quote(sys.executable)} -m memory_analysis.demo --host 127.0.0.1 "
+               f"--port {port}" + (f" --leak-kb {leak_kb}" if leak_kb else "")
+               + (f" --hold-mb {hold_mb}" if hold_mb else ""))
+    return start_command(command, f"http://127.0.0.1:{port}", "demo", log_path, env=child_env())
+
+
+def attach(pid: int, url: str) -> Service:
+    if pid <= 0 or not psutil.pid_exists(pid):
+        raise BadInput(f"no process with PID {pid}")
+    return Service(mode="pid", url=url, pid=pid)
+
+
+def wait_until_healthy(service: Service, health_path: str, timeout_s: float,
+                       stop: StopSignal) -> float:
+    """Poll the health URL until it answers (any status below 500); seconds it took.
+
+    RunFailed when the service exits during start-up (with its exit code and the end of
+    its log) or does not answer within ``timeout_s``.
+    """
+    url = service.url.rstrip("/") + health_path
+    start = time.monotonic()
+    last_error = "no answer yet"
+    while True:
+        ended = service.exit_info()
+        if ended is not None:
+            raise RunFailed(_startup_failure(service, f"the service {ended['description']} "
+                                                      "during start-up"))
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status < 500:
+                    return time.monotonic() - start
+                last_error = f"HTTP {response.status}"
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500:
+                return time.monotonic() - start
+            last_error = f"HTTP {exc.code}"
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            last_error = str(getattr(reason, "strerror", None) or reason)
+        if time.monotonic() - start > timeout_s:
+            raise RunFailed(_startup_failure(
+                service, f"{url} did not become healthy within {timeout_s:g} s "
+                         f"(last: {last_error})"))
+        if stop.wait(0.1):
+            raise Interrupted
+
+
+def _startup_failure(service: Service, message: str) -> str:
+    if service.log_path is not None:
+        last = tail(service.log_path)
+        if last:
+            indented = "\n".join("    " + line for line in last.splitlines())
+            return f"{message}; last lines of {service.log_path}:\n{indented}"
+    return message

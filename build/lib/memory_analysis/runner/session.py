@@ -1,0 +1,115 @@
+"""One analysis from start to verdict: check the inputs, run the phases, merge the
+files, judge, write ``comprehensive_memory_analysis.json``, and show the summary."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from memory_analysis.analysis.analyze import analyze
+from memory_analysis.analysis.catalogs import load_catalogs
+from memory_analysis.analysis.limits import find_plan, parse_size_mb
+from memory_analysis.loadgen.runner import timeline_path
+from memory_analysis.loadgen.scenario import load_scenario
+from memory_analysis.monitor.cgroup import MemoryCgroup
+from memory_analysis.runner.config import RunnerConfig
+from memory_analysis.runner.merge import (
+    header,
+    load_segments,
+    load_summary,
+    read_load,
+    read_monitor,
+    service_block,
+    write_comprehensive,
+)
+from memory_analysis.runner.orchestrator import (
+    SERVICE_LOG,
+    TOOLS_LOG,
+    AnalysisRun,
+    RunnerView,
+    RunOutcome,
+)
+from memory_analysis.signals import StopSignal
+
+
+def _own_cgroup_path() -> str | None:
+    group = MemoryCgroup.of_process(os.getpid())
+    return group.directory if group else None
+
+
+def _death_reasons(service: dict[str, Any], outcome: RunOutcome,
+                   phases: dict[str, Any]) -> list[str]:
+    exit_info = service.get("exit") or {}
+    when = "during the load" if outcome.timeline.load_start and not outcome.timeline.load_end \
+        else "during the run"
+    reason = f"the service {exit_info.get('description', 'died')} {when}"
+    if exit_info.get("oom_killed"):
+        reason += ": it ran out of memory (OOM kill counted in its cgroup)"
+    elif exit_info.get("signal") == "SIGKILL":
+        reason += ": SIGKILL is what the kernel's out-of-memory killer sends"
+    load_peak = (phases.get("load") or {}).get("memory_mb", {}).get("max")
+    if load_peak:
+        reason += f"; it had reached {load_peak:.0f} MB"
+    return [reason]
+
+
+def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> dict[str, Any]:
+    """Run the analysis described by ``config``; return the report written."""
+    # Everything that can be rejected is checked before a service is started.
+    catalogs = load_catalogs([config.catalog] if config.catalog else None)
+    plan = find_plan(catalogs, config.plan) if config.plan is not None else None
+    if config.scenario is not None:
+        load_scenario(config.scenario)
+    run = AnalysisRun(config, view, stop)
+    outcome = run.run()
+    view.phase("merging", "reading the tools' reports")
+
+    load, runs = read_load(outcome)
+    monitor = read_monitor(outcome)
+    samples = monitor.get("samples", []) if monitor else []
+    monitor_cgroup = ((monitor or {}).get("cgroup") or {}).get("path")
+    options = {
+        # A cgroup of the service's own (not the one the runner sits in) is what a
+        # platform would limit: its working set is the service's memory.
+        "service_cgroup": monitor_cgroup is not None and monitor_cgroup != _own_cgroup_path(),
+        "tree_metric": ((monitor or {}).get("summary") or {}).get("tree_metric") or "pss",
+        "users": config.users,
+        "catalogs": catalogs,
+        "plan": plan,
+        "target_memory_mb": (parse_size_mb(config.target_memory)
+                             if config.target_memory else None),
+    }
+    if monitor and monitor.get("start_time"):
+        options["segments"] = load_segments(runs, monitor["start_time"])
+    figures = load_summary(load)
+    blocks = analyze(samples, figures, options)
+    report = header(outcome)
+    report["service"] = service_block(outcome, monitor)
+    report.update(blocks)
+    report["load_test"] = figures
+    if outcome.service.pid is None:
+        report["memory"]["observed"] = False
+        report["memory"]["reason"] = ("memory was not observed: the service runs elsewhere "
+                                      "(--url alone), so only load and latency were measured")
+    else:
+        report["memory"]["observed"] = bool(samples)
+    if outcome.end_reason == "service_died":
+        report["assessment"]["level"] = "critical"
+        report["assessment"]["reasons"] = (_death_reasons(report["service"], outcome,
+                                                          report["phases"])
+                                           + report["assessment"]["reasons"])
+    report["timeline"] = {"steps": [{**step, "file": Path(step["file"]).name}
+                                    for step in outcome.timeline.steps]}
+    report["problems"] = outcome.problems + list((monitor or {}).get("notes", []))
+    report["monitor"] = {"complete": (monitor or {}).get("complete"),
+                         "end_reason": (monitor or {}).get("end_reason"),
+                         "summary": (monitor or {}).get("summary")}
+    path = write_comprehensive(outcome, report)
+    load_files = [outcome.load_path, *(f for f in outcome.load_files if f != outcome.load_path)]
+    written = [outcome.monitor_path, outcome.monitor_stream_path,
+               *(p for f in load_files for p in (f, Path(timeline_path(str(f))))),
+               outcome.output_dir / SERVICE_LOG, outcome.output_dir / TOOLS_LOG]
+    files = [str(path)] + [str(f) for f in written if f.exists()]
+    view.finished(report, files)
+    return report
