@@ -44,6 +44,13 @@ from memory_analysis.analysis.thresholds import (
 ORDER = ("critical", "warning", "safe")
 
 
+def at_or_above(level: str | None, threshold: str) -> bool:
+    """True when ``level`` is ``threshold`` or worse ("unknown" is neither)."""
+    if level not in ORDER:
+        return False
+    return ORDER.index(level) <= ORDER.index(threshold)
+
+
 def held_matters(held_mb: float | None, limit_mb: float | None) -> bool:
     """Memory held after the load is large enough to matter to sizing: one band of the
     table (10 % of the limit) or more. Unknown limit: it matters."""

@@ -6,12 +6,14 @@ OUT.json`` merges result files (shards, workers) exactly.
 
 from __future__ import annotations
 
+import json
 import sys
 
 import click
 
 from memory_analysis.cli.common import EXIT_OK, entry_point, exit_code_for_signal
 from memory_analysis.errors import BadInput, ThresholdBroken
+from memory_analysis.loadgen.choose import choose_scenario
 from memory_analysis.loadgen.config import (
     DEFAULT_URL,
     LoadConfig,
@@ -20,9 +22,10 @@ from memory_analysis.loadgen.config import (
     parse_workers,
 )
 from memory_analysis.loadgen.merge import merge_reports
+from memory_analysis.loadgen.openapi import scenario_from_openapi
 from memory_analysis.loadgen.report import apply_thresholds, describe_broken
 from memory_analysis.loadgen.runner import run_load_test
-from memory_analysis.loadgen.scenario import default_profile_path, default_scenario, load_scenario
+from memory_analysis.loadgen.scenario import default_profile_path, parse_endpoints
 from memory_analysis.reports.jsonio import check_writable, write_json_atomic
 from memory_analysis.reports.load_console import LiveView, PlainView, QuietView, summary_lines
 
@@ -100,6 +103,11 @@ def with_thresholds(func):
 @click.option("--scenario", "-s", default=None, metavar="FILE",
               help="Scenario file (JSON or YAML) replacing the default Stock Analyzer Pro "
                    "profile. See --print-profile.")
+@click.option("--openapi", default=None, metavar="URL|FILE",
+              help="Build the scenario from the service's OpenAPI document (FastAPI: "
+                   "URL/openapi.json). See --print-profile.")
+@click.option("--endpoints", default=None, metavar="NAME|CATEGORY,...",
+              help="Only these endpoints or categories of the scenario.")
 @click.option("--workers", "-w", default="1", show_default=True, metavar="N|auto",
               help="Worker processes sharing the users or rate; auto = one per core.")
 @click.option("--shard", default="1/1", show_default=True, metavar="I/N",
@@ -110,28 +118,40 @@ def with_thresholds(func):
 @with_thresholds
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 @click.option("--print-profile", is_flag=True,
-              help="Print the default scenario file (to copy and edit) and exit.")
+              help="Print the scenario as a file to copy and edit (the default one, or "
+                   "the one --openapi builds) and exit.")
 @click.pass_context
 def command(ctx: click.Context, url: str | None, users: int, requests_per_user: int,
             duration: float | None, repeat: bool, ramp_up: float, think_time: str | None,
             rate: float | None, max_in_flight: int | None, timeout: float, seed: int,
-            scenario: str | None, workers: str, shard: str, output: str,
+            scenario: str | None, openapi: str | None, endpoints: str | None,
+            workers: str, shard: str, output: str,
             max_error_rate: float | None, max_p95_ms: tuple[str, ...], quiet: bool,
             print_profile: bool) -> int:
     """Send concurrent HTTP load to a service and report throughput, errors and latency
     percentiles (HdrHistogram) per endpoint, per category and overall."""
     if ctx.invoked_subcommand is not None:
         return EXIT_OK
+    wanted = parse_endpoints(endpoints)
+    if print_profile and openapi is not None:
+        _scenario, profile, skipped = scenario_from_openapi(openapi)
+        for line in skipped:
+            click.echo(f"{PROG}: note: {line}", err=True)
+        click.echo(json.dumps(profile, indent=2))
+        return EXIT_OK
     if print_profile:
         click.echo(default_profile_path().read_text(encoding="utf-8"), nl=False)
         return EXIT_OK
-    chosen = load_scenario(scenario) if scenario else default_scenario()
+    chosen, notes = choose_scenario(scenario, openapi, wanted)
+    for line in notes:
+        click.echo(f"{PROG}: note: {line}", err=True)
     config = LoadConfig(
         url=url or chosen.base_url or DEFAULT_URL, users=users,
         requests_per_user=requests_per_user, duration_s=duration, ramp_up_s=ramp_up,
         think_time_s=parse_think_time(think_time), rate=rate, max_in_flight=max_in_flight,
         timeout_s=timeout, seed=seed, repeat=repeat, workers=parse_workers(workers),
-        shard=parse_shard(shard), scenario=scenario, output=output,
+        shard=parse_shard(shard), scenario=scenario, openapi=openapi, endpoints=wanted,
+        output=output,
         max_error_rate=_error_rate(max_error_rate), max_p95_ms=_p95_limits(max_p95_ms),
     ).validate()
     names = {e.name for e in chosen.endpoints}

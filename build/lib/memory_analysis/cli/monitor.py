@@ -7,7 +7,9 @@ import sys
 
 import click
 
+from memory_analysis.analysis.level import at_or_above
 from memory_analysis.cli.common import entry_point, exit_code_for_report
+from memory_analysis.errors import ThresholdBroken
 from memory_analysis.monitor.session import FINISH_SIGNAL, MonitorConfig, MonitorSession
 from memory_analysis.reports.monitor_console import LiveView, PlainView, QuietView
 from memory_analysis.signals import StopSignal
@@ -35,10 +37,12 @@ PROG = "memory_monitor.py"
 @click.option("--reset-peak", is_flag=True,
               help="Reset the target's kernel peak RSS (VmHWM) at start, so the peak covers "
                    "only this run.")
+@click.option("--fail-on-alert", type=click.Choice(["warning", "critical"]), default=None,
+              help="Exit 3 when an alert of this level or worse fired (for CI).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 def command(pid: int | None, include_children: bool, interval: float, duration: float | None,
             output: str, warning: float, critical: float, pss_interval: float,
-            reset_peak: bool, quiet: bool) -> int:
+            reset_peak: bool, fail_on_alert: str | None, quiet: bool) -> int:
     """Sample a process tree's memory (or the system's) on a fixed schedule and write a
     JSON report with peaks, percentiles, cgroup figures and alerts."""
     config = MonitorConfig(pid=pid, include_children=include_children, interval=interval,
@@ -57,7 +61,13 @@ def command(pid: int | None, include_children: bool, interval: float, duration: 
             report = session.run()
         finally:
             view.close()
-    return exit_code_for_report(report, stop.signum)
+    code = exit_code_for_report(report, stop.signum)
+    if code == 0 and fail_on_alert is not None:
+        fired = [a for a in report.get("alerts", []) if at_or_above(a["level"], fail_on_alert)]
+        if fired:
+            raise ThresholdBroken(f"{len(fired)} alert(s) at or above --fail-on-alert "
+                                  f"{fail_on_alert}: {fired[0]['message']}")
+    return code
 
 
 main = entry_point(command, PROG)

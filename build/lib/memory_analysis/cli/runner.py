@@ -7,8 +7,9 @@ import sys
 import click
 from click.core import ParameterSource
 
+from memory_analysis.analysis.level import at_or_above
 from memory_analysis.cli.common import entry_point, exit_code_for_report
-from memory_analysis.errors import BadInput
+from memory_analysis.errors import BadInput, ThresholdBroken
 from memory_analysis.reports.runner_console import PlainRunnerView, QuietRunnerView, RichRunnerView
 from memory_analysis.runner.config import QUICK, RunnerConfig
 from memory_analysis.runner.session import run_analysis
@@ -73,16 +74,23 @@ def _steps(text: str | None) -> list[int] | None:
               help="Demo service only: keep a bounded cache of this many MB, to see held "
                    "memory that is not a leak.")
 @click.option("--scenario", default=None, help="Passed to load_tester.py: endpoint mix file.")
+@click.option("--openapi", default=None, metavar="URL|FILE|/PATH",
+              help="Build the endpoint mix from the service's OpenAPI document: a file, a URL, "
+                   "or a path on the service such as /openapi.json.")
+@click.option("--endpoints", default=None, metavar="NAME|CATEGORY,...",
+              help="Only these endpoints or categories of the mix.")
 @click.option("--think-time", default=None, help="Passed to load_tester.py: MIN-MAX seconds.")
 @click.option("--rate", type=float, default=None,
               help="Passed to load_tester.py: open model, requests/s.")
 @click.option("--timeout", type=float, default=None,
               help="Passed to load_tester.py: per-request seconds.")
 @click.option("--workers", default=None, help="Passed to load_tester.py: processes or 'auto'.")
+@click.option("--fail-on", type=click.Choice(["warning", "critical"]), default=None,
+              help="Exit 3 when the level is this or worse (for CI).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 @click.pass_context
 def command(ctx: click.Context, quick: bool, users_steps: str | None, quiet: bool,
-            **options) -> int:
+            fail_on: str | None, **options) -> int:
     """Run the whole memory analysis: baseline, load and cooldown, then a verdict with
     memory requirements and cloud plans."""
     if quick:
@@ -98,8 +106,16 @@ def command(ctx: click.Context, quick: bool, users_steps: str | None, quiet: boo
     else:
         view = PlainRunnerView()
     with StopSignal() as stop:
-        report = run_analysis(config, view, stop)
-    return exit_code_for_report(report, stop.signum)
+        try:
+            report = run_analysis(config, view, stop)
+        finally:
+            view.close()
+    code = exit_code_for_report(report, stop.signum)
+    level = (report.get("assessment") or {}).get("level")
+    if code == 0 and fail_on is not None and at_or_above(level, fail_on):
+        raise ThresholdBroken(f"the level is {str(level).upper()}, at or above --fail-on "
+                              f"{fail_on}")
+    return code
 
 
 main = entry_point(command, PROG)

@@ -39,6 +39,8 @@ class LoadConfig:
     workers: int = 1
     shard: tuple[int, int] = (1, 1)
     scenario: str | None = None
+    openapi: str | None = None
+    endpoints: list[str] | None = None
     output: str = "load_test_results.json"
     max_error_rate: float | None = None
     max_p95_ms: list[tuple[str | None, float]] = field(default_factory=list)
@@ -64,6 +66,9 @@ class LoadConfig:
 
     def validate(self) -> LoadConfig:
         check_url(self.url)
+        if self.scenario is not None and self.openapi is not None:
+            raise BadInput("--scenario and --openapi exclude each other: describe the "
+                           "endpoints one way")
         if self.users <= 0:
             raise BadInput(f"--users must be at least 1, got {self.users}")
         if self.requests_per_user < 0:
@@ -138,6 +143,10 @@ class LoadConfig:
             args += ["--max-in-flight", str(self.max_in_flight)]
         if self.scenario is not None:
             args += ["--scenario", self.scenario]
+        if self.openapi is not None:
+            args += ["--openapi", self.openapi]
+        if self.endpoints:
+            args += ["--endpoints", ",".join(self.endpoints)]
         return args
 
     @classmethod

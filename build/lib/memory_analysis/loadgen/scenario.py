@@ -17,12 +17,16 @@ A scenario file (JSON or YAML) is an object::
 ``{name}`` placeholders in the path, header values and body strings take a value drawn
 from ``variables`` for each request (one draw per name per request). A body string that
 is exactly one placeholder is replaced by the value itself, so a list value stays a
-list. Unknown keys are errors: a typo must not silently change a test.
+list. ``{env:NAME}`` takes the value of the environment variable NAME when the request
+is made, so that tokens stay out of scenario files: the scenario, its printout and the
+reports keep the placeholder, never the value. Unknown keys are errors: a typo must not
+silently change a test.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -36,6 +40,7 @@ from memory_analysis.errors import BadInput
 DEFAULT_PROFILE = "stock_analyzer.json"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+ENV_PLACEHOLDER = re.compile(r"\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 TOP_KEYS = {"description", "base_url", "variables", "endpoints"}
 ENDPOINT_KEYS = {"name", "method", "path", "weight", "category", "headers", "body"}
 
@@ -88,18 +93,18 @@ class Scenario:
         return out
 
 
-def _placeholders(value: Any) -> set[str]:
+def _placeholders(value: Any, pattern: re.Pattern[str] = PLACEHOLDER) -> set[str]:
     if isinstance(value, str):
-        return set(PLACEHOLDER.findall(value))
+        return set(pattern.findall(value))
     if isinstance(value, dict):
         found: set[str] = set()
         for k, v in value.items():
-            found |= _placeholders(k) | _placeholders(v)
+            found |= _placeholders(k, pattern) | _placeholders(v, pattern)
         return found
     if isinstance(value, list):
         found = set()
         for v in value:
-            found |= _placeholders(v)
+            found |= _placeholders(v, pattern)
         return found
     return set()
 
@@ -185,6 +190,13 @@ def parse_scenario(data: Any, source: str) -> Scenario:
         missing = sorted(uses - set(variables))
         if missing:
             raise bad(where, f"placeholder {{{missing[0]}}} has no entry in 'variables'")
+        unset = sorted(name for name in (_placeholders(path, ENV_PLACEHOLDER)
+                                         | _placeholders(headers, ENV_PLACEHOLDER)
+                                         | _placeholders(body, ENV_PLACEHOLDER))
+                       if name not in os.environ)
+        if unset:
+            raise bad(where, f"{{env:{unset[0]}}} needs the environment variable {unset[0]}, "
+                             "which is not set")
         endpoints.append(Endpoint(name=name, method=method, path=path, weight=float(weight),
                                   category=category, headers=dict(headers), body=body,
                                   has_body=has_body, uses=tuple(sorted(uses))))
@@ -230,13 +242,18 @@ def default_profile_path() -> Path:
     return Path(str(resources.files("memory_analysis.loadgen") / "profiles" / DEFAULT_PROFILE))
 
 
+def _from_env(value: str) -> str:
+    return ENV_PLACEHOLDER.sub(lambda m: os.environ.get(m.group(1), ""), value)
+
+
 def render(value: Any, values: dict[str, Any]) -> Any:
-    """``value`` with ``{name}`` placeholders replaced from ``values``."""
+    """``value`` with ``{name}`` placeholders replaced from ``values`` and ``{env:NAME}``
+    from the environment."""
     if isinstance(value, str):
         match = PLACEHOLDER.fullmatch(value)
         if match:
             return values[match.group(1)]
-        return PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), value)
+        return PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), _from_env(value))
     if isinstance(value, dict):
         return {render_text(k, values): render(v, values) for k, v in value.items()}
     if isinstance(value, list):
@@ -246,4 +263,27 @@ def render(value: Any, values: dict[str, Any]) -> Any:
 
 def render_text(value: str, values: dict[str, Any]) -> str:
     """Placeholders in a path or header: always text."""
-    return PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), value)
+    return PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), _from_env(value))
+
+
+def select_endpoints(scenario: Scenario, wanted: list[str]) -> Scenario:
+    """The scenario with only the endpoints named in ``wanted`` (by name, or by category);
+    their weights keep their proportions, so the shares renormalise among them.
+    BadInput naming the known names and categories for anything unknown."""
+    names = {e.name for e in scenario.endpoints}
+    categories = {e.category for e in scenario.endpoints}
+    unknown = [w for w in wanted if w not in names and w not in categories]
+    if unknown or not wanted:
+        raise BadInput(f"--endpoints: no endpoint or category {unknown[0] if unknown else ''!r}"
+                       f" in {scenario.source}; endpoints: {', '.join(sorted(names))}; "
+                       f"categories: {', '.join(sorted(categories))}")
+    kept = tuple(e for e in scenario.endpoints if e.name in wanted or e.category in wanted)
+    return Scenario(source=scenario.source, endpoints=kept, variables=scenario.variables,
+                    base_url=scenario.base_url, description=scenario.description)
+
+
+def parse_endpoints(text: str | None) -> list[str] | None:
+    """``--endpoints a,b,heavy`` as a list of names or categories."""
+    if text is None:
+        return None
+    return [part.strip() for part in text.split(",") if part.strip()]

@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from memory_analysis.reports.plain import PlainLines
+from memory_analysis.reports.plain import LivePanel, PlainLines
 
 
 def _num(value: Any, unit: str = "", digits: int = 1) -> str:
@@ -105,6 +105,8 @@ def verdict_lines(report: dict[str, Any], files: list[str]) -> list[str]:
     if suggestions:
         lines.append("Suggestions:")
         lines += [f"  - {text}" for text in suggestions]
+    for alert in report.get("alerts", []):
+        lines.append(f"Alert at {alert.get('t', 0):.1f} s: {alert.get('message')}")
     for problem in report.get("problems", []):
         lines.append(f"Note: {problem}")
     if not report.get("complete", True):
@@ -115,21 +117,94 @@ def verdict_lines(report: dict[str, Any], files: list[str]) -> list[str]:
     return lines
 
 
+SPARK = " ▁▂▃▄▅▆▇█"
+# A plain (not terminal) run prints a status line this often.
+PLAIN_STATUS_EVERY_S = 5.0
+
+
+def sparkline(values: list[float]) -> str:
+    """Values as block characters from their lowest to their highest."""
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    span = high - low
+    return "".join(SPARK[1 + round((v - low) / span * (len(SPARK) - 2)) if span > 0 else 1]
+                   for v in values)
+
+
+def _bar(done: float, width: int = 24) -> str:
+    filled = round(max(0.0, min(done, 1.0)) * width)
+    return "█" * filled + "░" * (width - filled)
+
+
+def status_lines(status: dict[str, Any]) -> list[str]:
+    """The live status as text lines (phase, memory, load, alerts)."""
+    planned = status.get("planned_s")
+    if planned:
+        progress = (f"{_bar(status['elapsed_s'] / planned)} {status['elapsed_s']:5.0f} s of "
+                    f"{planned:g} s ({status['remaining_s']:.0f} s left)")
+    else:
+        progress = f"{status['elapsed_s']:5.0f} s"
+    lines = [f"{status['phase']:<9} {progress}   {status['detail']}"]
+    if status.get("memory_mb") is not None:
+        share = (f"   {status['percent']:.1f} % of the {status['percent_of']}"
+                 if status.get("percent") is not None else "")
+        lines.append(f"memory    {status['memory_mb']:,.1f} MB now, {status['peak_mb']:,.1f} MB "
+                     f"peak  {sparkline(status['history_mb'])}{share}")
+    if status.get("rps") is not None or status.get("requests"):
+        p95 = "-" if status.get("p95_ms") is None else f"{status['p95_ms']:,.1f} ms"
+        rps = "-" if status.get("rps") is None else f"{status['rps']:,.0f}"
+        lines.append(f"requests  {rps} req/s, p95 {p95}, {status['requests']:,} sent, "
+                     f"{status['failures']:,} failed")
+    for alert in status.get("alerts", [])[-3:]:
+        lines.append(f"alert     {alert}")
+    return lines
+
+
 class QuietRunnerView:
     def phase(self, name: str, detail: str) -> None:
+        pass
+
+    def progress(self, status: dict[str, Any]) -> None:
         pass
 
     def finished(self, report: dict[str, Any], files: list[str]) -> None:
         pass
 
+    def close(self) -> None:
+        pass
+
 
 class PlainRunnerView(PlainLines):
+    """Lines for a log: each phase, a status line every few seconds, each alert once."""
+
     def __init__(self, stream: TextIO = sys.stdout) -> None:
-        super().__init__(stream)
+        super().__init__(stream, every_s=PLAIN_STATUS_EVERY_S)
         self._start = time.monotonic()
+        self._alerts = 0
+
+    def _stamp(self) -> str:
+        return f"[{time.monotonic() - self._start:6.1f}s]"
 
     def phase(self, name: str, detail: str) -> None:
-        self._print(f"[{time.monotonic() - self._start:6.1f}s] {name}: {detail}")
+        self._print(f"{self._stamp()} {name}: {detail}")
+
+    def progress(self, status: dict[str, Any]) -> None:
+        for alert in status.get("alerts", [])[self._alerts:]:
+            self._print(f"{self._stamp()} alert: {alert}")
+        self._alerts = len(status.get("alerts", []))
+        if not self.due(time.monotonic() - self._start):
+            return
+        parts = [f"{status['phase']} {status['elapsed_s']:.0f} s"
+                 + (f" of {status['planned_s']:g} s" if status.get("planned_s") else "")]
+        if status.get("memory_mb") is not None:
+            parts.append(f"memory {status['memory_mb']:,.1f} MB (peak {status['peak_mb']:,.1f})")
+            if status.get("percent") is not None:
+                parts.append(f"{status['percent']:.1f} % of the {status['percent_of']}")
+        if status.get("rps") is not None:
+            p95 = "-" if status.get("p95_ms") is None else f"{status['p95_ms']:,.1f} ms"
+            parts.append(f"{status['rps']:,.0f} req/s, p95 {p95}, {status['failures']:,} failed")
+        self._print(f"{self._stamp()}   " + "; ".join(parts))
 
     def finished(self, report: dict[str, Any], files: list[str]) -> None:
         for title, header, rows in summary_tables(report):
@@ -145,20 +220,31 @@ class PlainRunnerView(PlainLines):
             self._print(line)
 
 
-class RichRunnerView:
-    def __init__(self) -> None:
-        from rich.console import Console
+class RichRunnerView(LivePanel):
+    """On a terminal: each phase as a line, the live status redrawn in place below."""
 
-        self.console = Console()
+    def __init__(self) -> None:
+        super().__init__()
         self._start = time.monotonic()
+        self._live_started = False
 
     def phase(self, name: str, detail: str) -> None:
         elapsed = time.monotonic() - self._start
-        self.console.print(f"[dim]{elapsed:6.1f}s[/] [bold]{name}[/]: {detail}")
+        self.console.print(f"[dim]{elapsed:6.1f}s[/] [bold]{name}[/]: {detail}",
+                           highlight=False)
+
+    def progress(self, status: dict[str, Any]) -> None:
+        from rich.text import Text
+
+        if not self._live_started:
+            self.live.start()
+            self._live_started = True
+        self.live.update(Text("\n".join(status_lines(status))))
 
     def finished(self, report: dict[str, Any], files: list[str]) -> None:
         from rich.table import Table
 
+        self.close()
         for title, header, rows in summary_tables(report):
             table = Table(title=title, title_justify="left")
             for index, name in enumerate(header):

@@ -21,6 +21,7 @@ from memory_analysis.loadgen.config import (
     parse_think_time,
     parse_workers,
 )
+from memory_analysis.loadgen.scenario import parse_endpoints
 from memory_analysis.monitor.session import MonitorConfig
 from memory_analysis.reports.jsonio import check_writable
 
@@ -56,6 +57,8 @@ class RunnerConfig:
     demo_hold_mb: int = 0
     # The load tester's options, checked by its own configuration (``load_config``).
     scenario: str | None = None
+    openapi: str | None = None  # a file, a URL, or a path on the service's URL
+    endpoints: str | None = None
     think_time: str | None = None
     rate: float | None = None
     timeout: float | None = None
@@ -87,13 +90,26 @@ class RunnerConfig:
         return (self.baseline + (self.load_test + self.cooldown
                                  + LOAD_OVERRUN_S * len(self.load_steps)) * self.cycles + 60.0)
 
+    def openapi_source(self, url: str) -> str | None:
+        """Where the OpenAPI document is: a path like /openapi.json is on the service."""
+        if self.openapi is not None and self.openapi.startswith("/"):
+            return url.rstrip("/") + self.openapi
+        return self.openapi
+
+    @property
+    def openapi_on_service(self) -> bool:
+        """The document can be read only once the service answers."""
+        return self.openapi is not None and (self.openapi.startswith("/")
+                                             or "://" in self.openapi)
+
     def load_config(self, users: int, url: str, output: str | Path) -> LoadConfig:
         """The load tester's configuration for one step of ``users``."""
         config = LoadConfig(url=url, users=users, requests_per_user=self.requests,
                             duration_s=self.step_s, repeat=True,
                             think_time_s=parse_think_time(self.think_time), rate=self.rate,
                             workers=parse_workers(self.workers) if self.workers else 1,
-                            scenario=self.scenario, output=str(output))
+                            scenario=self.scenario, openapi=self.openapi_source(url),
+                            endpoints=parse_endpoints(self.endpoints), output=str(output))
         if self.timeout is not None:
             config.timeout_s = self.timeout
         return config

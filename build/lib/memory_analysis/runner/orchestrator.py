@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from memory_analysis.errors import BadInput, RunFailed
+from memory_analysis.loadgen.choose import choose_scenario
 from memory_analysis.loadgen.config import DEFAULT_URL
 from memory_analysis.loadgen.runner import timeline_path
+from memory_analysis.loadgen.scenario import parse_endpoints
 from memory_analysis.monitor.report import stream_path_for
 from memory_analysis.runner import tools
 from memory_analysis.runner.config import (
@@ -31,9 +33,11 @@ from memory_analysis.runner.config import (
     REPORT_FILE,
     RunnerConfig,
 )
+from memory_analysis.runner.live import LiveStatus
 from memory_analysis.runner.service import (
     Service,
     attach,
+    check_port_free,
     start_command,
     start_demo,
     tail,
@@ -44,6 +48,8 @@ from memory_analysis.signals import Interrupted, StopSignal
 SERVICE_LOG = "service.log"
 TOOLS_LOG = "tools.log"
 MONITOR_START_TIMEOUT_S = 15.0
+# How often the live view is brought up to date.
+PROGRESS_EVERY_S = 0.5
 
 
 class ServiceDied(Exception):
@@ -51,9 +57,12 @@ class ServiceDied(Exception):
 
 
 class RunnerView(Protocol):
-    """What the runner tells a presenter: progress, then the finished report."""
+    """What the runner tells a presenter: each phase as it starts, how the run is going
+    (``progress``, about twice a second: see ``live.LiveStatus.status``), then the
+    finished report."""
 
     def phase(self, name: str, detail: str) -> None: ...
+    def progress(self, status: dict[str, Any]) -> None: ...
     def finished(self, report: dict[str, Any], files: list[str]) -> None: ...
 
 
@@ -105,7 +114,10 @@ def _load_start(report_path: Path, launched: float) -> float:
 
 
 class AnalysisRun:
-    def __init__(self, config: RunnerConfig, view: RunnerView, stop: StopSignal) -> None:
+    def __init__(self, config: RunnerConfig, view: RunnerView, stop: StopSignal,
+                 limit_mb: float | None = None) -> None:
+        """``limit_mb``: the memory the user said the service will get (--target-memory,
+        --plan), for the live view's share of it."""
         config.validate()
         self.config = config
         self.view = view
@@ -113,6 +125,22 @@ class AnalysisRun:
         self.output_dir = Path(config.output_dir)
         self.monitor: subprocess.Popen | None = None
         self.load: subprocess.Popen | None = None
+        self.live = LiveStatus(stream_path_for(self.output_dir / MONITOR_FILE), limit_mb)
+        self._phase: tuple[str, str, float, float | None] = ("starting", "", time.time(), None)
+        self._shown = 0.0
+
+    def _enter(self, name: str, detail: str, planned_s: float | None) -> None:
+        """A phase starts: tell the view, and time the progress from now."""
+        self._phase = (name, detail, time.time(), planned_s)
+        self.view.phase(name, detail)
+
+    def _show_progress(self) -> None:
+        now = time.monotonic()
+        if now - self._shown < PROGRESS_EVERY_S:
+            return
+        self._shown = now
+        self.live.update()
+        self.view.progress(self.live.status(*self._phase))
 
     # -- the service -------------------------------------------------------------------
     def _service(self) -> Service:
@@ -122,7 +150,9 @@ class AnalysisRun:
             return start_demo(log, leak_kb=config.demo_leak_kb, hold_mb=config.demo_hold_mb)
         if config.mode == "command":
             assert config.service_cmd is not None
-            return start_command(config.service_cmd, config.url or DEFAULT_URL, "command", log,
+            url = config.url or DEFAULT_URL
+            check_port_free(url)
+            return start_command(config.service_cmd, url, "command", log,
                                  cwd=config.service_cwd)
         if config.mode == "pid":
             assert config.pid is not None and config.url is not None
@@ -145,6 +175,7 @@ class AnalysisRun:
             self._check(service)
             if process is not None and process.poll() is not None:
                 return
+            self._show_progress()
             self.stop.wait(min(0.1, max(deadline - time.time(), 0)))
         self._check(service)
 
@@ -191,11 +222,12 @@ class AnalysisRun:
                 where.append(f"cycle {cycle} of {cycles}")
             rate = self.config.rate
             what = f"{rate:g} requests/s" if rate else f"{users} users"
-            self.view.phase("load", f"{what} for {step_s:g} s"
-                            + (f" ({', '.join(where)})" if where else ""))
+            self._enter("load", f"{what} for {step_s:g} s"
+                        + (f" ({', '.join(where)})" if where else ""), step_s)
             started = time.time()
             args = self.config.load_config(users, service.url, output).to_args() + ["--quiet"]
             self.load = tools.launch(tools.LOAD_TESTER, args, self.output_dir / TOOLS_LOG)
+            self.live.follow_load(Path(timeline_path(str(output))))
             first = index == 0 and cycle == 1
             if first:
                 timeline.load_start = started  # provisional, until the report says
@@ -215,6 +247,7 @@ class AnalysisRun:
                 outcome.problems.append(f"load step {index + 1} overran its "
                                         f"{step_s:g} s and was stopped")
             code = self.load.returncode
+            self.live.stop_following_load()
             # The load runs from its first request (the load tester's start-up is not
             # load) until the load tester has exited. Not its last request: the
             # generator's exit unmaps the interpreter and libraries it shares with a
@@ -254,9 +287,14 @@ class AnalysisRun:
         timeline = Timeline()
         outcome = RunOutcome(config, service, self.output_dir, timeline)
         try:
-            self.view.phase("starting", f"waiting for {service.url}{config.health_path}")
+            self._enter("starting", f"waiting for {service.url}{config.health_path}", None)
             outcome.startup_s = wait_until_healthy(
                 service, config.health_path, config.startup_timeout, self.stop)
+            if config.openapi_on_service:
+                # Only now can the document be read: a bad one stops the run here.
+                _scenario, notes = choose_scenario(None, config.openapi_source(service.url),
+                                                   parse_endpoints(config.endpoints))
+                outcome.problems += notes
             if service.pid is not None:
                 args = config.monitor_config(service.pid, outcome.monitor_path).to_args()
                 self.monitor = tools.launch(tools.MONITOR, args + ["--quiet"],
@@ -265,13 +303,13 @@ class AnalysisRun:
                                                           service)
             else:
                 timeline.start = time.time()
-            self.view.phase("baseline", f"{config.baseline:g} s without load")
+            self._enter("baseline", f"{config.baseline:g} s without load", config.baseline)
             self._wait_until(timeline.start + config.baseline, service)
             for cycle in range(1, config.cycles + 1):
                 self._run_load(service, timeline, outcome, cycle)
-                self.view.phase("cooldown", f"{config.cooldown:g} s after the load"
-                                + (f" (cycle {cycle} of {config.cycles})"
-                                   if config.cycles > 1 else ""))
+                self._enter("cooldown", f"{config.cooldown:g} s after the load"
+                            + (f" (cycle {cycle} of {config.cycles})"
+                               if config.cycles > 1 else ""), config.cooldown)
                 assert timeline.load_end is not None
                 self._wait_until(timeline.load_end + config.cooldown, service)
             if self.monitor is not None:

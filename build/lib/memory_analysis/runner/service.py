@@ -22,6 +22,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psutil
 
@@ -40,6 +41,42 @@ def die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     except (OSError, AttributeError):
         pass
+
+
+def port_holder(port: int) -> str | None:
+    """Who listens on TCP ``port`` (any address), as ``lsof -i :PORT`` would tell:
+    "PID 1234 (python -m http.server 8000)", "another process" when its owner cannot
+    be read, None when the port is free."""
+    try:
+        connections = psutil.net_connections(kind="inet")
+    except psutil.AccessDenied:
+        connections = []
+    for conn in connections:
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+            if conn.pid is None:
+                return "another process"
+            try:
+                command = " ".join(psutil.Process(conn.pid).cmdline()) or "?"
+            except psutil.Error:
+                command = "?"
+            return f"PID {conn.pid} ({command})"
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            return "another process"
+    return None
+
+
+def check_port_free(url: str) -> None:
+    """A service about to be started on this machine cannot listen where something
+    already does: BadInput naming who, before it starts."""
+    parts = urlsplit(url)
+    if parts.hostname not in ("localhost", "127.0.0.1", "::1", "0.0.0.0"):
+        return
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    holder = port_holder(port)
+    if holder is not None:
+        raise BadInput(f"port {port} is already in use by {holder}: stop it, or start the "
+                       "service on another port (and give that --url)")
 
 
 def free_port() -> int:

@@ -10,8 +10,9 @@ from typing import Any
 from memory_analysis.analysis.analyze import analyze
 from memory_analysis.analysis.catalogs import load_catalogs
 from memory_analysis.analysis.limits import find_plan, parse_size_mb
+from memory_analysis.loadgen.choose import choose_scenario
 from memory_analysis.loadgen.runner import timeline_path
-from memory_analysis.loadgen.scenario import load_scenario
+from memory_analysis.loadgen.scenario import parse_endpoints
 from memory_analysis.monitor.cgroup import MemoryCgroup
 from memory_analysis.runner.config import RunnerConfig
 from memory_analysis.runner.merge import (
@@ -59,10 +60,14 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
     # Everything that can be rejected is checked before a service is started.
     catalogs = load_catalogs([config.catalog] if config.catalog else None)
     plan = find_plan(catalogs, config.plan) if config.plan is not None else None
-    if config.scenario is not None:
-        load_scenario(config.scenario)
-    run = AnalysisRun(config, view, stop)
+    notes: list[str] = []
+    if not config.openapi_on_service:
+        _scenario, notes = choose_scenario(config.scenario, config.openapi,
+                                           parse_endpoints(config.endpoints))
+    target_mb = parse_size_mb(config.target_memory) if config.target_memory else None
+    run = AnalysisRun(config, view, stop, target_mb or (plan or {}).get("memory_mb"))
     outcome = run.run()
+    outcome.problems[:0] = notes
     view.phase("merging", "reading the tools' reports")
 
     load, runs = read_load(outcome)
@@ -77,8 +82,7 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
         "users": config.users,
         "catalogs": catalogs,
         "plan": plan,
-        "target_memory_mb": (parse_size_mb(config.target_memory)
-                             if config.target_memory else None),
+        "target_memory_mb": target_mb,
     }
     if monitor and monitor.get("start_time"):
         options["segments"] = load_segments(runs, monitor["start_time"])
@@ -102,6 +106,7 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
     report["timeline"] = {"steps": [{**step, "file": Path(step["file"]).name}
                                     for step in outcome.timeline.steps]}
     report["problems"] = outcome.problems + list((monitor or {}).get("notes", []))
+    report["alerts"] = list((monitor or {}).get("alerts", []))
     report["monitor"] = {"complete": (monitor or {}).get("complete"),
                          "end_reason": (monitor or {}).get("end_reason"),
                          "summary": (monitor or {}).get("summary")}

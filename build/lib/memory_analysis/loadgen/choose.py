@@ -1,0 +1,32 @@
+"""Which scenario a load test runs: a scenario file, one built from an OpenAPI document,
+or the default profile, narrowed to some endpoints. One home for the choice, used by
+load_tester.py and by the runner (which checks it before a service is started)."""
+
+from __future__ import annotations
+
+from memory_analysis.errors import BadInput
+from memory_analysis.loadgen.openapi import scenario_from_openapi
+from memory_analysis.loadgen.scenario import (
+    Scenario,
+    default_scenario,
+    load_scenario,
+    select_endpoints,
+)
+
+
+def choose_scenario(scenario: str | None, openapi: str | None,
+                    endpoints: list[str] | None) -> tuple[Scenario, list[str]]:
+    """(the scenario, notes: the OpenAPI operations skipped and why)."""
+    if scenario is not None and openapi is not None:
+        raise BadInput("--scenario and --openapi exclude each other: describe the endpoints "
+                       "one way")
+    notes: list[str] = []
+    if openapi is not None:
+        chosen, _profile, notes = scenario_from_openapi(openapi)
+    elif scenario is not None:
+        chosen = load_scenario(scenario)
+    else:
+        chosen = default_scenario()
+    if endpoints is not None:
+        chosen = select_endpoints(chosen, endpoints)
+    return chosen, notes

@@ -1,0 +1,30 @@
+"""A small aiohttp service for the manual's recipe: ``python aiohttp_app.py PORT``."""
+
+from __future__ import annotations
+
+import sys
+
+from aiohttp import web
+
+_cache: dict[int, list[str]] = {}
+
+
+async def health(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def item(request: web.Request) -> web.Response:
+    key = int(request.match_info["item_id"]) % 200
+    _cache.setdefault(key, [str(i) * 10 for i in range(200)])
+    return web.json_response({"id": key, "size": len(_cache[key])})
+
+
+def build() -> web.Application:
+    app = web.Application()
+    app.router.add_get("/health", health)
+    app.router.add_get("/items/{item_id}", item)
+    return app
+
+
+if __name__ == "__main__":
+    web.run_app(build(), host="127.0.0.1", port=int(sys.argv[1]), print=None)

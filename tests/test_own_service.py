@@ -1,0 +1,298 @@
+"""A user's own service, from the user's own directory, installed the user's way: a fresh
+virtual environment with the package installed, run_memory_analysis.sh from an app's
+directory, the manual's recipes (uvicorn workers, gunicorn sync and uvicorn workers,
+aiohttp), a scenario from an OpenAPI document, tokens from the environment, some
+endpoints only, a port already taken, CI exit codes, and the live view in a terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import PROGRAMS, ROOT, run_script
+
+from memory_analysis.runner.service import free_port
+
+SHORT = ["--baseline", "2", "--load-test", "5", "--cooldown", "2", "--interval", "0.25",
+         "--users", "4"]
+
+
+def report_of(out: Path) -> dict:
+    return json.loads((out / "comprehensive_memory_analysis.json").read_text())
+
+
+def test_a_fresh_virtual_environment_runs_the_installed_suite_anywhere(tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    install = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
+                              "--disable-pip-version-check", str(ROOT)],
+                             capture_output=True, text=True, timeout=600)
+    assert install.returncode == 0, install.stdout + install.stderr
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for tool in ("memory-monitor", "load-tester"):
+        result = subprocess.run([str(venv / "bin" / tool), "--help"], cwd=elsewhere,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+    result = subprocess.run([str(venv / "bin" / "memory-analysis"), *SHORT,
+                             "--output-dir", "out"], cwd=elsewhere, capture_output=True,
+                            text=True, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = report_of(elsewhere / "out")
+    assert report["complete"] is True and report["load_test"]["requests"] > 0
+    assert report["memory"]["peak_mb"] > 0
+
+
+def test_run_memory_analysis_sh_from_an_apps_own_directory(tmp_path):
+    app = tmp_path / "myapp"
+    app.mkdir()
+    shutil.copy(PROGRAMS / "fastapi_app.py", app / "app.py")
+    shutil.copy(PROGRAMS / "items_scenario.json", app / "scenario.json")
+    # An earlier run's report must not pass for this one's.
+    (app / "results").mkdir()
+    port = free_port()
+    result = subprocess.run(
+        [str(ROOT / "run_memory_analysis.sh"), *SHORT,
+         "--service-cmd", f"{sys.executable} -m uvicorn app:app --port {port}",
+         "--url", f"http://127.0.0.1:{port}", "--scenario", "scenario.json",
+         "--output-dir", "results"], cwd=app, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = report_of(app / "results")
+    assert report["load_test"]["error_rate"] == 0.0
+    assert "Reports are in results/" in result.stdout
+    log = (app / "results" / "service.log").read_text()
+    assert "Stock Analyzer" not in log  # the app's own log, nothing of another run
+
+
+def test_a_failed_run_names_no_earlier_report(tmp_path):
+    out = tmp_path / "results"
+    assert run_script("memory_analysis_runner.py", *SHORT, "--output-dir", str(out),
+                      timeout=120).returncode == 0
+    result = subprocess.run(
+        [str(ROOT / "run_memory_analysis.sh"), *SHORT, "--service-cmd", "exit 3",
+         "--url", f"http://127.0.0.1:{free_port()}", "--output-dir", str(out)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "Reports are in" not in result.stdout
+    assert not (out / "comprehensive_memory_analysis.json").exists() or \
+        report_of(out)["end_reason"] != "completed"
+
+
+@pytest.mark.parametrize("recipe", ["uvicorn workers", "gunicorn sync", "gunicorn uvicorn",
+                                    "aiohttp"])
+def test_the_manuals_recipes_for_your_own_service(recipe, tmp_path):
+    port = free_port()
+    commands = {
+        "uvicorn workers": f"{sys.executable} -m uvicorn fastapi_app:app --port {port} "
+                           "--workers 2",
+        "gunicorn sync": f"{sys.executable} -m gunicorn wsgi_app:app -b 127.0.0.1:{port} "
+                         "-w 2",
+        "gunicorn uvicorn": f"{sys.executable} -m gunicorn fastapi_app:app -b "
+                            f"127.0.0.1:{port} -w 2 -k uvicorn.workers.UvicornWorker",
+        "aiohttp": f"{sys.executable} aiohttp_app.py {port}",
+    }
+    out = tmp_path / "out"
+    result = run_script("memory_analysis_runner.py", *SHORT, "--service-cmd",
+                        commands[recipe], "--service-cwd", str(PROGRAMS), "--url",
+                        f"http://127.0.0.1:{port}", "--scenario",
+                        str(PROGRAMS / "items_scenario.json"), "--output-dir", str(out),
+                        timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = report_of(out)
+    assert report["complete"] is True
+    assert report["load_test"]["error_rate"] == 0.0, report["load_test"]["errors"]
+    samples = json.loads((out / "memory_analysis.json").read_text())["samples"]
+    workers = max(s["process"]["children"] for s in samples)
+    assert workers >= (2 if recipe != "aiohttp" else 0)
+    assert report["service"]["pid"] > 0 and report["memory"]["peak_mb"] > 0
+
+
+class OpenApiApp:
+    """The OpenAPI test app under uvicorn on a free port."""
+
+    def __init__(self, token: str = "") -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "APP_TOKEN": token}
+        self.proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "openapi_app:app",
+                                      "--port", str(self.port), "--log-level", "warning"],
+                                     cwd=PROGRAMS, env=env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            assert time.monotonic() < deadline and self.proc.poll() is None, "app did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def openapi_app():
+    apps: list[OpenApiApp] = []
+
+    def start(token: str = "") -> OpenApiApp:
+        apps.append(OpenApiApp(token))
+        return apps[-1]
+
+    yield start
+    for app in apps:
+        app.stop()
+
+
+def test_a_scenario_from_an_openapi_document_answers_2xx(openapi_app, tmp_path):
+    app = openapi_app()
+    profile = run_script("load_tester.py", "--openapi", f"{app.url}/openapi.json",
+                         "--print-profile", timeout=60)
+    assert profile.returncode == 0, profile.stderr
+    built = json.loads(profile.stdout)
+    by_name = {e["name"]: e for e in built["endpoints"]}
+    assert by_name["health_health_get"]["category"] == "light"
+    assert by_name["read_item_items__item_id__get"]["path"] == "/items/1"
+    assert by_name["search_search_get"]["path"] == "/search?q=string"
+    assert by_name["create_order_orders_post"]["body"] == {"sku": "string", "quantity": 1}
+    assert by_name["replace_item_items__item_id__put"]["body"]["color"] == "red"
+    # What cannot be filled is listed and skipped, never sent with a placeholder.
+    assert "GET /codes/{code}: skipped" in profile.stderr
+    assert "GET /tenant: skipped" in profile.stderr
+    assert all("{" not in e["path"] for e in built["endpoints"])
+    out = tmp_path / "openapi.json"
+    result = run_script("load_tester.py", "--openapi", f"{app.url}/openapi.json", "--url",
+                        app.url, "--endpoints", ",".join(n for n in by_name if n != "me_me_get"),
+                        "--users", "4", "--requests", "20", "-q", "-o", str(out), timeout=60)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert report["totals"]["requests"] == 80 and report["totals"]["failures"] == 0
+
+
+def test_a_token_from_the_environment_is_sent_and_never_written(openapi_app, tmp_path):
+    token = "tok-5e3c7a91-never-in-a-file"
+    app = openapi_app(token)
+    scenario = tmp_path / "secure.json"
+    scenario.write_text(json.dumps({"endpoints": [
+        {"name": "me", "path": "/me", "headers": {"Authorization": "Bearer {env:API_TOKEN}"}}]}))
+    out = tmp_path / "runs"
+    env = {k: v for k, v in os.environ.items() if k != "API_TOKEN"}
+    missing = subprocess.run([sys.executable, str(ROOT / "load_tester.py"), "--scenario",
+                              str(scenario), "--url", app.url, "-q", "-o",
+                              str(out / "x.json")], capture_output=True, text=True,
+                             env=env, timeout=60)
+    assert missing.returncode == 2
+    assert "needs the environment variable API_TOKEN" in missing.stderr
+    result = run_script("memory_analysis_runner.py", *SHORT, "--url", app.url, "--scenario",
+                        str(scenario), "--output-dir", str(out), env={"API_TOKEN": token},
+                        timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert report_of(out)["load_test"]["error_rate"] == 0.0  # the token was sent
+    for file in out.rglob("*"):
+        if file.is_file():
+            assert token not in file.read_text(errors="replace"), file
+    assert token not in result.stdout + result.stderr
+
+
+def test_the_runner_builds_the_mix_from_the_services_openapi_document(tmp_path):
+    port = free_port()
+    out = tmp_path / "out"
+    result = run_script("memory_analysis_runner.py", *SHORT, "--service-cmd",
+                        f"{sys.executable} -m uvicorn openapi_app:app --port {port}",
+                        "--service-cwd", str(PROGRAMS), "--url", f"http://127.0.0.1:{port}",
+                        "--openapi", "/openapi.json", "--endpoints", "light,heavy",
+                        "--output-dir", str(out), timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = report_of(out)
+    assert set(report["load_test"]["categories"]) == {"light", "heavy"}
+    assert report["load_test"]["error_rate"] == 0.0
+    assert any("GET /tenant: skipped" in note for note in report["problems"])
+
+
+def test_unknown_endpoints_are_refused_with_the_known_ones(tmp_path):
+    result = run_script("load_tester.py", "--endpoints", "nosuch", "--url",
+                        "http://127.0.0.1:9", timeout=30)
+    assert result.returncode == 2
+    assert "--endpoints: no endpoint or category 'nosuch'" in result.stderr
+    assert "categories: heavy, light, medium" in result.stderr
+    runner = run_script("memory_analysis_runner.py", "--endpoints", "nosuch",
+                        "--output-dir", str(tmp_path / "out"), timeout=30)
+    assert runner.returncode == 2 and "--endpoints" in runner.stderr
+
+
+def test_a_port_already_taken_is_named_before_anything_starts(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import socket,time\ns=socket.socket()\n"
+                               "s.bind(('127.0.0.1',0))\ns.listen()\n"
+                               "print(s.getsockname()[1],flush=True)\ntime.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None
+        port = int(holder.stdout.readline())
+        marker = tmp_path / "started"
+        result = run_script("memory_analysis_runner.py", "--service-cmd", f"touch {marker}",
+                            "--url", f"http://127.0.0.1:{port}", "--output-dir",
+                            str(tmp_path / "out"), timeout=30)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 2
+    assert f"port {port} is already in use by PID {holder.pid}" in result.stderr
+    assert not marker.exists()
+
+
+def test_ci_exit_codes_for_the_level_and_for_alerts(tmp_path):
+    leaking = run_script("memory_analysis_runner.py", *SHORT, "--demo-leak-kb", "16",
+                         "--rate", "100", "--fail-on", "critical",
+                         "--output-dir", str(tmp_path / "leak"), timeout=120)
+    assert leaking.returncode == 3, leaking.stdout + leaking.stderr
+    assert "the level is CRITICAL, at or above --fail-on critical" in leaking.stderr
+    healthy = run_script("memory_analysis_runner.py", *SHORT, "--fail-on", "critical",
+                         "--output-dir", str(tmp_path / "ok"), timeout=120)
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    # Any used memory at all is over a 0.1 % warning threshold.
+    alert = run_script("memory_monitor.py", "--duration", "1", "--interval", "0.2",
+                       "--warning", "0.1", "--critical", "99.9", "--fail-on-alert", "warning",
+                       "-q", "-o", str(tmp_path / "m.json"), timeout=60)
+    assert alert.returncode == 3 and "alert(s) at or above --fail-on-alert" in alert.stderr
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None and os.environ.get("CI") != "true",
+                    reason="needs tmux")
+def test_the_main_job_shows_its_figures_change_in_a_terminal(tmp_path):
+    session = f"live{os.getpid()}"
+    out = tmp_path / "out"
+    command = (f"{sys.executable} {ROOT / 'memory_analysis_runner.py'} --baseline 1 "
+               f"--load-test 12 --cooldown 1 --interval 0.25 --users 4 --output-dir {out}; "
+               "sleep 30")
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "30",
+                    command], check=True, timeout=10)
+    try:
+        def screen() -> str:
+            return subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
+                                  capture_output=True, text=True, timeout=10).stdout
+
+        def sent(text: str) -> int | None:
+            found = re.search(r"^requests .* ([\d,]+) sent", text, re.MULTILINE)
+            return int(found.group(1).replace(",", "")) if found else None
+
+        counts = []
+        deadline = time.monotonic() + 60
+        while len(counts) < 2 and time.monotonic() < deadline:
+            text = screen()
+            count = sent(text)
+            if count is not None and (not counts or count > counts[-1]):
+                counts.append(count)
+                assert "memory" in text and "MB now" in text
+            time.sleep(0.2)
+        assert len(counts) == 2 and counts[1] > counts[0], counts
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], timeout=10)
