@@ -394,8 +394,13 @@ def test_signal_during_preflight_still_writes_an_empty_incomplete_report(tmp_pat
         proc = subprocess.Popen([sys.executable, str(ROOT / "load_tester.py"), "--url",
                                  f"http://127.0.0.1:{port}", "--users", "2", "-q",
                                  "-o", str(output)], stderr=subprocess.PIPE, text=True)
-        time.sleep(1.5)
-        assert proc.poll() is None, "the pre-flight should still be waiting"
+        # The pre-flight has begun once the load tester is connecting to the port.
+        deadline = time.monotonic() + 30
+        while not any(c.raddr and c.raddr.port == port
+                      for c in psutil.Process(proc.pid).net_connections(kind="tcp")):
+            assert proc.poll() is None, "the pre-flight should still be waiting"
+            assert time.monotonic() < deadline, "the pre-flight never started"
+            time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 143
         assert "Traceback" not in proc.stderr.read()
