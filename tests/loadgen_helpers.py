@@ -114,9 +114,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run_tester(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_tester(*args: str, cwd: Path, timeout: float = 60,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the top-level script the way a user does; output text captured."""
-    env = dict(os.environ)
+    env = dict(os.environ if env is None else env)
     env.pop("PYTHONPATH", None)
     return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)

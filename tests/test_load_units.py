@@ -206,3 +206,26 @@ def test_thresholds_overall_and_per_endpoint():
         ("max_error_rate", "overall"), ("max_p95_ms", "endpoint a")}
     with pytest.raises(BadInput):
         apply_thresholds(report, None, [("nope", 1.0)])
+
+
+def test_the_runners_command_lines_read_back_as_the_same_configuration():
+    """The runner starts the tools from their configurations: every number must come back
+    exactly as it went in (no 1e-05 a range cannot hold, no six-digit rounding)."""
+    from memory_analysis.cli import load_tester as load_cli
+    from memory_analysis.cli import monitor as monitor_cli
+    from memory_analysis.loadgen.config import LoadConfig, parse_think_time
+    from memory_analysis.monitor.session import MonitorConfig
+
+    load = LoadConfig(url="http://127.0.0.1:8000", users=3, duration_s=1234567.25,
+                      think_time_s=(0.00001, 0.5), rate=0.1, timeout_s=1e-3, ramp_up_s=2.5,
+                      repeat=True)
+    params = load_cli.command.make_context("load_tester.py", load.to_args()).params
+    assert parse_think_time(params["think_time"]) == load.think_time_s
+    assert (params["duration"], params["rate"], params["timeout"], params["ramp_up"]) == (
+        load.duration_s, load.rate, load.timeout_s, load.ramp_up_s)
+    monitor = MonitorConfig(pid=1, interval=0.00123456789, duration=98765432.1,
+                            warning=70.123456789, critical=90.0, pss_interval=2e-2)
+    params = monitor_cli.command.make_context("memory_monitor.py", monitor.to_args()).params
+    assert (params["interval"], params["duration"], params["warning"], params["critical"],
+            params["pss_interval"]) == (monitor.interval, monitor.duration, monitor.warning,
+                                        monitor.critical, monitor.pss_interval)

@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 from cgroups import LimitedCgroup, can_make_cgroups
-from conftest import ROOT, run_script
+from conftest import PROGRAMS, ROOT, run_script
 
 RUNNER = str(ROOT / "memory_analysis_runner.py")
 SHORT = ["--baseline", "2", "--load-test", "4", "--cooldown", "2", "--interval", "0.2",
@@ -207,6 +207,25 @@ def test_a_service_that_crashes_mid_run(tmp_path):
     assert report["complete"] is False and report["end_reason"] == "service_died"
     assert report["service"]["exit"]["signal"] == "SIGKILL"
     assert any("SIGKILL" in reason for reason in report["assessment"]["reasons"])
+    assert leftovers(str(out)) == []
+
+
+def test_a_load_that_cannot_run_ends_the_run_as_failed(tmp_path):
+    """The service answered its health check, then accepted no connection: no load was
+    sent, so the run is not complete, exits 1, and claims no level."""
+    out = tmp_path / "noload"
+    port = free_port()
+    result = run_script("memory_analysis_runner.py", "--baseline", "1", "--load-test", "5",
+                        "--cooldown", "1", "--interval", "0.2", "--users", "2",
+                        "--service-cmd", f"{sys.executable} {PROGRAMS / 'stops_listening.py'} "
+                        f"{port}", "--url", f"http://127.0.0.1:{port}", "--fail-on", "warning",
+                        "--output-dir", str(out), timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = load(out / "comprehensive_memory_analysis.json")
+    assert report["complete"] is False and report["end_reason"] == "load_failed"
+    assert report["assessment"]["level"] == "unknown"
+    assert "cannot connect" in report["assessment"]["reasons"][0]
+    assert "did not complete (load_failed)" in result.stdout
     assert leftovers(str(out)) == []
 
 

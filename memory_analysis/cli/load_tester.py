@@ -22,7 +22,6 @@ from memory_analysis.loadgen.config import (
     parse_workers,
 )
 from memory_analysis.loadgen.merge import merge_reports
-from memory_analysis.loadgen.openapi import scenario_from_openapi
 from memory_analysis.loadgen.report import apply_thresholds, describe_broken
 from memory_analysis.loadgen.runner import run_load_test
 from memory_analysis.loadgen.scenario import default_profile_path, parse_endpoints
@@ -133,18 +132,15 @@ def command(ctx: click.Context, url: str | None, users: int, requests_per_user: 
     if ctx.invoked_subcommand is not None:
         return EXIT_OK
     wanted = parse_endpoints(endpoints)
-    if print_profile and openapi is not None:
-        _scenario, profile, skipped = scenario_from_openapi(openapi)
-        for line in skipped:
-            click.echo(f"{PROG}: note: {line}", err=True)
-        click.echo(json.dumps(profile, indent=2))
-        return EXIT_OK
-    if print_profile:
+    if print_profile and scenario is None and openapi is None and wanted is None:
         click.echo(default_profile_path().read_text(encoding="utf-8"), nl=False)
         return EXIT_OK
     chosen, notes = choose_scenario(scenario, openapi, wanted)
     for line in notes:
         click.echo(f"{PROG}: note: {line}", err=True)
+    if print_profile:  # the scenario as chosen and narrowed, to copy and edit
+        click.echo(json.dumps(chosen.to_dict(), indent=2))
+        return EXIT_OK
     config = LoadConfig(
         url=url or chosen.base_url or DEFAULT_URL, users=users,
         requests_per_user=requests_per_user, duration_s=duration, ramp_up_s=ramp_up,

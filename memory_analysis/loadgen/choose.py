@@ -4,7 +4,7 @@ load_tester.py and by the runner (which checks it before a service is started)."
 
 from __future__ import annotations
 
-from memory_analysis.errors import BadInput
+from memory_analysis.loadgen.config import check_one_description
 from memory_analysis.loadgen.openapi import scenario_from_openapi
 from memory_analysis.loadgen.scenario import (
     Scenario,
@@ -17,9 +17,7 @@ from memory_analysis.loadgen.scenario import (
 def choose_scenario(scenario: str | None, openapi: str | None,
                     endpoints: list[str] | None) -> tuple[Scenario, list[str]]:
     """(the scenario, notes: the OpenAPI operations skipped and why)."""
-    if scenario is not None and openapi is not None:
-        raise BadInput("--scenario and --openapi exclude each other: describe the endpoints "
-                       "one way")
+    check_one_description(scenario, openapi)
     notes: list[str] = []
     if openapi is not None:
         chosen, _profile, notes = scenario_from_openapi(openapi)

@@ -8,10 +8,18 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from memory_analysis.argtext import number
 from memory_analysis.errors import BadInput
 
 DEFAULT_URL = "http://localhost:8000"
 DEFAULT_MAX_IN_FLIGHT = 1000
+
+
+def check_one_description(scenario: str | None, openapi: str | None) -> None:
+    """The endpoints come from a scenario file or an OpenAPI document, not both."""
+    if scenario is not None and openapi is not None:
+        raise BadInput("--scenario and --openapi exclude each other: describe the endpoints "
+                       "one way")
 
 
 @dataclass
@@ -66,9 +74,7 @@ class LoadConfig:
 
     def validate(self) -> LoadConfig:
         check_url(self.url)
-        if self.scenario is not None and self.openapi is not None:
-            raise BadInput("--scenario and --openapi exclude each other: describe the "
-                           "endpoints one way")
+        check_one_description(self.scenario, self.openapi)
         if self.users <= 0:
             raise BadInput(f"--users must be at least 1, got {self.users}")
         if self.requests_per_user < 0:
@@ -126,19 +132,20 @@ class LoadConfig:
     def to_args(self) -> list[str]:
         """This test as load_tester.py's command line (how the runner starts it)."""
         args = ["--url", self.url, "--users", str(self.users),
-                "--requests", str(self.requests_per_user), "--timeout", f"{self.timeout_s:g}",
+                "--requests", str(self.requests_per_user), "--timeout", number(self.timeout_s),
                 "--seed", str(self.seed), "--workers", str(self.workers),
                 "--output", self.output]
         if self.duration_s is not None:
-            args += ["--duration", f"{self.duration_s:g}"]
+            args += ["--duration", number(self.duration_s)]
         if self.repeat:
             args.append("--repeat")
         if self.ramp_up_s:
-            args += ["--ramp-up", f"{self.ramp_up_s:g}"]
+            args += ["--ramp-up", number(self.ramp_up_s)]
         if self.think_time_s is not None:
-            args += ["--think-time", f"{self.think_time_s[0]:g}-{self.think_time_s[1]:g}"]
+            low, high = self.think_time_s
+            args += ["--think-time", f"{number(low)}-{number(high)}"]
         if self.rate is not None:
-            args += ["--rate", f"{self.rate:g}"]
+            args += ["--rate", number(self.rate)]
         if self.max_in_flight is not None:
             args += ["--max-in-flight", str(self.max_in_flight)]
         if self.scenario is not None:

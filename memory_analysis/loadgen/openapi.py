@@ -2,10 +2,14 @@
 
 Every operation becomes an endpoint, its parameters and body filled with values the
 document gives (an example, the first of several examples, the first enum value, the
-default), or else the smallest value its schema allows (1 for an integer, "string" for a
-string, an object of its required properties...). An operation that cannot be filled
-so (a string that must match a pattern, a body that is not JSON, a required header or
-cookie) is listed and skipped, never sent with a placeholder.
+default), or else a small value its schema allows (1 or the nearest number within its
+bounds, "string", an object of its required properties...). An operation that cannot be
+filled so (a string that must match a pattern, a body that is not JSON, a required
+header or cookie, a description that breaks OpenAPI's rules) is listed and skipped,
+never sent with a placeholder. Values from the document are sent as they are: a brace
+in an example is text, not a placeholder. Paths get the path of the document's first
+server (``/api/v1``); the load goes to the address the user gave, never to a host the
+document names.
 
 Categories follow one rule, which a user can change in the printed profile: an
 operation without parameters or body is light (``GET /health``), one with parameters
@@ -25,7 +29,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import yaml
 
 from memory_analysis.errors import BadInput
-from memory_analysis.loadgen.scenario import Scenario, parse_scenario
+from memory_analysis.loadgen.scenario import Scenario, literal, parse_scenario
 
 METHODS = ("get", "post", "put", "patch", "delete")
 FETCH_TIMEOUT_S = 10.0
@@ -41,9 +45,18 @@ class Unfillable(Exception):
     """No valid value can be made for a schema."""
 
 
+class Malformed(Unfillable):
+    """The document describes an operation in a way OpenAPI does not allow."""
+
+
+def is_url(source: str) -> bool:
+    """The document is fetched from ``source`` rather than read from a file."""
+    return urlsplit(source).scheme in ("http", "https")
+
+
 def read_document(source: str) -> dict[str, Any]:
     """The OpenAPI document at a URL or in a file (JSON or YAML)."""
-    if urlsplit(source).scheme in ("http", "https"):
+    if is_url(source):
         try:
             with _NO_PROXY.open(source, timeout=FETCH_TIMEOUT_S) as response:
                 text = response.read().decode("utf-8", errors="replace")
@@ -59,12 +72,50 @@ def read_document(source: str) -> dict[str, Any]:
             raise BadInput(f"--openapi: cannot read {source} "
                            f"({getattr(exc, 'strerror', None) or exc})") from None
     try:
-        data = yaml.safe_load(text)  # JSON is YAML too
-    except yaml.YAMLError:
-        raise BadInput(f"--openapi: {source} is neither JSON nor YAML") from None
+        data = json.loads(text)  # what frameworks serve, and far faster than YAML
+    except ValueError:
+        try:
+            data = yaml.load(text, Loader=_TextDatesLoader)  # noqa: S506 (a safe loader)
+        except yaml.YAMLError:
+            raise BadInput(f"--openapi: {source} is neither JSON nor YAML") from None
     if not isinstance(data, dict) or not isinstance(data.get("paths"), dict):
         raise BadInput(f"--openapi: {source} is not an OpenAPI document (no 'paths')")
     return data
+
+
+class _TextDatesLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """YAML's safe loader, but an unquoted 2024-05-01 stays the text an example means (a
+    date object is not JSON)."""
+
+
+_TextDatesLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers
+            if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+def _base_path(document: dict[str, Any]) -> str:
+    """The path the document's first server puts before every path ("/api/v1" for
+    ``servers: [{url: https://example.com/api/v1}]``). Only its path: the load goes to
+    the address the user gave, never to a host the document names."""
+    servers = document.get("servers")
+    if isinstance(servers, list) and servers and isinstance(servers[0], dict):
+        url = servers[0].get("url")
+        if isinstance(url, str) and "{" not in url:
+            return urlsplit(url).path.rstrip("/")
+    return ""
+
+
+def _literal(value: Any) -> Any:
+    """A value from the document, made a template that sends exactly it: a brace in an
+    example is text, never a placeholder (nor a way to read the environment)."""
+    if isinstance(value, str):
+        return literal(value)
+    if isinstance(value, dict):
+        return {literal(str(k)): _literal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_literal(v) for v in value]
+    return value
 
 
 class _Filler:
@@ -141,14 +192,7 @@ class _Filler:
 
     def _typed(self, kind: str, schema: dict[str, Any], depth: int) -> Any:
         if kind in ("integer", "number"):
-            low, exclusive = schema.get("minimum"), schema.get("exclusiveMinimum")
-            if isinstance(exclusive, bool):  # OpenAPI 3.0: a flag on minimum
-                value = (low if low is not None else 1) + (1 if exclusive else 0)
-            elif exclusive is not None:  # 3.1: the bound itself
-                value = exclusive + 1
-            else:
-                value = low if low is not None else 1
-            return int(math.ceil(value)) if kind == "integer" else float(value)
+            return self._number(kind, schema)
         if kind == "boolean":
             return True
         if kind == "null":
@@ -175,18 +219,61 @@ class _Filler:
         raise Unfillable(f"a value of type {kind!r} cannot be made")
 
 
+    @staticmethod
+    def _number(kind: str, schema: dict[str, Any]) -> int | float:
+        """1, or the smallest number the bounds and ``multipleOf`` allow."""
+        low, exclusive = schema.get("minimum"), schema.get("exclusiveMinimum")
+        high, exclusive_high = schema.get("maximum"), schema.get("exclusiveMaximum")
+        step = schema.get("multipleOf")
+        if isinstance(exclusive, bool):  # OpenAPI 3.0: a flag on minimum
+            floor = None if low is None else low + (1 if exclusive else 0)
+        else:  # 3.1: the bound itself
+            floor = low if exclusive is None else exclusive + 1
+        if isinstance(exclusive_high, bool):
+            ceiling = None if high is None else high - (1 if exclusive_high else 0)
+        else:
+            ceiling = high if exclusive_high is None else exclusive_high - 1
+        value = floor if floor is not None else min(1, ceiling) if ceiling is not None else 1
+        if step:
+            value = math.ceil(value / step) * step
+        if ceiling is not None and value > ceiling:
+            raise Unfillable(f"no {kind} lies within its bounds")
+        return int(math.ceil(value)) if kind == "integer" else float(value)
+
+
 def _parameters(filler: _Filler, path_item: dict[str, Any],
                 operation: dict[str, Any]) -> list[dict[str, Any]]:
     """The operation's parameters, the path's own ones overridden by the operation's."""
     merged: dict[tuple[str, str], dict[str, Any]] = {}
     for raw in list(path_item.get("parameters") or []) + list(operation.get("parameters") or []):
         param = filler.resolve(raw)
-        merged[(param.get("name"), param.get("in"))] = param
+        if not isinstance(param, dict) or not isinstance(param.get("name"), str):
+            raise Malformed("a parameter is not an object with a name")
+        merged[(param["name"], str(param.get("in")))] = param
     return list(merged.values())
 
 
+def _query_pairs(query: dict[str, Any]) -> list[tuple[str, str]]:
+    """Query parameters as OpenAPI's default style sends them (form, exploded): a list
+    repeats its name (``ids=1&ids=2``), an object gives each property its own pair."""
+    pairs: list[tuple[str, str]] = []
+
+    def text(value: Any) -> str:
+        return json.dumps(value) if isinstance(value, (bool, dict, list)) or value is None \
+            else str(value)
+
+    for name, value in query.items():
+        if isinstance(value, list):
+            pairs += [(name, text(item)) for item in value]
+        elif isinstance(value, dict):
+            pairs += [(str(key), text(item)) for key, item in value.items()]
+        else:
+            pairs.append((name, text(value)))
+    return pairs
+
+
 def _endpoint(filler: _Filler, path: str, method: str, path_item: dict[str, Any],
-              operation: dict[str, Any]) -> dict[str, Any]:
+              operation: dict[str, Any], base_path: str = "") -> dict[str, Any]:
     """One scenario endpoint; Unfillable when something required cannot be filled."""
     filled_path, query = path, {}  # type: tuple[str, dict[str, Any]]
     params = _parameters(filler, path_item, operation)
@@ -199,19 +286,25 @@ def _endpoint(filler: _Filler, path: str, method: str, path_item: dict[str, Any]
                 continue
             value = filler.value(param.get("schema"))
         if where == "path":
-            filled_path = filled_path.replace("{" + str(name) + "}", quote(str(value), safe=""))
+            text = json.dumps(value) if isinstance(value, bool) else str(value)
+            filled_path = filled_path.replace("{" + str(name) + "}", quote(text, safe=""))
         elif where == "query":
             query[str(name)] = value
         elif required:
             raise Unfillable(f"it needs a {where} parameter {name!r}")
     if "{" in filled_path:
         raise Unfillable("a path parameter is not described")
-    entry: dict[str, Any] = {"name": operation.get("operationId") or f"{method.upper()} {path}",
+    operation_id = operation.get("operationId")
+    entry: dict[str, Any] = {"name": operation_id if isinstance(operation_id, str) and
+                             operation_id else f"{method.upper()} {path}",
                              "method": method.upper()}
     has_body = False
     body_spec = filler.resolve(operation.get("requestBody")) if operation.get("requestBody") \
         else None
     if body_spec:
+        if not isinstance(body_spec, dict) or not isinstance(body_spec.get("content") or {},
+                                                               dict):
+            raise Malformed("its requestBody is not an object of content types")
         content = body_spec.get("content") or {}
         json_type = next((t for t in content if t.split(";")[0].strip().endswith("json")), None)
         if json_type is None:
@@ -220,14 +313,14 @@ def _endpoint(filler: _Filler, path: str, method: str, path_item: dict[str, Any]
                 raise Unfillable(f"it needs a body of {kinds}, not JSON")
         else:
             media = content[json_type] or {}
+            if not isinstance(media, dict):
+                raise Malformed(f"its {json_type} body is not described by an object")
             found, body = filler.given(media)
-            entry["body"] = body if found else filler.value(media.get("schema"))
+            entry["body"] = _literal(body if found else filler.value(media.get("schema")))
             has_body = True
     if query:
-        filled_path += "?" + urlencode({k: (json.dumps(v) if isinstance(v, (dict, list))
-                                            else str(v).lower() if isinstance(v, bool)
-                                            else v) for k, v in query.items()})
-    entry["path"] = filled_path
+        filled_path += "?" + urlencode(_query_pairs(query))
+    entry["path"] = base_path + filled_path
     if has_body or method == "delete":
         entry["category"] = "heavy"
     elif params:
@@ -243,20 +336,30 @@ def profile_from_openapi(document: dict[str, Any], source: str
     filler = _Filler(document)
     endpoints, skipped = [], []
     names: set[str] = set()
+    base_path = _base_path(document)
     for path, raw_item in (document.get("paths") or {}).items():
         try:
             path_item = filler.resolve(raw_item)
         except Unfillable as exc:
             skipped.append(f"{path}: {exc}")
             continue
+        if not isinstance(path_item, dict) or not str(path).startswith("/"):
+            skipped.append(f"{path}: skipped, not a path with operations")
+            continue
         for method in METHODS:
             operation = path_item.get(method)
             if not isinstance(operation, dict):
                 continue
             try:
-                entry = _endpoint(filler, path, method, path_item, operation)
+                entry = _endpoint(filler, path, method, path_item, operation, base_path)
             except Unfillable as exc:
                 skipped.append(f"{method.upper()} {path}: skipped, {exc}")
+                continue
+            except (AttributeError, TypeError, KeyError, ValueError):
+                # A document that breaks OpenAPI's own rules somewhere inside (a list where
+                # an object belongs, ...): that operation cannot be trusted, the rest can.
+                skipped.append(f"{method.upper()} {path}: skipped, its description is not "
+                               "valid OpenAPI")
                 continue
             if entry["name"] in names:
                 entry["name"] = f"{method.upper()} {path}"
@@ -265,9 +368,13 @@ def profile_from_openapi(document: dict[str, Any], source: str
     if not endpoints:
         raise BadInput(f"--openapi: no operation of {source} could be filled"
                        + (f" ({skipped[0]})" if skipped else ""))
-    title = (document.get("info") or {}).get("title") or source
-    profile = {"description": f"from the OpenAPI document of {title} ({source})",
-               "endpoints": endpoints}
+    info = document.get("info")
+    title = (info.get("title") if isinstance(info, dict) else None) or source
+    profile: dict[str, Any] = {"description": f"from the OpenAPI document of {title} "
+                                              f"({source})", "endpoints": endpoints}
+    if is_url(source):  # the service that serves the document is the one to load
+        parts = urlsplit(source)
+        profile["base_url"] = f"{parts.scheme}://{parts.netloc}"
     return profile, skipped
 
 

@@ -77,7 +77,8 @@ def config_record(config: LoadConfig, scenario: Scenario, workers: int) -> dict[
         "repeat": config.repeat, "ramp_up_s": config.ramp_up_s,
         "think_time_s": list(config.think_time_s) if config.think_time_s else None,
         "max_in_flight": config.in_flight_limit, "timeout_s": config.timeout_s,
-        "seed": config.seed, "scenario": config.scenario or "default (stock_analyzer.json)",
+        "seed": config.seed, "scenario": scenario.source,
+        "endpoints": list(config.endpoints) if config.endpoints is not None else None,
         "model": "open" if config.open_model else "closed",
         "event_loop": eventloop.loop_name(),
     }

@@ -39,8 +39,11 @@ from memory_analysis.errors import BadInput
 
 DEFAULT_PROFILE = "stock_analyzer.json"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+# A template's parts, read left to right in one pass: "{{" and "}}" are literal braces,
+# "{env:NAME}" an environment variable, "{name}" a variable of the scenario. One pass, so
+# that a value put in (a token, a variable's text) is never read as a template again.
+TEMPLATE = re.compile(r"\{\{|\}\}|\{env:([A-Za-z_][A-Za-z0-9_]*)\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-ENV_PLACEHOLDER = re.compile(r"\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
 TOP_KEYS = {"description", "base_url", "variables", "endpoints"}
 ENDPOINT_KEYS = {"name", "method", "path", "weight", "category", "headers", "body"}
 
@@ -93,18 +96,20 @@ class Scenario:
         return out
 
 
-def _placeholders(value: Any, pattern: re.Pattern[str] = PLACEHOLDER) -> set[str]:
+def _placeholders(value: Any, env: bool = False) -> set[str]:
+    """Names of the ``{name}`` placeholders in ``value`` (``{env:NAME}`` with ``env``)."""
     if isinstance(value, str):
-        return set(pattern.findall(value))
+        group = 1 if env else 2
+        return {m.group(group) for m in TEMPLATE.finditer(value) if m.group(group)}
     if isinstance(value, dict):
         found: set[str] = set()
         for k, v in value.items():
-            found |= _placeholders(k, pattern) | _placeholders(v, pattern)
+            found |= _placeholders(k, env) | _placeholders(v, env)
         return found
     if isinstance(value, list):
         found = set()
         for v in value:
-            found |= _placeholders(v, pattern)
+            found |= _placeholders(v, env)
         return found
     return set()
 
@@ -190,9 +195,9 @@ def parse_scenario(data: Any, source: str) -> Scenario:
         missing = sorted(uses - set(variables))
         if missing:
             raise bad(where, f"placeholder {{{missing[0]}}} has no entry in 'variables'")
-        unset = sorted(name for name in (_placeholders(path, ENV_PLACEHOLDER)
-                                         | _placeholders(headers, ENV_PLACEHOLDER)
-                                         | _placeholders(body, ENV_PLACEHOLDER))
+        unset = sorted(name for name in (_placeholders(path, env=True)
+                                         | _placeholders(headers, env=True)
+                                         | _placeholders(body, env=True))
                        if name not in os.environ)
         if unset:
             raise bad(where, f"{{env:{unset[0]}}} needs the environment variable {unset[0]}, "
@@ -242,18 +247,15 @@ def default_profile_path() -> Path:
     return Path(str(resources.files("memory_analysis.loadgen") / "profiles" / DEFAULT_PROFILE))
 
 
-def _from_env(value: str) -> str:
-    return ENV_PLACEHOLDER.sub(lambda m: os.environ.get(m.group(1), ""), value)
-
-
 def render(value: Any, values: dict[str, Any]) -> Any:
-    """``value`` with ``{name}`` placeholders replaced from ``values`` and ``{env:NAME}``
-    from the environment."""
+    """``value`` with ``{name}`` placeholders replaced from ``values``, ``{env:NAME}``
+    from the environment, and ``{{``/``}}`` by a brace. A string that is exactly
+    ``{name}`` becomes the value itself (a list stays a list)."""
     if isinstance(value, str):
         match = PLACEHOLDER.fullmatch(value)
         if match:
             return values[match.group(1)]
-        return PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), _from_env(value))
+        return render_text(value, values)
     if isinstance(value, dict):
         return {render_text(k, values): render(v, values) for k, v in value.items()}
     if isinstance(value, list):
@@ -263,7 +265,21 @@ def render(value: Any, values: dict[str, Any]) -> Any:
 
 def render_text(value: str, values: dict[str, Any]) -> str:
     """Placeholders in a path or header: always text."""
-    return PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), _from_env(value))
+
+    def part(match: re.Match[str]) -> str:
+        env_name, name = match.groups()
+        if env_name:
+            return os.environ.get(env_name, "")
+        if name:
+            return str(values[name])
+        return match.group(0)[0]  # "{{" or "}}"
+
+    return TEMPLATE.sub(part, value)
+
+
+def literal(text: str) -> str:
+    """``text`` as a template that renders to exactly ``text`` (its braces doubled)."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 def select_endpoints(scenario: Scenario, wanted: list[str]) -> Scenario:

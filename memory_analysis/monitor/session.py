@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import psutil
 
 from memory_analysis import __version__
+from memory_analysis.argtext import number
 from memory_analysis.errors import BadInput
 from memory_analysis.monitor.alerts import AlertTracker
 from memory_analysis.monitor.cgroup import MemoryCgroup
@@ -85,15 +86,15 @@ class MonitorConfig:
 
     def to_args(self) -> list[str]:
         """This run as memory_monitor.py's command line (how the runner starts it)."""
-        args = ["--interval", f"{self.interval:g}", "--output", self.output,
-                "--warning", f"{self.warning:g}", "--critical", f"{self.critical:g}",
-                "--pss-interval", f"{self.pss_interval:g}"]
+        args = ["--interval", number(self.interval), "--output", self.output,
+                "--warning", number(self.warning), "--critical", number(self.critical),
+                "--pss-interval", number(self.pss_interval)]
         if self.pid is not None:
             args += ["--pid", str(self.pid)]
         if not self.include_children:
             args.append("--no-children")
         if self.duration is not None:
-            args += ["--duration", f"{self.duration:g}"]
+            args += ["--duration", number(self.duration)]
         if self.reset_peak:
             args.append("--reset-peak")
         return args

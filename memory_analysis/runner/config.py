@@ -21,6 +21,7 @@ from memory_analysis.loadgen.config import (
     parse_think_time,
     parse_workers,
 )
+from memory_analysis.loadgen.openapi import is_url
 from memory_analysis.loadgen.scenario import parse_endpoints
 from memory_analysis.monitor.session import MonitorConfig
 from memory_analysis.reports.jsonio import check_writable
@@ -91,16 +92,24 @@ class RunnerConfig:
                                  + LOAD_OVERRUN_S * len(self.load_steps)) * self.cycles + 60.0)
 
     def openapi_source(self, url: str) -> str | None:
-        """Where the OpenAPI document is: a path like /openapi.json is on the service."""
-        if self.openapi is not None and self.openapi.startswith("/"):
+        """Where the OpenAPI document is: a path like /openapi.json that is not a file
+        here is a path on the service."""
+        if self._openapi_path_on_service:
+            assert self.openapi is not None
             return url.rstrip("/") + self.openapi
         return self.openapi
 
     @property
+    def _openapi_path_on_service(self) -> bool:
+        return (self.openapi is not None and self.openapi.startswith("/")
+                and not Path(self.openapi).is_file())
+
+    @property
     def openapi_on_service(self) -> bool:
-        """The document can be read only once the service answers."""
-        return self.openapi is not None and (self.openapi.startswith("/")
-                                             or "://" in self.openapi)
+        """The document is fetched (a URL, a path on the service), so it can be read only
+        once the service answers."""
+        return self.openapi is not None and (self._openapi_path_on_service
+                                             or is_url(self.openapi))
 
     def load_config(self, users: int, url: str, output: str | Path) -> LoadConfig:
         """The load tester's configuration for one step of ``users``."""

@@ -56,6 +56,11 @@ class ServiceDied(Exception):
     """The service under analysis exited during the run."""
 
 
+class LoadFailed(Exception):
+    """The load tester failed (it could not reach the service, or crashed): the load the
+    run is about did not happen as asked, so the run ends there."""
+
+
 class RunnerView(Protocol):
     """What the runner tells a presenter: each phase as it starts, how the run is going
     (``progress``, about twice a second: see ``live.LiveStatus.status``), then the
@@ -151,7 +156,6 @@ class AnalysisRun:
         if config.mode == "command":
             assert config.service_cmd is not None
             url = config.url or DEFAULT_URL
-            check_port_free(url)
             return start_command(config.service_cmd, url, "command", log,
                                  cwd=config.service_cwd)
         if config.mode == "pid":
@@ -265,6 +269,7 @@ class AnalysisRun:
             if code not in (0, 3):
                 outcome.problems.append(f"load_tester.py exited with code {code}: "
                                         + tail(self.output_dir / TOOLS_LOG, 1))
+                raise LoadFailed
 
     # -- the whole run -----------------------------------------------------------------
     def _clear_previous(self) -> None:
@@ -282,6 +287,8 @@ class AnalysisRun:
 
     def run(self) -> RunOutcome:
         config = self.config
+        if config.mode == "command":  # refused before an earlier run's reports are cleared
+            check_port_free(config.url or DEFAULT_URL)
         self._clear_previous()
         service = self._service()
         timeline = Timeline()
@@ -318,6 +325,8 @@ class AnalysisRun:
             outcome.end_reason = "interrupted"
         except ServiceDied:
             outcome.end_reason = "service_died"  # how it died: outcome.service.exit_info()
+        except LoadFailed:
+            outcome.end_reason = "load_failed"  # why: the last of outcome.problems
         finally:
             timeline.end = time.time()
             self._stop_tools(service)

@@ -103,6 +103,12 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
         report["assessment"]["reasons"] = (_death_reasons(report["service"], outcome,
                                                           report["phases"])
                                            + report["assessment"]["reasons"])
+    if outcome.end_reason == "load_failed":
+        # Whatever memory did, it did without the load the run was about.
+        report["assessment"]["reasons"].insert(0, "the load did not run as asked: "
+                                               + outcome.problems[-1])
+        if not figures.get("requests"):
+            report["assessment"]["level"] = "unknown"
     report["timeline"] = {"steps": [{**step, "file": Path(step["file"]).name}
                                     for step in outcome.timeline.steps]}
     report["problems"] = outcome.problems + list((monitor or {}).get("notes", []))
