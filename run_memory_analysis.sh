@@ -27,14 +27,16 @@ trap 'rm -f "$started"' EXIT
 status=0
 "$VENV_PYTHON" "$suite/memory_analysis_runner.py" "${args[@]+"${args[@]}"}" || status=$?
 output_dir=memory_analysis_results
+quiet=0
 for ((i = 0; i < ${#args[@]}; i++)); do
     case "${args[$i]}" in
         --output-dir) output_dir="${args[$((i + 1))]:-$output_dir}" ;;
         --output-dir=*) output_dir="${args[$i]#--output-dir=}" ;;
+        --quiet|-q) quiet=1 ;;
     esac
 done
-# Only a report this run wrote: an earlier run's must not pass for it.
-if [ "$output_dir/comprehensive_memory_analysis.json" -nt "$started" ]; then
+# Only a report this run wrote: an earlier run's must not pass for it. --quiet: errors only.
+if [ "$quiet" = 0 ] && [ "$output_dir/comprehensive_memory_analysis.json" -nt "$started" ]; then
     echo "Reports are in $output_dir/ (start with comprehensive_memory_analysis.json)"
 fi
 exit "$status"

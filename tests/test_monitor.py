@@ -358,10 +358,15 @@ def test_descendants_forked_mid_run_join_the_tree(memhog, tmp_path):
 
 
 def test_service_total_is_not_moved_by_other_processes_sharing_its_files(memhog, tmp_path):
-    # Other Python processes map the same interpreter and libraries: the target's PSS
-    # share of those pages shrinks while they run, its service total must not.
+    # Other processes map the same files (interpreters share libpython): the target's
+    # PSS share of those pages shrinks while they run, its service total must not. A file
+    # of the test's own, that nothing else on the machine maps, makes the share exact:
+    # all of it alone, a fifth of it beside four others.
+    shared = tmp_path / "shared.bin"
+    shared.write_bytes(os.urandom(16 * 1024 * 1024))
     hog = memhog()
     hog.send("alloc 20")
+    hog.send(f"map {shared}")
 
     def last_sample(name: str) -> dict:
         result = run_script("memory_monitor.py", "--pid", str(hog.pid), "--duration", "0.5",
@@ -370,18 +375,23 @@ def test_service_total_is_not_moved_by_other_processes_sharing_its_files(memhog,
         return json.loads((tmp_path / name).read_text())["samples"][-1]["process"]
 
     alone = last_sample("alone.json")
-    others = [subprocess.Popen([sys.executable, "-c",
-                                "import time; print('up', flush=True); time.sleep(30)"],
+    reader = ("import mmap, sys, time\n"
+              "f = open(sys.argv[1], 'rb')\n"
+              "m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)\n"
+              "sum(m[i] for i in range(0, len(m), 4096))\n"
+              "print('up', flush=True)\n"
+              "time.sleep(60)\n")
+    others = [subprocess.Popen([sys.executable, "-c", reader, str(shared)],
                                stdout=subprocess.PIPE, text=True) for _ in range(4)]
     try:
-        for other in others:  # each interpreter has started and mapped its files
+        for other in others:  # each has mapped and read the whole file
             assert other.stdout is not None and other.stdout.readline().strip() == "up"
         crowded = last_sample("crowded.json")
     finally:
         for other in others:
             other.kill()
             other.wait()
-    assert alone["tree_pss_mb"] - crowded["tree_pss_mb"] > 0.5  # PSS is moved...
+    assert alone["tree_pss_mb"] - crowded["tree_pss_mb"] > 10  # PSS is moved (16 -> 3.2)...
     assert abs(alone["tree_service_mb"] - crowded["tree_service_mb"]) < 0.3  # ...this is not
     # Between the private memory and the RSS, like PSS.
     assert alone["uss_mb"] < alone["tree_service_mb"] <= alone["tree_rss_mb"]

@@ -75,8 +75,11 @@ def test_demo_run_end_to_end(tmp_path):
                                "load_test": "load_test_during_analysis.json"}
     for name, seconds in (("baseline", 2), ("load", 4), ("cooldown", 2)):
         phase = report["phases"][name]
-        expected = seconds / 0.2
-        assert abs(phase["samples"] - expected) <= 4, (name, phase["samples"])
+        # At least what was asked (the load also spans the load tester's start and exit,
+        # longer on a busy machine), and one sample per interval of what it lasted.
+        assert phase["duration_s"] >= seconds - 0.3, (name, phase["duration_s"])
+        expected = phase["duration_s"] / 0.2
+        assert abs(phase["samples"] - expected) <= 2, (name, phase["samples"], expected)
         assert set(phase["memory_mb"]) == {"min", "mean", "max", "last"}
         assert set(phase["system_percent"]) >= {"mean", "max"}
     memory = report["memory"]
@@ -310,6 +313,7 @@ def test_bad_input_exits_2_with_one_line(args, message, tmp_path):
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("memory_analysis_runner.py: error: ")
     assert message in lines[0]
+    assert not (tmp_path / "out").exists()  # a refused run leaves no trace
 
 
 @pytest.mark.parametrize("args, message", [
@@ -334,6 +338,7 @@ def test_the_tools_own_checks_stop_a_run_before_the_service_starts(args, message
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert not marker.exists()
+    assert not (tmp_path / "out").exists()
 
 
 def test_malformed_catalog_is_rejected(tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -62,10 +63,19 @@ def run_command(command: click.Command, prog: str, args: Sequence[str] | None = 
     return int(result or 0)
 
 
+def invoked_as(prog: str) -> str:
+    """The name the user typed: ``memory-analysis`` when run as an installed command,
+    else ``prog`` (the top-level file's name, also for ``python -m``)."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    if not name or name.endswith(".py") or name.startswith("-"):
+        return prog
+    return name
+
+
 def entry_point(command: click.Command, prog: str) -> Callable[[], None]:
     """A ``main()`` for console scripts and the top-level files."""
 
     def main() -> None:
-        sys.exit(run_command(command, prog))
+        sys.exit(run_command(command, invoked_as(prog)))
 
     return main

@@ -107,6 +107,9 @@ def with_thresholds(func):
                    "URL/openapi.json). See --print-profile.")
 @click.option("--endpoints", default=None, metavar="NAME|CATEGORY,...",
               help="Only these endpoints or categories of the scenario.")
+@click.option("--header", "-H", "headers", multiple=True, metavar="'NAME: VALUE'",
+              help="Send this header with every request; {env:NAME} takes a value from the "
+                   "environment (for tokens). Repeatable.")
 @click.option("--workers", "-w", default="1", show_default=True, metavar="N|auto",
               help="Worker processes sharing the users or rate; auto = one per core.")
 @click.option("--shard", default="1/1", show_default=True, metavar="I/N",
@@ -124,7 +127,7 @@ def command(ctx: click.Context, url: str | None, users: int, requests_per_user: 
             duration: float | None, repeat: bool, ramp_up: float, think_time: str | None,
             rate: float | None, max_in_flight: int | None, timeout: float, seed: int,
             scenario: str | None, openapi: str | None, endpoints: str | None,
-            workers: str, shard: str, output: str,
+            headers: tuple[str, ...], workers: str, shard: str, output: str,
             max_error_rate: float | None, max_p95_ms: tuple[str, ...], quiet: bool,
             print_profile: bool) -> int:
     """Send concurrent HTTP load to a service and report throughput, errors and latency
@@ -132,12 +135,13 @@ def command(ctx: click.Context, url: str | None, users: int, requests_per_user: 
     if ctx.invoked_subcommand is not None:
         return EXIT_OK
     wanted = parse_endpoints(endpoints)
-    if print_profile and scenario is None and openapi is None and wanted is None:
+    if print_profile and scenario is None and openapi is None and wanted is None \
+            and not headers:
         click.echo(default_profile_path().read_text(encoding="utf-8"), nl=False)
         return EXIT_OK
-    chosen, notes = choose_scenario(scenario, openapi, wanted)
+    chosen, notes = choose_scenario(scenario, openapi, wanted, headers)
     for line in notes:
-        click.echo(f"{PROG}: note: {line}", err=True)
+        click.echo(f"{ctx.info_name}: note: {line}", err=True)
     if print_profile:  # the scenario as chosen and narrowed, to copy and edit
         click.echo(json.dumps(chosen.to_dict(), indent=2))
         return EXIT_OK
@@ -147,6 +151,7 @@ def command(ctx: click.Context, url: str | None, users: int, requests_per_user: 
         think_time_s=parse_think_time(think_time), rate=rate, max_in_flight=max_in_flight,
         timeout_s=timeout, seed=seed, repeat=repeat, workers=parse_workers(workers),
         shard=parse_shard(shard), scenario=scenario, openapi=openapi, endpoints=wanted,
+        headers=list(headers),
         output=output,
         max_error_rate=_error_rate(max_error_rate), max_p95_ms=_p95_limits(max_p95_ms),
     ).validate()

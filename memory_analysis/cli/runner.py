@@ -79,6 +79,9 @@ def _steps(text: str | None) -> list[int] | None:
                    "or a path on the service such as /openapi.json.")
 @click.option("--endpoints", default=None, metavar="NAME|CATEGORY,...",
               help="Only these endpoints or categories of the mix.")
+@click.option("--header", "-H", "headers", multiple=True, metavar="'NAME: VALUE'",
+              help="Passed to load_tester.py: a header for every request ({env:NAME} for "
+                   "tokens). Repeatable.")
 @click.option("--think-time", default=None, help="Passed to load_tester.py: MIN-MAX seconds.")
 @click.option("--rate", type=float, default=None,
               help="Passed to load_tester.py: open model, requests/s.")

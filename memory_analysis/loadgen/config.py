@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from memory_analysis.argtext import number
 from memory_analysis.errors import BadInput
+from memory_analysis.loadgen.scenario import parse_headers
 
 DEFAULT_URL = "http://localhost:8000"
 DEFAULT_MAX_IN_FLIGHT = 1000
@@ -49,6 +50,7 @@ class LoadConfig:
     scenario: str | None = None
     openapi: str | None = None
     endpoints: list[str] | None = None
+    headers: list[str] = field(default_factory=list)  # "Name: value", sent with every request
     output: str = "load_test_results.json"
     max_error_rate: float | None = None
     max_p95_ms: list[tuple[str | None, float]] = field(default_factory=list)
@@ -75,6 +77,7 @@ class LoadConfig:
     def validate(self) -> LoadConfig:
         check_url(self.url)
         check_one_description(self.scenario, self.openapi)
+        parse_headers(self.headers)
         if self.users <= 0:
             raise BadInput(f"--users must be at least 1, got {self.users}")
         if self.requests_per_user < 0:
@@ -154,6 +157,8 @@ class LoadConfig:
             args += ["--openapi", self.openapi]
         if self.endpoints:
             args += ["--endpoints", ",".join(self.endpoints)]
+        for header in self.headers:
+            args += ["--header", header]
         return args
 
     @classmethod

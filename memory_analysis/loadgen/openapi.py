@@ -273,12 +273,15 @@ def _query_pairs(query: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _endpoint(filler: _Filler, path: str, method: str, path_item: dict[str, Any],
-              operation: dict[str, Any], base_path: str = "") -> dict[str, Any]:
+              operation: dict[str, Any], base_path: str = "",
+              supplied_headers: frozenset[str] = frozenset()) -> dict[str, Any]:
     """One scenario endpoint; Unfillable when something required cannot be filled."""
     filled_path, query = path, {}  # type: tuple[str, dict[str, Any]]
     params = _parameters(filler, path_item, operation)
     for param in params:
         where, name = param.get("in"), param.get("name")
+        if where == "header" and str(name).lower() in supplied_headers:
+            continue  # the user's --header sends it
         required = where == "path" or bool(param.get("required"))
         found, value = filler.given(param)
         if not found:
@@ -291,7 +294,8 @@ def _endpoint(filler: _Filler, path: str, method: str, path_item: dict[str, Any]
         elif where == "query":
             query[str(name)] = value
         elif required:
-            raise Unfillable(f"it needs a {where} parameter {name!r}")
+            hint = f" (give it with --header '{name}: ...')" if where == "header" else ""
+            raise Unfillable(f"it needs a {where} parameter {name!r}{hint}")
     if "{" in filled_path:
         raise Unfillable("a path parameter is not described")
     operation_id = operation.get("operationId")
@@ -330,9 +334,11 @@ def _endpoint(filler: _Filler, path: str, method: str, path_item: dict[str, Any]
     return entry
 
 
-def profile_from_openapi(document: dict[str, Any], source: str
+def profile_from_openapi(document: dict[str, Any], source: str,
+                         supplied_headers: frozenset[str] = frozenset()
                          ) -> tuple[dict[str, Any], list[str]]:
-    """(a scenario file's content, the operations skipped, each with why)."""
+    """(a scenario file's content, the operations skipped, each with why). A header
+    parameter named in ``supplied_headers`` is filled by the user's own --header."""
     filler = _Filler(document)
     endpoints, skipped = [], []
     names: set[str] = set()
@@ -351,7 +357,8 @@ def profile_from_openapi(document: dict[str, Any], source: str
             if not isinstance(operation, dict):
                 continue
             try:
-                entry = _endpoint(filler, path, method, path_item, operation, base_path)
+                entry = _endpoint(filler, path, method, path_item, operation, base_path,
+                                  supplied_headers)
             except Unfillable as exc:
                 skipped.append(f"{method.upper()} {path}: skipped, {exc}")
                 continue
@@ -378,7 +385,9 @@ def profile_from_openapi(document: dict[str, Any], source: str
     return profile, skipped
 
 
-def scenario_from_openapi(source: str) -> tuple[Scenario, dict[str, Any], list[str]]:
-    """(the scenario, its file content for --print-profile, the operations skipped)."""
-    profile, skipped = profile_from_openapi(read_document(source), source)
+def scenario_from_openapi(source: str, supplied_headers: frozenset[str] = frozenset()
+                          ) -> tuple[Scenario, dict[str, Any], list[str]]:
+    """(the scenario, its file content, the operations skipped). ``supplied_headers``:
+    names (lower case) of headers the user sends with every request."""
+    profile, skipped = profile_from_openapi(read_document(source), source, supplied_headers)
     return parse_scenario(profile, f"--openapi {source}"), profile, skipped

@@ -33,7 +33,7 @@ from memory_analysis.loadgen.report import (
     build_report,
     stats_from_report,
 )
-from memory_analysis.loadgen.scenario import Scenario
+from memory_analysis.loadgen.scenario import Scenario, header_names
 from memory_analysis.loadgen.stats import EndpointStats, RunStats
 from memory_analysis.reports.jsonio import JsonLinesStream, read_json, write_json_atomic
 
@@ -79,6 +79,7 @@ def config_record(config: LoadConfig, scenario: Scenario, workers: int) -> dict[
         "max_in_flight": config.in_flight_limit, "timeout_s": config.timeout_s,
         "seed": config.seed, "scenario": scenario.source,
         "endpoints": list(config.endpoints) if config.endpoints is not None else None,
+        "headers": header_names(config.headers),  # names only: values may be secrets
         "model": "open" if config.open_model else "closed",
         "event_loop": eventloop.loop_name(),
     }

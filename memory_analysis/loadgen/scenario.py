@@ -298,6 +298,44 @@ def select_endpoints(scenario: Scenario, wanted: list[str]) -> Scenario:
                     base_url=scenario.base_url, description=scenario.description)
 
 
+HEADER = re.compile(r"([!#$%&'*+.^_`|~0-9A-Za-z-]+):\s*(.*)")
+
+
+def parse_headers(values: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """``--header "Name: value"`` options as a dict; BadInput for one that is not a header
+    or names an environment variable that is not set."""
+    headers: dict[str, str] = {}
+    for text in values:
+        match = HEADER.fullmatch(text.strip())
+        if not match:
+            raise BadInput(f"--header must be 'Name: value', got {text!r}")
+        name, value = match.groups()
+        unset = sorted(n for n in _placeholders(value, env=True) if n not in os.environ)
+        if unset:
+            raise BadInput(f"--header {name}: {{env:{unset[0]}}} needs the environment "
+                           f"variable {unset[0]}, which is not set")
+        headers[name] = value
+    return headers
+
+
+def header_names(values: list[str] | tuple[str, ...]) -> list[str]:
+    """What a report may say of ``--header`` options: their names, never their values."""
+    return [text.split(":", 1)[0].strip() for text in values]
+
+
+def with_headers(scenario: Scenario, headers: dict[str, str]) -> Scenario:
+    """Every endpoint also sends ``headers`` (they win over its own of the same name),
+    checked as a scenario file's would be."""
+    if not headers:
+        return scenario
+    wanted = {name.lower() for name in headers}
+    data = scenario.to_dict()
+    for item in data["endpoints"]:
+        own = {k: v for k, v in (item.get("headers") or {}).items() if k.lower() not in wanted}
+        item["headers"] = {**own, **headers}
+    return parse_scenario(data, scenario.source)
+
+
 def parse_endpoints(text: str | None) -> list[str] | None:
     """``--endpoints a,b,heavy`` as a list of names or categories."""
     if text is None:

@@ -60,6 +60,7 @@ class RunnerConfig:
     scenario: str | None = None
     openapi: str | None = None  # a file, a URL, or a path on the service's URL
     endpoints: str | None = None
+    headers: tuple[str, ...] = ()  # "Name: value"; a report holds only their names
     think_time: str | None = None
     rate: float | None = None
     timeout: float | None = None
@@ -74,6 +75,12 @@ class RunnerConfig:
         if self.url is not None:
             return "url"
         return "demo"
+
+    @property
+    def demo_mix_on_own_service(self) -> bool:
+        """The user's own service gets the bundled demo's requests: no scenario was
+        given, which is nearly always a mistake (they answer 404)."""
+        return self.mode != "demo" and self.scenario is None and self.openapi is None
 
     @property
     def load_steps(self) -> list[int]:
@@ -118,7 +125,8 @@ class RunnerConfig:
                             think_time_s=parse_think_time(self.think_time), rate=self.rate,
                             workers=parse_workers(self.workers) if self.workers else 1,
                             scenario=self.scenario, openapi=self.openapi_source(url),
-                            endpoints=parse_endpoints(self.endpoints), output=str(output))
+                            endpoints=parse_endpoints(self.endpoints),
+                            headers=list(self.headers), output=str(output))
         if self.timeout is not None:
             config.timeout_s = self.timeout
         return config

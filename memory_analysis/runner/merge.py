@@ -16,6 +16,7 @@ from typing import Any
 from memory_analysis import __version__
 from memory_analysis.analysis.analyze import mean_in_flight
 from memory_analysis.loadgen.merge import merge_read
+from memory_analysis.loadgen.scenario import header_names
 from memory_analysis.monitor.report import write_report
 from memory_analysis.reports.jsonio import read_json, write_json_atomic
 from memory_analysis.runner.config import LOAD_FILE, MONITOR_FILE, REPORT_FILE
@@ -157,7 +158,8 @@ def header(outcome: RunOutcome) -> dict[str, Any]:
     complete = outcome.end_reason == "completed"
     return {"tool": TOOL, "schema_version": SCHEMA_VERSION, "version": __version__,
             "complete": complete, "end_reason": outcome.end_reason,
-            "config": {**asdict(outcome.config), "mode": outcome.config.mode},
+            "config": {**asdict(outcome.config), "mode": outcome.config.mode,
+                       "headers": header_names(outcome.config.headers)},
             "files": {"memory": MONITOR_FILE, "load_test": LOAD_FILE}}
 
 

@@ -226,6 +226,8 @@ class AnalysisRun:
                 where.append(f"cycle {cycle} of {cycles}")
             rate = self.config.rate
             what = f"{rate:g} requests/s" if rate else f"{users} users"
+            if self.config.demo_mix_on_own_service:
+                where.append("the demo's requests: give --openapi or --scenario for yours")
             self._enter("load", f"{what} for {step_s:g} s"
                         + (f" ({', '.join(where)})" if where else ""), step_s)
             started = time.time()
@@ -300,7 +302,8 @@ class AnalysisRun:
             if config.openapi_on_service:
                 # Only now can the document be read: a bad one stops the run here.
                 _scenario, notes = choose_scenario(None, config.openapi_source(service.url),
-                                                   parse_endpoints(config.endpoints))
+                                                   parse_endpoints(config.endpoints),
+                                                   config.headers)
                 outcome.problems += notes
             if service.pid is not None:
                 args = config.monitor_config(service.pid, outcome.monitor_path).to_args()

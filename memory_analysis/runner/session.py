@@ -3,6 +3,7 @@ files, judge, write ``comprehensive_memory_analysis.json``, and show the summary
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from memory_analysis.analysis.analyze import analyze
 from memory_analysis.analysis.catalogs import load_catalogs
 from memory_analysis.analysis.limits import find_plan, parse_size_mb
+from memory_analysis.errors import BadInput
 from memory_analysis.loadgen.choose import choose_scenario
 from memory_analysis.loadgen.runner import timeline_path
 from memory_analysis.loadgen.scenario import parse_endpoints
@@ -57,16 +59,26 @@ def _death_reasons(service: dict[str, Any], outcome: RunOutcome,
 
 def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> dict[str, Any]:
     """Run the analysis described by ``config``; return the report written."""
-    # Everything that can be rejected is checked before a service is started.
-    catalogs = load_catalogs([config.catalog] if config.catalog else None)
-    plan = find_plan(catalogs, config.plan) if config.plan is not None else None
-    notes: list[str] = []
-    if not config.openapi_on_service:
-        _scenario, notes = choose_scenario(config.scenario, config.openapi,
-                                           parse_endpoints(config.endpoints))
-    target_mb = parse_size_mb(config.target_memory) if config.target_memory else None
-    run = AnalysisRun(config, view, stop, target_mb or (plan or {}).get("memory_mb"))
-    outcome = run.run()
+    # Everything that can be rejected is checked before a service is started; a refused
+    # run leaves no output directory it made behind.
+    made = [d for d in (Path(config.output_dir), *Path(config.output_dir).parents)
+            if not d.exists()]
+    try:
+        catalogs = load_catalogs([config.catalog] if config.catalog else None)
+        plan = find_plan(catalogs, config.plan) if config.plan is not None else None
+        notes: list[str] = []
+        if not config.openapi_on_service:
+            _scenario, notes = choose_scenario(config.scenario, config.openapi,
+                                               parse_endpoints(config.endpoints),
+                                               config.headers)
+        target_mb = parse_size_mb(config.target_memory) if config.target_memory else None
+        run = AnalysisRun(config, view, stop, target_mb or (plan or {}).get("memory_mb"))
+        outcome = run.run()
+    except BadInput:
+        for directory in made:  # deepest first; one holding anything stays
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        raise
     outcome.problems[:0] = notes
     view.phase("merging", "reading the tools' reports")
 
@@ -103,6 +115,16 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
         report["assessment"]["reasons"] = (_death_reasons(report["service"], outcome,
                                                           report["phases"])
                                            + report["assessment"]["reasons"])
+    if config.demo_mix_on_own_service:
+        not_found = (figures.get("errors") or {}).get("http_404", 0)
+        share = not_found / figures["requests"] if figures.get("requests") else 0.0
+        note = ("the load was the bundled demo's requests, as neither --scenario nor "
+                f"--openapi was given; your service answered {share:.0%} of them with 404, "
+                "so the figures describe it turning requests away: describe your endpoints "
+                "(--openapi /openapi.json, or --scenario FILE)")
+        outcome.problems.insert(0, note)
+        if share > 0:
+            report["assessment"]["reasons"].insert(0, note)
     if outcome.end_reason == "load_failed":
         # Whatever memory did, it did without the load the run was about.
         report["assessment"]["reasons"].insert(0, "the load did not run as asked: "

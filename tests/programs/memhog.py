@@ -5,11 +5,13 @@ Reads one command per line on stdin and answers "ok" on stdout when it is done:
   spike MB MS      allocate MB, hold it MS milliseconds, free it
   fork N           fork N children that share this process's memory and sleep
   free             drop what "alloc" kept
+  map PATH         map the file PATH (shared, read-only) and read every page of it
   exit             leave
 Uses only the standard library so it starts fast and its own footprint is small.
 """
 
 import ctypes
+import mmap
 import os
 import signal
 import sys
@@ -28,12 +30,24 @@ def touched(mb):
     return block
 
 
+def mapped(path):
+    with open(path, "rb") as handle:
+        view = mmap.mmap(handle.fileno(), 0, prot=mmap.PROT_READ)
+    sum(view[offset] for offset in range(0, len(view), PAGE))
+    return view
+
+
 def main():
     for line in sys.stdin:
         words = line.split()
         if not words:
             continue
-        command, args = words[0], [int(w) for w in words[1:]]
+        command = words[0]
+        if command == "map":
+            kept.append(mapped(words[1]))
+            print("ok", flush=True)
+            continue
+        args = [int(w) for w in words[1:]]
         if command == "alloc":
             kept.append(touched(args[0]))
         elif command == "spike":
