@@ -79,3 +79,12 @@ def entry_point(command: click.Command, prog: str) -> Callable[[], None]:
         sys.exit(run_command(command, invoked_as(prog)))
 
     return main
+
+
+def with_request_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--endpoints and --header, the same for the load tester and the runner."""
+    func = click.option("--header", "-H", "headers", multiple=True, metavar="'NAME: VALUE'",
+                        help="Send this header with every request; {env:NAME} takes a value "
+                             "from the environment (for tokens). Repeatable.")(func)
+    return click.option("--endpoints", default=None, metavar="NAME|CATEGORY,...",
+                        help="Only these endpoints or categories of the scenario.")(func)

@@ -11,7 +11,12 @@ import sys
 
 import click
 
-from memory_analysis.cli.common import EXIT_OK, entry_point, exit_code_for_signal
+from memory_analysis.cli.common import (
+    EXIT_OK,
+    entry_point,
+    exit_code_for_signal,
+    with_request_options,
+)
 from memory_analysis.errors import BadInput, ThresholdBroken
 from memory_analysis.loadgen.choose import choose_scenario
 from memory_analysis.loadgen.config import (
@@ -105,11 +110,7 @@ def with_thresholds(func):
 @click.option("--openapi", default=None, metavar="URL|FILE",
               help="Build the scenario from the service's OpenAPI document (FastAPI: "
                    "URL/openapi.json). See --print-profile.")
-@click.option("--endpoints", default=None, metavar="NAME|CATEGORY,...",
-              help="Only these endpoints or categories of the scenario.")
-@click.option("--header", "-H", "headers", multiple=True, metavar="'NAME: VALUE'",
-              help="Send this header with every request; {env:NAME} takes a value from the "
-                   "environment (for tokens). Repeatable.")
+@with_request_options
 @click.option("--workers", "-w", default="1", show_default=True, metavar="N|auto",
               help="Worker processes sharing the users or rate; auto = one per core.")
 @click.option("--shard", default="1/1", show_default=True, metavar="I/N",

@@ -8,7 +8,7 @@ import click
 from click.core import ParameterSource
 
 from memory_analysis.analysis.level import at_or_above
-from memory_analysis.cli.common import entry_point, exit_code_for_report
+from memory_analysis.cli.common import entry_point, exit_code_for_report, with_request_options
 from memory_analysis.errors import BadInput, ThresholdBroken
 from memory_analysis.reports.runner_console import PlainRunnerView, QuietRunnerView, RichRunnerView
 from memory_analysis.runner.config import QUICK, RunnerConfig
@@ -77,11 +77,7 @@ def _steps(text: str | None) -> list[int] | None:
 @click.option("--openapi", default=None, metavar="URL|FILE|/PATH",
               help="Build the endpoint mix from the service's OpenAPI document: a file, a URL, "
                    "or a path on the service such as /openapi.json.")
-@click.option("--endpoints", default=None, metavar="NAME|CATEGORY,...",
-              help="Only these endpoints or categories of the mix.")
-@click.option("--header", "-H", "headers", multiple=True, metavar="'NAME: VALUE'",
-              help="Passed to load_tester.py: a header for every request ({env:NAME} for "
-                   "tokens). Repeatable.")
+@with_request_options
 @click.option("--think-time", default=None, help="Passed to load_tester.py: MIN-MAX seconds.")
 @click.option("--rate", type=float, default=None,
               help="Passed to load_tester.py: open model, requests/s.")
