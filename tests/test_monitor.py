@@ -120,6 +120,17 @@ def test_forked_tree_pss_lies_between_private_and_rss(memhog, tmp_path):
     assert abs(last["tree_rss_mb"] - rss_mb) < 5
     # The shared 60 MB is counted once in PSS, four times in RSS.
     assert rss_mb - last["tree_mb"] > 120
+    # Each process by PID: the master and its three workers, whose PSS adds up to the
+    # tree's, each holding a quarter of the shared 60 MB and 4 MB of its own.
+    processes = last["processes"]
+    assert set(processes) == {str(pid) for pid in members}
+    assert processes[str(hog.pid)]["role"] == "master"
+    workers = [processes[str(pid)] for pid in members[1:]]
+    assert all(w["role"] == "worker" and w["name"].startswith("python") for w in workers)
+    assert abs(sum(p["pss_mb"] for p in processes.values()) - last["tree_pss_mb"]) < 0.01
+    for worker in workers:
+        assert 15 + 4 - 2 < worker["anon_mb"] < 15 + 4 + 6, worker
+        assert worker["uss_mb"] < worker["pss_mb"] < worker["rss_mb"]
 
 
 def test_no_children_watches_the_process_alone(memhog, tmp_path):

@@ -2,7 +2,7 @@
 
     from memory_analysis.analysis import analyze
     blocks = analyze(samples, load_test, {"service_cgroup": False, "tree_metric": "pss"})
-    report.update(blocks)  # phases, memory, assessment, recommendations
+    report.update(blocks)  # phases, memory, assessment, recommendations, breakdown
 
 Pure apart from reading the bundled plan catalogs when the caller passes none.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from memory_analysis.analysis.breakdown import breakdown
 from memory_analysis.analysis.catalogs import load_catalogs
 from memory_analysis.analysis.leak import (
     LoadSegment,
@@ -165,7 +166,7 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
     }
     recommendations["suggestions"] = suggestions(memory, assessment, load, scaling)
     return {"phases": phases, "memory": memory, "assessment": assessment,
-            "recommendations": recommendations}
+            "recommendations": recommendations, "breakdown": breakdown(samples)}
 
 
 def _ceiling(judged: dict[str, Any], plans: dict[str, Any],

@@ -166,3 +166,9 @@ def t_quantile(p: float, dof: float) -> float:
         else:
             high = middle
     return (low + high) / 2.0
+
+# -- each process of the service ------------------------------------------------------------
+# A worker is named as unbalanced when it grew under load beyond its noise floor, by more
+# than its noise floor over the median of the others, and at least twice as much: the
+# smallest ratio that says one worker did the growing rather than shared it unevenly.
+IMBALANCE_FACTOR = 2.0

@@ -37,17 +37,29 @@ PROG = "memory_monitor.py"
 @click.option("--reset-peak", is_flag=True,
               help="Reset the target's kernel peak RSS (VmHWM) at start, so the peak covers "
                    "only this run.")
+@click.option("--agent-dir", default=None, metavar="DIR",
+              help="Directory the agent inside the Python service reports to (the "
+                   "MEMORY_ANALYSIS_AGENT it was started with): fills each sample's python "
+                   "figures (GC, objects, traced memory).")
+@click.option("--tracemalloc", is_flag=True,
+              help="Ask the agent to trace allocations, for memory by component (slows "
+                   "the service; needs --agent-dir).")
+@click.option("--components", default=None, metavar="FILE",
+              help="Component map (YAML or JSON: name -> module prefixes) for the agent's "
+                   "memory by component (needs --agent-dir).")
 @click.option("--fail-on-alert", type=click.Choice(["warning", "critical"]), default=None,
               help="Exit 3 when an alert of this level or worse fired (for CI).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 def command(pid: int | None, include_children: bool, interval: float, duration: float | None,
             output: str, warning: float, critical: float, pss_interval: float,
-            reset_peak: bool, fail_on_alert: str | None, quiet: bool) -> int:
+            reset_peak: bool, agent_dir: str | None, tracemalloc: bool,
+            components: str | None, fail_on_alert: str | None, quiet: bool) -> int:
     """Sample a process tree's memory (or the system's) on a fixed schedule and write a
     JSON report with peaks, percentiles, cgroup figures and alerts."""
     config = MonitorConfig(pid=pid, include_children=include_children, interval=interval,
                            duration=duration, output=output, warning=warning,
-                           critical=critical, pss_interval=pss_interval, reset_peak=reset_peak)
+                           critical=critical, pss_interval=pss_interval, reset_peak=reset_peak,
+                           agent_dir=agent_dir, tracemalloc=tracemalloc, components=components)
     view: QuietView | LiveView | PlainView
     if quiet:
         view = QuietView()

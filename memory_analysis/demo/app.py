@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from memory_analysis.demo import market_data
-from memory_analysis.demo.cache import LRUCache
+from memory_analysis.demo.cache import HeldCache, LRUCache
 from memory_analysis.demo.service import (
     DEFAULT_HISTORY_DAYS,
     DEFAULT_POINTS,
@@ -33,19 +33,13 @@ SERVICE_NAME = "Stock Analyzer Pro (demo)"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-HELD_ENTRY_BYTES = 64 * 1024
-
-
 class DemoState:
     def __init__(self, cache_entries: int, cache_ttl_s: float, leak_kb: int,
                  hold_mb: int = 0) -> None:
         self.service = StockService(LRUCache(cache_entries, cache_ttl_s))
         self.leak_kb = leak_kb
         self.leaked: list[bytes] = []  # the deliberate leak: never emptied
-        # The held cache: a fixed number of slots, each request replacing one, so it
-        # fills to hold_mb and then stays there.
-        self.held_slots = hold_mb * 1024 * 1024 // HELD_ENTRY_BYTES
-        self.held: dict[int, bytes] = {}
+        self.held = HeldCache(hold_mb)
         self.requests = 0
         self.started = time.monotonic()
 
@@ -54,8 +48,7 @@ class DemoState:
         if self.leak_kb > 0:
             # bytes * n writes every byte, so the pages are really resident (RSS grows).
             self.leaked.append(b"L" * (self.leak_kb * 1024))
-        if self.held_slots:
-            self.held[self.requests % self.held_slots] = b"H" * HELD_ENTRY_BYTES
+        self.held.store(self.requests)
 
     def stats(self) -> dict[str, Any]:
         return {"pid": os.getpid(), "requests": self.requests,
@@ -63,7 +56,7 @@ class DemoState:
                 "cache": self.service.cache.stats(),
                 "leak": {"kb_per_request": self.leak_kb, "chunks": len(self.leaked),
                          "retained_kb": len(self.leaked) * self.leak_kb},
-                "held_kb": len(self.held) * HELD_ENTRY_BYTES // 1024,
+                "held_kb": self.held.held_kb,
                 "rss_mb": _own_rss_mb()}
 
 

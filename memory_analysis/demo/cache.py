@@ -1,4 +1,8 @@
-"""A bounded LRU cache: the demo's memory rises while it fills, then stays flat.
+"""The demo's caches: memory that rises while they fill, then stays flat.
+
+``LRUCache`` holds computed contexts (their bars and indicators are made by the data and
+analysis services, and counted there); ``HeldCache`` holds response payloads of its own
+(``--hold-mb``), made here so a component breakdown shows them under the cache.
 
 Bounded by entry count, which is what ``--cache-entries`` sets. An optional time to
 live lets entries expire when idle, so memory can come back after a load test.
@@ -64,3 +68,24 @@ class LRUCache:
         return {"entries": len(self._entries), "max_entries": self.max_entries,
                 "ttl_s": self.ttl_s, "hits": self.hits, "misses": self.misses,
                 "evictions": self.evictions, "expirations": self.expirations}
+
+
+HELD_ENTRY_BYTES = 64 * 1024
+
+
+class HeldCache:
+    """A fixed number of 64 KB slots, each request replacing one: it fills to its size
+    within the first requests and then stays there (held, not leaked)."""
+
+    def __init__(self, size_mb: int) -> None:
+        self.slots = size_mb * 1024 * 1024 // HELD_ENTRY_BYTES
+        self._entries: dict[int, bytes] = {}
+
+    def store(self, request_number: int) -> None:
+        if self.slots:
+            # bytes * n writes every byte, so the pages are really resident.
+            self._entries[request_number % self.slots] = b"H" * HELD_ENTRY_BYTES
+
+    @property
+    def held_kb(self) -> int:
+        return len(self._entries) * HELD_ENTRY_BYTES // 1024

@@ -52,6 +52,7 @@ class Status:
     rss_shmem: int = 0
     threads: int = 0
     zombie: bool = False
+    name: str = ""
 
 
 def read_status(pid: int) -> Status:
@@ -66,6 +67,8 @@ def read_status(pid: int) -> Status:
             status.threads = int(rest)
         elif key == b"State":
             status.zombie = rest.strip().startswith((b"Z", b"X"))
+        elif key == b"Name":
+            status.name = rest.strip().decode(errors="replace")
     return status
 
 
@@ -97,6 +100,10 @@ class SmapsRollup:
     # PSS of anonymous and shared-memory pages alone (Pss_Anon + Pss_Shmem, Linux 5.x);
     # None where the kernel does not split PSS.
     pss_anon_shmem: int | None = None
+    # PSS by kind of page (Linux 5.x; None where not split).
+    pss_anon: int | None = None
+    pss_file: int | None = None
+    pss_shmem: int | None = None
 
 
 def read_smaps_rollup(pid: int) -> SmapsRollup:
@@ -122,6 +129,9 @@ def read_smaps_rollup(pid: int) -> SmapsRollup:
         uss=values.get(b"Private_Clean", 0) + values.get(b"Private_Dirty", 0),
         pss_anon_shmem=anon_shmem,
         swap=values.get(b"Swap", 0),
+        pss_anon=values.get(b"Pss_Anon"),
+        pss_file=values.get(b"Pss_File"),
+        pss_shmem=values.get(b"Pss_Shmem"),
     )
 
 

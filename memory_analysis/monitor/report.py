@@ -1,18 +1,20 @@
 """The monitor's report: a running summary of the samples and the final JSON document.
 
-Samples are kept as encoded JSON strings (they are written to the JSON-Lines stream in
-that form anyway), and the figures the summary needs as float arrays, so a 24-hour run
-at 5 s intervals costs a few MB, not a dict per sample.
+Samples live in the JSON-Lines stream they are written to as they are taken; the summary
+keeps only which lines of it are samples and the figures it needs, as arrays, and the
+report splices the sample lines from the stream when it is written. So the monitor's
+memory stays flat however long it runs and however many processes each sample lists.
 """
 
 from __future__ import annotations
 
 from array import array
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from memory_analysis.analysis.stats import percentile, summarize
-from memory_analysis.reports.jsonio import dumps_with_raw_list, write_text_atomic
+from memory_analysis.reports.jsonio import chunks_with_raw_list, write_chunks_atomic
 
 TOOL = "memory_monitor"
 SCHEMA_VERSION = 1
@@ -26,7 +28,7 @@ class MonitorSummary:
     """Collects what the summary needs, one sample at a time (``add``), derives once."""
 
     def __init__(self) -> None:
-        self.encoded_samples: list[str] = []
+        self.sample_lines = array("L")  # index of each sample's line in the stream
         self.system_percent = array("d")
         self.rss_mb = array("d")
         self.tree_mb = array("d")
@@ -44,8 +46,8 @@ class MonitorSummary:
         self.last_t: float | None = None
         self.missed_ticks = 0
 
-    def add(self, sample: dict[str, Any], encoded: str, jitter_ms: float) -> None:
-        self.encoded_samples.append(encoded)
+    def add(self, sample: dict[str, Any], line: int, jitter_ms: float) -> None:
+        self.sample_lines.append(line)
         if self.first_t is None:
             self.first_t = sample["t"]
         self.last_t = sample["t"]
@@ -68,7 +70,7 @@ class MonitorSummary:
 
     @property
     def sample_count(self) -> int:
-        return len(self.encoded_samples)
+        return len(self.sample_lines)
 
     @property
     def duration_s(self) -> float:
@@ -114,6 +116,6 @@ def stream_path_for(report_path: str | Path) -> Path:
     return path.with_name(path.stem + ".samples.jsonl")
 
 
-def write_report(path: str, report: dict[str, Any], encoded_samples: list[str]) -> None:
-    """Write the report atomically, splicing the already-encoded samples in."""
-    write_text_atomic(path, dumps_with_raw_list(report, "samples", encoded_samples))
+def write_report(path: str, report: dict[str, Any], encoded_samples: Iterable[str]) -> None:
+    """Write the report atomically, splicing the already-encoded samples in as they come."""
+    write_chunks_atomic(path, chunks_with_raw_list(report, "samples", encoded_samples))

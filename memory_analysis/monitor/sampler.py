@@ -68,6 +68,8 @@ class _Rollup:
     rss_at_read: int
     anon_shmem: int | None  # PSS of anonymous + shared-memory pages
     rss_anon_shmem_at_read: int
+    # PSS by kind at the read (not carried forward): anonymous, file-backed, shared memory.
+    by_kind: tuple[int | None, int | None, int | None] = (None, None, None)
 
     def pss_now(self, rss: int) -> int:
         return max(self.pss + rss - self.rss_at_read, 0)
@@ -143,7 +145,8 @@ class TreeSampler:
             return
         self.counts.smaps_rollup += 1
         self._rollups[pid] = _Rollup(rollup.pss, rollup.uss, rss, rollup.pss_anon_shmem,
-                                     anon_shmem_rss)
+                                     anon_shmem_rss,
+                                     (rollup.pss_anon, rollup.pss_file, rollup.pss_shmem))
 
     def _cpu_percent(self, pid: int, ticks: int, now: float) -> float | None:
         previous = self._cpu_prev.get(pid)
@@ -220,6 +223,8 @@ class TreeSampler:
         tree_cpu = None if any(v is None for v in cpu.values()) else round(
             sum(v for v in cpu.values() if v is not None), 1)
 
+        processes = {str(pid): self._process_record(pid, st)
+                     for pid, st in statuses.items()}
         own = self._rollups.get(self.pid)
         try:
             open_fds: int | None = procfs.count_fds(self.pid)
@@ -245,6 +250,24 @@ class TreeSampler:
             "tree_mb": _mb(tree_pss if tree_pss is not None else tree_rss),
             "tree_service_mb": _mb(tree_service),
             "tree_cpu_percent": tree_cpu,
+            "processes": processes,
+        }
+
+    def _process_record(self, pid: int, status: procfs.Status) -> dict[str, Any]:
+        """One process of the tree: the target is the master, its descendants workers.
+        RSS every tick; PSS and USS carried forward from the last smaps_rollup like the
+        totals; PSS by kind as of that read."""
+        rollup = self._rollups.get(pid)
+        anon, file, shmem = rollup.by_kind if rollup else (None, None, None)
+        return {
+            "name": status.name,
+            "role": "master" if pid == self.pid else "worker",
+            "rss_mb": _mb(status.rss),
+            "pss_mb": _mb(rollup.pss_now(status.rss)) if rollup else None,
+            "uss_mb": _mb(rollup.uss_now(status.rss)) if rollup else None,
+            "anon_mb": _mb(anon),
+            "file_mb": _mb(file),
+            "shmem_mb": _mb(shmem),
         }
 
     @property

@@ -14,16 +14,19 @@ import os
 import signal
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import psutil
 
 from memory_analysis import __version__
+from memory_analysis.agent.control import read_component_map, write_control
 from memory_analysis.argtext import number
 from memory_analysis.errors import BadInput
 from memory_analysis.monitor.alerts import AlertTracker
 from memory_analysis.monitor.cgroup import MemoryCgroup
 from memory_analysis.monitor.procfs import ProcessGone
+from memory_analysis.monitor.python_figures import AgentReader
 from memory_analysis.monitor.report import (
     SCHEMA_VERSION,
     TOOL,
@@ -38,7 +41,7 @@ from memory_analysis.monitor.sampler import (
     read_system,
     reset_peak,
 )
-from memory_analysis.reports.jsonio import JsonLinesStream, check_writable
+from memory_analysis.reports.jsonio import JsonLinesStream, check_writable, lines_at
 from memory_analysis.signals import StopSignal
 
 MIN_INTERVAL_S = 0.01
@@ -57,6 +60,11 @@ class MonitorConfig:
     critical: float = 90.0
     pss_interval: float = 1.0
     reset_peak: bool = False
+    # Where the agents inside the service report (MEMORY_ANALYSIS_AGENT), and what to
+    # ask of them: tracemalloc, and a component map file.
+    agent_dir: str | None = None
+    tracemalloc: bool = False
+    components: str | None = None
 
     def validate(self) -> None:
         """BadInput with one clear sentence for any impossible setting."""
@@ -75,6 +83,15 @@ class MonitorConfig:
         if self.warning >= self.critical:
             raise BadInput(f"--warning ({self.warning:g}) must be below --critical "
                            f"({self.critical:g})")
+        for name, given in (("--tracemalloc", self.tracemalloc),
+                            ("--components", self.components)):
+            if given and self.agent_dir is None:
+                raise BadInput(f"{name} needs --agent-dir: the directory the service's agent "
+                               "reports to (its MEMORY_ANALYSIS_AGENT)")
+        if self.components is not None:
+            read_component_map(self.components)
+        if self.agent_dir is not None and not Path(self.agent_dir).resolve().parent.is_dir():
+            raise BadInput(f"--agent-dir: no such directory {Path(self.agent_dir).parent}")
         if self.pid is not None:
             if self.pid <= 0 or not psutil.pid_exists(self.pid):
                 raise BadInput(f"no process with PID {self.pid}")
@@ -97,6 +114,12 @@ class MonitorConfig:
             args += ["--duration", number(self.duration)]
         if self.reset_peak:
             args.append("--reset-peak")
+        if self.agent_dir is not None:
+            args += ["--agent-dir", self.agent_dir]
+        if self.tracemalloc:
+            args.append("--tracemalloc")
+        if self.components is not None:
+            args += ["--components", self.components]
         return args
 
 
@@ -139,6 +162,7 @@ class MonitorSession:
         self.summary = MonitorSummary()
         self.tracker = AlertTracker(config.warning, config.critical)
         self.target: dict[str, Any] | None = None
+        self._agent_seen = False
         self.sampler: TreeSampler | None = None
         if config.pid is not None:
             self.target = describe_target(config.pid)
@@ -151,6 +175,19 @@ class MonitorSession:
                                            max(config.pss_interval, config.interval))
             except ProcessGone:
                 raise BadInput(f"no process with PID {config.pid}") from None
+        self.agents: AgentReader | None = None
+        if config.agent_dir is not None and self.sampler is not None:
+            self.agents = AgentReader(Path(config.agent_dir))
+            components = read_component_map(config.components) if config.components else None
+            try:
+                # Made if need be: the service may be started after the monitor.
+                Path(config.agent_dir).mkdir(exist_ok=True)
+                if config.tracemalloc or components:
+                    write_control(config.agent_dir, tracemalloc=config.tracemalloc or None,
+                                  components=components)
+            except OSError as exc:
+                raise BadInput(f"--agent-dir: cannot write to {config.agent_dir}: "
+                               f"{exc.strerror or exc}") from None
         # Without a target, the monitor's own cgroup: the container it runs in.
         self.cgroup = MemoryCgroup.of_process(config.pid if config.pid else os.getpid())
         try:
@@ -173,14 +210,18 @@ class MonitorSession:
 
     def _take(self, t: float, now: float) -> dict[str, Any]:
         process = self.sampler.sample(now) if self.sampler else None
+        python = None
+        if self.agents is not None and process is not None:
+            python = self.agents.read(int(pid) for pid in process["processes"])
+            self._agent_seen = self._agent_seen or python is not None
         return {
             "t": round(t, 4),
             "time": round(self._start_wall + t, 4),
             "system": read_system(),
             "process": process,
             "cgroup": cgroup_sample(self.cgroup),
-            # Seam for the in-process agent (a later issue): GC and heap figures.
-            "python": None,
+            # What the agents in the service's Python processes reported, by PID.
+            "python": python,
         }
 
     def _check_alerts(self, sample: dict[str, Any]) -> None:
@@ -240,9 +281,9 @@ class MonitorSession:
                 except ProcessGone:
                     end_reason = "target_exited"
                     break
-                encoded = json.dumps(sample, separators=(",", ":"))
-                self.stream.write_encoded(encoded)
-                self.summary.add(sample, encoded, (now - start - due) * 1000.0)
+                line = self.stream.lines
+                self.stream.write_encoded(json.dumps(sample, separators=(",", ":")))
+                self.summary.add(sample, line, (now - start - due) * 1000.0)
                 self._check_alerts(sample)
                 self.view.sampled(sample, self._status(sample))
                 # Next due tick after now; ticks already past are skipped, not bunched up.
@@ -251,7 +292,8 @@ class MonitorSession:
                 tick = next_tick
         finally:
             report = self._report(end_reason, time.monotonic() - start)
-            write_report(self.config.output, report, self.summary.encoded_samples)
+            write_report(self.config.output, report,
+                         lines_at(self.stream.path, self.summary.sample_lines))
             self.stream.write({"kind": "end", "end_reason": end_reason,
                                "complete": report["complete"]})
             self.stream.close()
@@ -286,6 +328,10 @@ class MonitorSession:
             reads["cgroup"] = {"interval_s": self.config.interval,
                                "count": self.summary.sample_count}
         unreadable = dict(sampler.unreadable) if sampler else {}
+        if self.agents is not None and not self._agent_seen:
+            self.notes.append(f"no agent reported in {self.config.agent_dir}: start the "
+                              "service with MEMORY_ANALYSIS_AGENT set to it and the agent's "
+                              "loader first on PYTHONPATH (see the manual)")
         if sampler is not None and not sampler.pss_readable:
             self.notes.append("PSS was not readable: tree totals sum RSS, which counts "
                               "pages shared between processes more than once")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -40,11 +40,18 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename."""
+    write_chunks_atomic(path, [text])
+
+
+def write_chunks_atomic(path: str | os.PathLike[str], chunks: Iterable[str]) -> None:
+    """Write the ``chunks`` one after another to ``path`` through a temporary file and a
+    rename: a long report is never whole in memory, and never half-written on disk."""
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            for chunk in chunks:
+                handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)
@@ -62,16 +69,22 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2) + "\n")
 
 
-def dumps_with_raw_list(obj: dict[str, Any], key: str, raw_items: Iterable[str]) -> str:
-    """JSON text of ``obj`` with ``key`` set to a list of already-encoded items.
-
-    Long runs keep their samples as encoded JSON strings (a fraction of the memory of
-    dicts); this splices them into the report without decoding them again.
-    """
+def chunks_with_raw_list(obj: dict[str, Any], key: str,
+                         raw_items: Iterable[str]) -> Iterator[str]:
+    """JSON text of ``obj`` with ``key`` set to a list of already-encoded items, in
+    pieces: the items are spliced in as they come, never decoded again nor held at once."""
     head = json.dumps({k: v for k, v in obj.items() if k != key}, indent=2)
-    body = ",\n    ".join(raw_items)
-    items = f"[\n    {body}\n  ]" if body else "[]"
-    return head[:-2] + f',\n  "{key}": {items}\n}}\n' if head != "{}" else f'{{"{key}": {items}}}\n'
+    yield head[:-2] + f',\n  "{key}": [' if head != "{}" else f'{{"{key}": ['
+    first = True
+    for item in raw_items:
+        yield ("\n    " if first else ",\n    ") + item
+        first = False
+    yield ("]\n}\n" if first else "\n  ]\n}\n")
+
+
+def dumps_with_raw_list(obj: dict[str, Any], key: str, raw_items: Iterable[str]) -> str:
+    """``chunks_with_raw_list`` as one string."""
+    return "".join(chunks_with_raw_list(obj, key, raw_items))
 
 
 def read_json(path: str | os.PathLike[str], expect_tool: str | None = None) -> dict[str, Any]:
@@ -102,11 +115,13 @@ class JsonLinesStream:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._handle: TextIO | None = open(self.path, "w", encoding="utf-8")
+        self.lines = 0  # written so far: the next line's index
 
     def write_encoded(self, line: str) -> None:
         if self._handle is not None:
             self._handle.write(line + "\n")
             self._handle.flush()
+            self.lines += 1
 
     def write(self, record: dict[str, Any]) -> None:
         self.write_encoded(json.dumps(record, separators=(",", ":")))
@@ -115,3 +130,19 @@ class JsonLinesStream:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+
+
+def lines_at(path: str | os.PathLike[str], indices: Iterable[int]) -> Iterator[str]:
+    """The lines of a file at ``indices`` (ascending, 0-based), without their newline,
+    read one at a time."""
+    wanted = iter(indices)
+    next_index = next(wanted, None)
+    if next_index is None:
+        return
+    with open(path, encoding="utf-8") as handle:
+        for index, line in enumerate(handle):
+            if index == next_index:
+                yield line.rstrip("\n")
+                next_index = next(wanted, None)
+                if next_index is None:
+                    return

@@ -78,6 +78,7 @@ def summary_tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[li
                          _num(cat_latency.get("p99"), " ms")])
         tables.append((f"Load ({_num(load.get('rps'), ' req/s')})",
                        ["category", "requests", "errors", "p50", "p95", "p99"], rows))
+    tables += _breakdown_tables(report.get("breakdown") or {})
     recommendations = report.get("recommendations") or {}
     if recommendations.get("recommended_memory_mb") is not None:
         rows = [[provider, str(plan.get("plan")), _num(plan.get("memory_mb"), " MB", 0),
@@ -86,6 +87,47 @@ def summary_tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[li
         tables.append((f"Plans for {_num(recommendations['recommended_memory_mb'], ' MB', 0)} "
                        f"recommended ({_num(recommendations.get('min_memory_mb'), ' MB', 0)} "
                        "minimum)", ["provider", "plan", "memory", "headroom"], rows))
+    return tables
+
+
+# Rows of the component table shown; the report holds them all.
+COMPONENT_ROWS = 12
+
+
+def _breakdown_tables(breakdown: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
+    tables: list[tuple[str, list[str], list[list[str]]]] = []
+    processes = (breakdown.get("processes") or {}).get("processes") or []
+    if processes:
+        rows = [[str(p["pid"]), str(p.get("name") or "-"), str(p.get("role") or "-"),
+                 _num(p.get("baseline_mb"), " MB"), _num(p.get("peak_mb"), " MB"),
+                 _num(p.get("growth_under_load_mb"), " MB"),
+                 _num(p.get("held_after_load_mb"), " MB")] for p in processes]
+        tables.append(("Processes (PSS)", ["pid", "name", "role", "baseline", "peak",
+                                           "growth under load", "held after"], rows))
+    gc = breakdown.get("gc") or {}
+    if gc:
+        rows = []
+        for phase, figures in gc.items():
+            collections = figures.get("collections") or [0, 0, 0]
+            rows.append([phase, " / ".join(str(c) for c in collections),
+                         str(sum(figures.get("collected") or [])),
+                         str(figures.get("uncollectable", 0)),
+                         _num(figures.get("pause_total_s"), " s", 3),
+                         _num((figures.get("pause_longest_s") or 0) * 1000.0, " ms"),
+                         _num(figures.get("gc_time_percent"), " %", 2)])
+        tables.append(("Garbage collection", ["phase", "collections gen 0/1/2", "collected",
+                                              "uncollectable", "time in GC", "longest pause",
+                                              "share of time"], rows))
+    components = breakdown.get("components") or {}
+    if components.get("available"):
+        rows = [[c["name"], _num(c.get("baseline_end_mb"), " MB"), _num(c.get("peak_mb"), " MB"),
+                 _num(c.get("cooldown_end_mb"), " MB"), _num(c.get("peak_share_percent"), " %")]
+                for c in components.get("components", [])[:COMPONENT_ROWS]]
+        more = len(components.get("components", [])) - COMPONENT_ROWS
+        if more > 0:
+            rows.append([f"({more} more in the report)", "", "", "", ""])
+        tables.append(("Memory by component", ["component", "end of baseline", "peak",
+                                               "end of cooldown", "share at peak"], rows))
     return tables
 
 
@@ -101,6 +143,14 @@ def verdict_lines(report: dict[str, Any], files: list[str]) -> list[str]:
     scaling = (report.get("recommendations") or {}).get("scaling") or {}
     if scaling.get("strategy"):
         lines.append(f"Scaling: {scaling['strategy']}: {scaling.get('reason', '')}")
+    breakdown = report.get("breakdown") or {}
+    for note in (breakdown.get("processes") or {}).get("notes", []):
+        lines.append(f"Processes: {note}")
+    components = breakdown.get("components") or {}
+    if components and not components.get("available") and components.get("reason"):
+        lines.append(f"Components: {components['reason']}")
+    if components.get("note"):
+        lines.append(f"Components: {components['note']}")
     suggestions = (report.get("recommendations") or {}).get("suggestions") or []
     if suggestions:
         lines.append("Suggestions:")

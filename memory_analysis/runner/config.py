@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from memory_analysis.agent.control import AGENT_DIR_NAME, read_component_map
 from memory_analysis.analysis.limits import parse_size_mb
 from memory_analysis.errors import BadInput
 from memory_analysis.loadgen.config import (
@@ -32,6 +33,7 @@ MONITOR_FILE = "memory_analysis.json"
 LOAD_FILE = "load_test_during_analysis.json"
 # How long a tool may take past its own end (start-up, draining in-flight requests).
 LOAD_OVERRUN_S = 30.0
+DEMO_COMPONENTS = Path(__file__).resolve().parent.parent / "demo" / "components.yaml"
 
 
 @dataclass
@@ -65,6 +67,11 @@ class RunnerConfig:
     rate: float | None = None
     timeout: float | None = None
     workers: str | None = None
+    # The agent inside the service (GC, objects, memory by component).
+    agent: bool = True
+    agent_dir: str | None = None  # --pid: where the running service's agent reports
+    tracemalloc: bool = False
+    components: str | None = None  # a component map file
 
     @property
     def mode(self) -> str:
@@ -97,6 +104,24 @@ class RunnerConfig:
         cooldown is over (the load may take longer than planned to start and drain)."""
         return (self.baseline + (self.load_test + self.cooldown
                                  + LOAD_OVERRUN_S * len(self.load_steps)) * self.cycles + 60.0)
+
+    @property
+    def agent_report_dir(self) -> Path | None:
+        """Where the service's agent reports: a directory of the run's own for a service
+        the runner starts, the one given with --agent-dir for --pid; None without."""
+        if not self.agent or self.mode == "url":
+            return None
+        if self.mode == "pid":
+            return Path(self.agent_dir) if self.agent_dir else None
+        return Path(self.output_dir) / AGENT_DIR_NAME
+
+    def component_map(self) -> dict[str, list[str]] | None:
+        """The component map: --components, else the demo's own for the demo."""
+        if self.components is not None:
+            return read_component_map(self.components)
+        if self.mode == "demo":
+            return read_component_map(DEMO_COMPONENTS)
+        return None
 
     def openapi_source(self, url: str) -> str | None:
         """Where the OpenAPI document is: a path like /openapi.json that is not a file
@@ -133,8 +158,10 @@ class RunnerConfig:
 
     def monitor_config(self, pid: int | None, output: str | Path) -> MonitorConfig:
         """The monitor's configuration for the service's process ``pid``."""
+        agent_dir = self.agent_report_dir
         return MonitorConfig(pid=pid, interval=self.interval, duration=self.monitor_cap_s,
-                             output=str(output))
+                             output=str(output),
+                             agent_dir=str(agent_dir) if agent_dir is not None else None)
 
     def validate(self) -> None:
         """BadInput, with one sentence, for anything impossible or contradictory."""
@@ -171,6 +198,18 @@ class RunnerConfig:
                 raise BadInput(f"{name} must be 0 or more")
             if value and self.mode != "demo":
                 raise BadInput(f"{name} is for the bundled demo service only")
+        if self.agent_dir is not None and self.mode != "pid":
+            raise BadInput("--agent-dir goes with --pid: for a service it starts, the runner "
+                           "sets up the agent itself")
+        if (self.tracemalloc or self.components) and (self.mode == "url" or not self.agent):
+            option = "--tracemalloc" if self.tracemalloc else "--components"
+            raise BadInput(f"{option} needs the agent inside the service: "
+                           + ("--url alone runs no service here" if self.mode == "url"
+                              else "drop --no-agent"))
+        if (self.tracemalloc or self.components) and self.mode == "pid" and not self.agent_dir:
+            raise BadInput("--tracemalloc and --components with --pid need --agent-dir: the "
+                           "directory the service's agent reports to")
+        self.component_map()
         if not self.health_path.startswith("/"):
             raise BadInput(f"--health-path must start with '/' (got {self.health_path!r})")
         output_dir = self._check_output_dir()

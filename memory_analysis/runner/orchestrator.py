@@ -13,12 +13,16 @@ are merged.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from memory_analysis.agent import control as agent_control
+from memory_analysis.agent.control import AGENT_DIR_NAME, agent_env, write_control
+from memory_analysis.childenv import child_env
 from memory_analysis.errors import BadInput, RunFailed
 from memory_analysis.loadgen.choose import choose_scenario
 from memory_analysis.loadgen.config import DEFAULT_URL
@@ -48,6 +52,8 @@ from memory_analysis.signals import Interrupted, StopSignal
 SERVICE_LOG = "service.log"
 TOOLS_LOG = "tools.log"
 MONITOR_START_TIMEOUT_S = 15.0
+# A snapshot of a large traced heap takes seconds (bench/RESULTS.md).
+SNAPSHOT_TIMEOUT_S = 30.0
 # How often the live view is brought up to date.
 PROGRESS_EVERY_S = 0.5
 
@@ -148,16 +154,38 @@ class AnalysisRun:
         self.view.progress(self.live.status(*self._phase))
 
     # -- the service -------------------------------------------------------------------
+    def _agent_env(self, base: dict[str, str]) -> dict[str, str]:
+        """The environment of a service started here: with the agent, unless
+        --no-agent. Its settings go in the control file before the service starts, so
+        tracemalloc traces from the first import."""
+        directory = self.config.agent_report_dir
+        if directory is None:
+            return base
+        directory.mkdir(exist_ok=True)
+        write_control(directory, tracemalloc=self.config.tracemalloc,
+                      components=self.config.component_map())
+        return agent_env(base, directory, self.config.interval)
+
     def _service(self) -> Service:
         config = self.config
         log = self.output_dir / SERVICE_LOG
         if config.mode == "demo":
-            return start_demo(log, leak_kb=config.demo_leak_kb, hold_mb=config.demo_hold_mb)
+            return start_demo(log, leak_kb=config.demo_leak_kb, hold_mb=config.demo_hold_mb,
+                              env=self._agent_env(child_env()))
         if config.mode == "command":
             assert config.service_cmd is not None
             url = config.url or DEFAULT_URL
             return start_command(config.service_cmd, url, "command", log,
+                                 env=self._agent_env(dict(os.environ)),
                                  cwd=config.service_cwd)
+        if config.mode == "pid" and config.agent_report_dir is not None:
+            if config.tracemalloc or config.components:
+                try:
+                    write_control(config.agent_report_dir, tracemalloc=config.tracemalloc or None,
+                                  components=config.component_map())
+                except OSError as exc:
+                    raise BadInput(f"--agent-dir: cannot write to {config.agent_report_dir}: "
+                                   f"{exc.strerror or exc}") from None
         if config.mode == "pid":
             assert config.pid is not None and config.url is not None
             return attach(config.pid, config.url)
@@ -200,6 +228,27 @@ class AnalysisRun:
             self.stop.wait(0.02)
         raise RunFailed("memory_monitor.py took no sample within "
                         f"{MONITOR_START_TIMEOUT_S:g} s")
+
+    def _traced_snapshot(self, service: Service, outcome: RunOutcome) -> None:
+        """With --tracemalloc, ask the agents for a snapshot now and wait for it, so the
+        breakdown has one at the end of the baseline, of each load and of the cooldown
+        (periodic ones, kept to 2 % of the service's time, may be minutes apart)."""
+        directory = self.config.agent_report_dir
+        if not self.config.tracemalloc or directory is None:
+            return
+        number = agent_control.ask_snapshot(directory)
+        deadline = time.time() + SNAPSHOT_TIMEOUT_S
+        while time.time() < deadline:
+            self._check(service)
+            if agent_control.answered(directory, agent_control.live_reporters(directory),
+                                      number):
+                # Until the monitor's next samples carry it.
+                self._wait_until(time.time() + 2 * self.config.interval, service)
+                return
+            self._show_progress()
+            self.stop.wait(0.05)
+        outcome.problems.append(f"the agents did not take a tracemalloc snapshot within "
+                                f"{SNAPSHOT_TIMEOUT_S:g} s: the breakdown uses the nearest")
 
     # -- the load ----------------------------------------------------------------------
     def _load_file(self, outcome: RunOutcome, cycle: int, index: int, users: int) -> Path:
@@ -265,6 +314,8 @@ class AnalysisRun:
                 timeline.load_start = step_start
             timeline.load_end = step_end
             self.load = None
+            if code in (0, 3):
+                self._traced_snapshot(service, outcome)
             if code == 2:
                 raise BadInput("load_tester.py rejected the load options: "
                                + tail(self.output_dir / TOOLS_LOG, 1))
@@ -282,6 +333,8 @@ class AnalysisRun:
                  stream_path_for(MONITOR_FILE).name, Path(timeline_path(LOAD_FILE)).name]
         patterns = ["load_step_*.json", "load_cycle_*.json", "load_step_*.timeline.jsonl",
                     "load_cycle_*.timeline.jsonl"]
+        if self.config.mode in ("demo", "command"):
+            agent_control.clear(self.output_dir / AGENT_DIR_NAME)
         stale = [self.output_dir / name for name in names]
         stale += [path for pattern in patterns for path in self.output_dir.glob(pattern)]
         for path in stale:
@@ -315,6 +368,7 @@ class AnalysisRun:
                 timeline.start = time.time()
             self._enter("baseline", f"{config.baseline:g} s without load", config.baseline)
             self._wait_until(timeline.start + config.baseline, service)
+            self._traced_snapshot(service, outcome)
             for cycle in range(1, config.cycles + 1):
                 self._run_load(service, timeline, outcome, cycle)
                 self._enter("cooldown", f"{config.cooldown:g} s after the load"
@@ -322,6 +376,7 @@ class AnalysisRun:
                                if config.cycles > 1 else ""), config.cooldown)
                 assert timeline.load_end is not None
                 self._wait_until(timeline.load_end + config.cooldown, service)
+            self._traced_snapshot(service, outcome)
             if self.monitor is not None:
                 tools.finish(self.monitor)
         except Interrupted:

@@ -244,13 +244,16 @@ def start_command(command: str, url: str, mode: str, log_path: Path,
                    process=process)
 
 
-def start_demo(log_path: Path, leak_kb: int = 0, hold_mb: int = 0) -> Service:
-    """The bundled demo service on a free loopback port."""
+def start_demo(log_path: Path, leak_kb: int = 0, hold_mb: int = 0,
+               env: dict[str, str] | None = None) -> Service:
+    """The bundled demo service on a free loopback port (``env``: default the suite's
+    child environment)."""
     port = free_port()
     command = (f"{shlex.quote(sys.executable)} -m memory_analysis.demo --host 127.0.0.1 "
                f"--port {port}" + (f" --leak-kb {leak_kb}" if leak_kb else "")
                + (f" --hold-mb {hold_mb}" if hold_mb else ""))
-    return start_command(command, f"http://127.0.0.1:{port}", "demo", log_path, env=child_env())
+    return start_command(command, f"http://127.0.0.1:{port}", "demo", log_path,
+                         env=env if env is not None else child_env())
 
 
 def attach(pid: int, url: str) -> Service:

@@ -1,0 +1,132 @@
+"""The suite's side of the agent: the environment that loads it into a service, the
+component map file, the control file that asks it for things, and reading its reports.
+
+(``core.py`` is the service's side and never imports this module.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from memory_analysis.agent import CONTROL_FILE, ENV_DIR, ENV_INTERVAL, INJECT_DIR
+from memory_analysis.errors import BadInput
+from memory_analysis.reports.jsonio import write_json_atomic
+
+AGENT_DIR_NAME = "agent"
+
+
+def agent_env(base: dict[str, str], directory: str | os.PathLike[str],
+              interval: float) -> dict[str, str]:
+    """``base`` with the agent switched on: its loader first on PYTHONPATH, and where
+    to report. The rest (tracemalloc, the component map) is in the control file."""
+    env = dict(base)
+    existing = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = INJECT_DIR + (os.pathsep + existing if existing else "")
+    env[ENV_DIR] = str(Path(directory).resolve())
+    env[ENV_INTERVAL] = repr(float(interval))
+    return env
+
+
+def read_component_map(path: str | os.PathLike[str]) -> dict[str, list[str]]:
+    """A component map file (YAML or JSON): component name -> module prefixes.
+
+    A prefix names a module and everything under it (``myapp.db`` covers
+    ``myapp.db.pool``); one may be given alone instead of a list."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(f"--components: cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise BadInput(f"--components: {path} is neither JSON nor YAML: "
+                           f"{str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict) or not data:
+        raise BadInput(f"--components: {path} must map component names to module "
+                       "prefixes, e.g. 'database: [myapp.db, sqlalchemy]'")
+    mapping: dict[str, list[str]] = {}
+    for name, prefixes in data.items():
+        if isinstance(prefixes, str):
+            prefixes = [prefixes]
+        if (not isinstance(name, str) or not isinstance(prefixes, list) or not prefixes
+                or not all(isinstance(p, str) and p.strip() for p in prefixes)):
+            raise BadInput(f"--components: {path}: component {name!r} must list module "
+                           "prefixes (names like myapp.db)")
+        mapping[name] = [p.strip() for p in prefixes]
+    return mapping
+
+
+def write_control(directory: str | os.PathLike[str], **settings: Any) -> None:
+    """Merge ``settings`` into the control file the agents poll (tracemalloc: start
+    tracing; components: the map; snapshot: a counter, raised to ask for one now)."""
+    path = Path(directory) / CONTROL_FILE
+    control: dict[str, Any] = {}
+    try:
+        control = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    control.update({k: v for k, v in settings.items() if v is not None})
+    write_json_atomic(path, control)
+
+
+def ask_snapshot(directory: str | os.PathLike[str]) -> int:
+    """Ask every agent for a tracemalloc snapshot now; return the request's number."""
+    path = Path(directory) / CONTROL_FILE
+    try:
+        number = int(json.loads(path.read_text(encoding="utf-8")).get("snapshot", 0)) + 1
+    except (OSError, ValueError, AttributeError):
+        number = 1
+    write_control(directory, snapshot=number)
+    return number
+
+
+def answered(directory: str | os.PathLike[str], pids: Iterable[int], number: int) -> bool:
+    """Whether the agents of ``pids`` have all answered snapshot request ``number``."""
+    for pid in pids:
+        report = read_report(directory, pid)
+        if report is not None and int(report.get("snapshot_seq") or 0) < number:
+            return False
+    return True
+
+
+def live_reporters(directory: str | os.PathLike[str]) -> list[int]:
+    """PIDs of the running processes that have reported to ``directory``."""
+    pids = []
+    for path in Path(directory).glob("*.json"):
+        if path.stem.isdigit():
+            try:
+                os.kill(int(path.stem), 0)
+            except ProcessLookupError:
+                continue
+            except PermissionError:
+                pass
+            pids.append(int(path.stem))
+    return pids
+
+
+def read_report(directory: str | os.PathLike[str], pid: int) -> dict[str, Any] | None:
+    try:
+        with open(Path(directory) / f"{pid}.json", encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def clear(directory: str | os.PathLike[str]) -> None:
+    """Remove what agents of an earlier run left (reports, logs, control file)."""
+    folder = Path(directory)
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        if path.suffix in (".json", ".log", ".tmp") and path.is_file():
+            path.unlink(missing_ok=True)

@@ -1,0 +1,271 @@
+"""The report's ``breakdown``: memory by process, garbage collection per phase, and
+memory by component, from the monitor's per-process records and the agents' figures.
+
+    breakdown(samples) -> {"processes": ..., "gc": ..., "components": ...}
+
+Pure: samples in (tagged with ``phase``), plain data out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memory_analysis.analysis.memory import COOLDOWN_END_SHARE
+from memory_analysis.analysis.stats import mad, median
+from memory_analysis.analysis.thresholds import (
+    IMBALANCE_FACTOR,
+    NEGLIGIBLE_GROWTH_MB,
+    NEGLIGIBLE_GROWTH_SHARE,
+    NOISE_SIGMAS,
+    RELEASED_SHARE,
+)
+
+PHASES = ("baseline", "load", "cooldown")
+RUNTIME = "Python runtime"
+TRACEMALLOC = "tracemalloc (measuring)"
+OTHER = "other processes"
+
+
+def _r(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _process_mb(record: dict[str, Any]) -> float | None:
+    """A process's own memory: its PSS (its share of shared pages), else its RSS."""
+    value = record.get("pss_mb")
+    return value if value is not None else record.get("rss_mb")
+
+
+def _noise_mb(baseline: list[float], level: float) -> float:
+    """As for the whole service (``memory.noise_floor_mb``), on one process's figures."""
+    return max(NEGLIGIBLE_GROWTH_MB, NEGLIGIBLE_GROWTH_SHARE * level,
+               NOISE_SIGMAS * (mad(baseline) or 0.0))
+
+
+# -- each process ---------------------------------------------------------------------
+def processes_breakdown(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per process of the tree: its memory in each phase, its peak, its growth under
+    load and what it held after; workers that grew far more than the others, or kept
+    what they grew, are named in ``notes``."""
+    series: dict[str, dict[str, Any]] = {}
+    for sample in samples:
+        for pid, record in ((sample.get("process") or {}).get("processes") or {}).items():
+            mb = _process_mb(record)
+            if mb is None:
+                continue
+            entry = series.setdefault(pid, {"name": record.get("name"),
+                                            "role": record.get("role"),
+                                            "values": {p: [] for p in PHASES},
+                                            "first_t": sample["t"], "last_t": sample["t"]})
+            entry["last_t"] = sample["t"]
+            entry["values"].setdefault(sample.get("phase", "baseline"), []).append(mb)
+    rows = []
+    for pid, entry in series.items():
+        values = entry["values"]
+        every = [v for p in PHASES for v in values.get(p, [])]
+        baseline = median(values["baseline"])
+        load_peak = max(values["load"]) if values["load"] else None
+        cooldown = values["cooldown"]
+        after = median(cooldown[-max(1, round(len(cooldown) * COOLDOWN_END_SHARE)):]) \
+            if cooldown else None
+        start = baseline if baseline is not None else (every[0] if every else None)
+        row: dict[str, Any] = {
+            "pid": int(pid), "name": entry["name"], "role": entry["role"],
+            "first_seen_s": entry["first_t"], "last_seen_s": entry["last_t"],
+            "baseline_mb": _r(baseline), "peak_mb": _r(max(every)) if every else None,
+            "load_peak_mb": _r(load_peak), "cooldown_end_mb": _r(after),
+            "growth_under_load_mb": _r(load_peak - start)
+            if load_peak is not None and start is not None else None,
+            "held_after_load_mb": _r(after - start)
+            if after is not None and start is not None else None,
+            "noise_mb": _r(_noise_mb(values["baseline"], start or 0.0)),
+        }
+        rows.append(row)
+    rows.sort(key=lambda r: (r["role"] != "master", r["first_seen_s"], r["pid"]))
+    return {"metric": "pss_mb, else rss_mb", "processes": rows, "notes": _process_notes(rows)}
+
+
+def _process_notes(rows: list[dict[str, Any]]) -> list[str]:
+    notes = []
+    workers = [r for r in rows if r["growth_under_load_mb"] is not None]
+    for row in workers:
+        growth, held, noise = (row["growth_under_load_mb"], row["held_after_load_mb"],
+                               row["noise_mb"])
+        who = f"{row['role']} {row['pid']} ({row['name']})"
+        others = [r["growth_under_load_mb"] for r in workers if r is not row
+                  and r["role"] == row["role"]]
+        typical = median(others)
+        if (typical is not None and growth > noise
+                and growth - max(typical, 0.0) > noise
+                and growth >= IMBALANCE_FACTOR * max(typical, 0.0)):
+            notes.append(f"{who} grew {growth:.1f} MB under load, the other "
+                         f"{row['role']}s {typical:.1f} MB (median): unbalanced")
+        peak_growth = (row["peak_mb"] or 0.0) - (row["baseline_mb"] or row["peak_mb"] or 0.0)
+        if held is not None and held > noise and held >= RELEASED_SHARE * peak_growth:
+            notes.append(f"{who} still held {held:.1f} MB more than its baseline at the end "
+                         f"of the cooldown (at its peak {peak_growth:.1f} MB more)")
+    return notes
+
+
+# -- garbage collection per phase -----------------------------------------------------
+def _gc_of(sample: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {pid: figures["gc"] for pid, figures in (sample.get("python") or {}).items()
+            if figures.get("gc")}
+
+
+def gc_breakdown(samples: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Per phase, summed over the Python processes: collections and objects collected
+    by generation, uncollectable objects, time in collections and the longest pause.
+
+    The agents' counters are cumulative, so a phase's figures are the difference between
+    the last reading before it (or a process's first, for one that started within it)
+    and the last within it."""
+    if not any(sample.get("python") for sample in samples):
+        return None
+    last: dict[str, dict[str, Any]] = {}  # pid -> latest gc figures seen
+    phases: dict[str, dict[str, Any]] = {}
+    for phase in PHASES:
+        in_phase = [s for s in samples if s.get("phase", "baseline") == phase]
+        if not in_phase:
+            continue
+        start = dict(last)
+        longest = 0.0
+        for sample in in_phase:
+            for pid, gc in _gc_of(sample).items():
+                start.setdefault(pid, gc)
+                last[pid] = gc
+                longest = max(longest, gc.get("pause_max_s") or 0.0)
+        collections, collected = [0, 0, 0], [0, 0, 0]
+        uncollectable = pauses = 0
+        pause_total = 0.0
+        pids = [pid for pid in start if pid in last]
+        for pid in pids:
+            before, after = start[pid], last[pid]
+            for totals, key in ((collections, "collections"), (collected, "collected")):
+                for gen, (a, b) in enumerate(zip(after.get(key) or [], before.get(key) or [],
+                                                 strict=False)):
+                    if gen < 3:
+                        totals[gen] += max(a - b, 0)
+            uncollectable += max(sum(after.get("uncollectable") or [])
+                                 - sum(before.get("uncollectable") or []), 0)
+            pauses += max((after.get("pauses") or 0) - (before.get("pauses") or 0), 0)
+            pause_total += max((after.get("pause_total_s") or 0.0)
+                               - (before.get("pause_total_s") or 0.0), 0.0)
+        duration = in_phase[-1]["t"] - in_phase[0]["t"]
+        phases[phase] = {
+            "collections": collections, "collected": collected,
+            "uncollectable": uncollectable, "pauses": pauses,
+            "pause_total_s": round(pause_total, 4),
+            "pause_longest_s": round(longest, 4),
+            "processes": len(pids),
+            "duration_s": round(duration, 1),
+            # Share of the processes' time spent collecting.
+            "gc_time_percent": round(pause_total * 100.0 / (duration * len(pids)), 3)
+            if duration > 0 and pids else None,
+        }
+    return phases
+
+
+# -- memory by component --------------------------------------------------------------
+def _snapshots(samples: list[dict[str, Any]]) -> dict[str, list[tuple[float, dict[str, Any]]]]:
+    """Per PID, each traced-memory snapshot with the time it was taken (samples' clock)."""
+    out: dict[str, list[tuple[float, dict[str, Any]]]] = {}
+    for sample in samples:
+        for pid, figures in (sample.get("python") or {}).items():
+            traced = figures.get("tracemalloc") or {}
+            if traced.get("components_mb") is not None:
+                at = traced.get("at")
+                t = sample["t"] - (sample["time"] - at) if at and sample.get("time") \
+                    else sample["t"]
+                out.setdefault(pid, []).append((t, traced))
+    return out
+
+
+def _nearest(snapshots: list[tuple[float, dict[str, Any]]], t: float, before_only: bool
+             ) -> tuple[float, dict[str, Any]] | None:
+    usable = [s for s in snapshots if s[0] <= t + 1e-6] if before_only else snapshots
+    if not usable:
+        usable = snapshots
+    return min(usable, key=lambda s: abs(s[0] - t)) if usable else None
+
+
+def _moment(sample: dict[str, Any], snapshots: dict[str, list[tuple[float, dict[str, Any]]]],
+            before_only: bool) -> dict[str, Any]:
+    """Memory by component at one sample: each Python process's memory split as its
+    nearest snapshot traced it; what was not traced is the Python runtime's."""
+    totals: dict[str, float] = {}
+    ages = []
+    for pid, record in ((sample.get("process") or {}).get("processes") or {}).items():
+        memory = _process_mb(record) or 0.0
+        found = _nearest(snapshots.get(pid, []), sample["t"], before_only)
+        if found is None:
+            totals[OTHER] = totals.get(OTHER, 0.0) + memory
+            continue
+        t, traced = found
+        ages.append(abs(sample["t"] - t))
+        parts = dict(traced["components_mb"])
+        parts[TRACEMALLOC] = traced.get("overhead_mb") or 0.0
+        measured = sum(parts.values())
+        # A forked worker traces what it inherited from its master too, though those
+        # pages are shared (and so counted in part only in its PSS): split its memory
+        # in the traced proportions then, leaving no runtime.
+        scale = min(1.0, memory / measured) if measured > 0 else 0.0
+        for name, mb in parts.items():
+            totals[name] = totals.get(name, 0.0) + mb * scale
+        totals[RUNTIME] = totals.get(RUNTIME, 0.0) + max(memory - measured, 0.0)
+    total = sum(totals.values())
+    return {"t": sample["t"], "total_mb": _r(total),
+            "snapshot_age_s": _r(max(ages), 1) if ages else None,
+            "components": totals}
+
+
+def components_breakdown(samples: list[dict[str, Any]], peak_index: int | None
+                         ) -> dict[str, Any]:
+    """Per component, its memory at the end of the baseline, at the peak and at the end
+    of the cooldown, with its share of the service's memory then."""
+    snapshots = _snapshots(samples)
+    if not snapshots:
+        traced_any = any((f.get("tracemalloc") is not None)
+                         for s in samples for f in (s.get("python") or {}).values())
+        agents = any(s.get("python") for s in samples)
+        reason = ("no agent reported from inside the service" if not agents else
+                  "tracemalloc took no snapshot yet" if traced_any else
+                  "memory by component needs tracemalloc: run with --tracemalloc")
+        return {"available": False, "reason": reason}
+    moments: dict[str, dict[str, Any]] = {}
+    ends = {phase: max((i for i, s in enumerate(samples) if s.get("phase") == phase),
+                       default=None) for phase in ("baseline", "cooldown")}
+    for name, index, before_only in (("baseline_end", ends["baseline"], True),
+                                     ("peak", peak_index, False),
+                                     ("cooldown_end", ends["cooldown"], True)):
+        if index is not None:
+            moments[name] = _moment(samples[index], snapshots, before_only)
+    names = sorted({n for m in moments.values() for n in m["components"]},
+                   key=lambda n: -max(m["components"].get(n, 0.0) for m in moments.values()))
+    rows = []
+    for name in names:
+        row: dict[str, Any] = {"name": name}
+        for moment, figures in moments.items():
+            mb = figures["components"].get(name, 0.0)
+            total = sum(figures["components"].values())
+            row[f"{moment}_mb"] = _r(mb)
+            row[f"{moment}_share_percent"] = _r(mb * 100.0 / total) if total > 0 else None
+        rows.append(row)
+    return {"available": True,
+            "note": ("with tracemalloc on, the service's memory includes tracemalloc's own: "
+                     f"'{TRACEMALLOC}' is what it reports using; the allocator space its "
+                     f"bookkeeping takes beyond that counts in '{RUNTIME}', so size the "
+                     "service from a run without --tracemalloc"),
+            "moments": {k: {"t": v["t"], "total_mb": v["total_mb"],
+                            "snapshot_age_s": v["snapshot_age_s"]} for k, v in moments.items()},
+            "components": rows}
+
+
+def breakdown(samples: list[dict[str, Any]], peak_index: int | None = None) -> dict[str, Any]:
+    """The report's ``breakdown`` block. ``peak_index``: the sample at the service's
+    peak (default: the one with the most memory in the tree)."""
+    if peak_index is None and samples:
+        tree = [(s.get("process") or {}).get("tree_mb") or 0.0 for s in samples]
+        peak_index = max(range(len(samples)), key=tree.__getitem__)
+    return {"processes": processes_breakdown(samples), "gc": gc_breakdown(samples),
+            "components": components_breakdown(samples, peak_index)}
