@@ -22,7 +22,8 @@ LOAD = {"requests": 12_000, "error_rate": 0.0, "rps": 100.0, "duration_s": 120.0
 
 
 def check_contract(result):
-    assert set(result) == {"phases", "memory", "assessment", "recommendations"}
+    assert set(result) == {"phases", "memory", "assessment", "recommendations", "breakdown"}
+    assert set(result["breakdown"]) == {"processes", "gc", "components"}
     assert set(result["phases"]) == {"baseline", "load", "cooldown"}
     for block in result["phases"].values():
         assert PHASE_KEYS <= set(block)

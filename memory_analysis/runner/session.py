@@ -143,6 +143,9 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
     written = [outcome.monitor_path, outcome.monitor_stream_path,
                *(p for f in load_files for p in (f, Path(timeline_path(str(f))))),
                outcome.output_dir / SERVICE_LOG, outcome.output_dir / TOOLS_LOG]
+    agent_dir = config.agent_report_dir
+    if agent_dir is not None and agent_dir.is_dir() and any(agent_dir.glob("*.json")):
+        written.append(agent_dir)
     files = [str(path)] + [str(f) for f in written if f.exists()]
     view.finished(report, files)
     return report
