@@ -123,6 +123,14 @@ def test_the_manuals_recipes_for_your_own_service(recipe, tmp_path):
     workers = max(s["process"]["children"] for s in samples)
     assert workers >= (2 if recipe != "aiohttp" else 0)
     assert report["service"]["pid"] > 0 and report["memory"]["peak_mb"] > 0
+    # The agent is in every process of the service (forked by gunicorn, spawned by
+    # uvicorn), each reporting under its own PID, and the breakdown names each worker.
+    last = samples[-1]
+    assert set(last["process"]["processes"]) <= set(last["python"] or {}), last["python"]
+    named = report["breakdown"]["processes"]["processes"]
+    assert len([p for p in named if p["role"] == "worker"]) >= (2 if recipe != "aiohttp" else 0)
+    assert report["breakdown"]["gc"]["load"]["processes"] >= 1
+    assert "Traceback" not in (out / "service.log").read_text()
 
 
 def test_the_demos_requests_sent_to_your_service_are_called_out(tmp_path):

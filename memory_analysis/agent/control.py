@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,10 @@ from memory_analysis.errors import BadInput
 from memory_analysis.reports.jsonio import write_json_atomic
 
 AGENT_DIR_NAME = "agent"
+# An agent silent for this many of its intervals (and at least this long) is not
+# waited for.
+STALE_REPORTS = 5
+STALE_MIN_S = 5.0
 
 
 def agent_env(base: dict[str, str], directory: str | os.PathLike[str],
@@ -90,10 +95,20 @@ def ask_snapshot(directory: str | os.PathLike[str]) -> int:
 
 
 def answered(directory: str | os.PathLike[str], pids: Iterable[int], number: int) -> bool:
-    """Whether the agents of ``pids`` have all answered snapshot request ``number``."""
+    """Whether the agents of ``pids`` have all answered snapshot request ``number``.
+
+    An agent that has not reported for a while is not waited for: one whose thread is
+    paused (on Python 3.13 a process that forked restarts it at its next garbage
+    collection, which an idle master may not have for minutes) or stopped."""
+    now = time.time()
     for pid in pids:
         report = read_report(directory, pid)
-        if report is not None and int(report.get("snapshot_seq") or 0) < number:
+        if report is None:
+            continue
+        quiet = now - float(report.get("time") or 0)
+        if quiet > max(STALE_REPORTS * float(report.get("interval_s") or 1.0), STALE_MIN_S):
+            continue
+        if int(report.get("snapshot_seq") or 0) < number:
             return False
     return True
 

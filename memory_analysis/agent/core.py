@@ -26,10 +26,8 @@ import gc
 import json
 import os
 import sys
-import sysconfig
 import threading
 import time
-import traceback
 
 ENV_DIR = "MEMORY_ANALYSIS_AGENT"
 ENV_INTERVAL = "MEMORY_ANALYSIS_AGENT_INTERVAL"
@@ -75,12 +73,9 @@ _AGENT_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def _stdlib_dirs():
-    dirs = set()
-    for key in ("stdlib", "platstdlib"):
-        path = sysconfig.get_paths().get(key)
-        if path:
-            dirs.add(os.path.realpath(path) + os.sep)
-    return tuple(dirs)
+    """Where the standard library lives: beside ``os`` (``sysconfig`` would say so too,
+    but importing it costs the service a megabyte)."""
+    return (os.path.realpath(os.path.dirname(os.__file__)) + os.sep,)
 
 
 def _installed(path):
@@ -478,6 +473,7 @@ class Agent:
                     self.failures = 0
                 except Exception:
                     self.failures += 1
+                    import traceback
                     self.log(traceback.format_exc())
                     if self.failures >= 10:
                         self.log("10 reports in a row failed: the agent stops reporting")

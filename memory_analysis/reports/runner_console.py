@@ -102,7 +102,7 @@ def _breakdown_tables(breakdown: dict[str, Any]) -> list[tuple[str, list[str], l
                  _num(p.get("baseline_mb"), " MB"), _num(p.get("peak_mb"), " MB"),
                  _num(p.get("growth_under_load_mb"), " MB"),
                  _num(p.get("held_after_load_mb"), " MB")] for p in processes]
-        tables.append(("Processes (PSS)", ["pid", "name", "role", "baseline", "peak",
+        tables.append(("Processes", ["pid", "name", "role", "baseline", "peak",
                                            "growth under load", "held after"], rows))
     gc = breakdown.get("gc") or {}
     if gc:
