@@ -62,33 +62,80 @@ def _demo(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
             time.sleep(0.05)
 
 
-def _round(env: dict[str, str], seconds: float) -> dict[str, float]:
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _round(env: dict[str, str], seconds: float, rate: float | None = None) -> dict[str, float]:
+    """One demo under load: its throughput, p99, RSS, and the CPU it spent per request.
+    With ``rate``, an open load at that many requests/s (the CPU per request is then
+    measured on the same work, whatever else the machine is doing)."""
     process, url = _demo(env)
     try:
+        cpu_before = _cpu_s(process.pid)
         with tempfile.TemporaryDirectory() as directory:
             output = Path(directory) / "load.json"
-            subprocess.run([sys.executable, str(ROOT / "load_tester.py"), "--url", url,
-                            "--users", "10", "--repeat", "--duration", f"{seconds:g}",
-                            "--quiet", "--output", str(output)], check=True,
-                           stdout=subprocess.DEVNULL, env=child_env())
+            load = ["--users", "10", "--repeat"] if rate is None else \
+                ["--users", "50", "--repeat", "--rate", f"{rate:g}"]
+            subprocess.run([sys.executable, str(ROOT / "load_tester.py"), "--url", url, *load,
+                            "--duration", f"{seconds:g}", "--quiet", "--output", str(output)],
+                           check=True, stdout=subprocess.DEVNULL, env=child_env())
             report = json.loads(output.read_text())
+        requests = report["totals"]["requests"]
         return {"rps": report["totals"]["rps"], "p99_ms": report["latency_ms"]["p99"],
-                "rss_mb": round(_rss_mb(process.pid), 1)}
+                "rss_mb": round(_rss_mb(process.pid), 1),
+                "cpu_us_per_request": round((_cpu_s(process.pid) - cpu_before) * 1e6
+                                            / max(requests, 1), 1)}
     finally:
         process.terminate()
         process.wait(timeout=30)
 
 
-def _agent_traced_mb(env: dict[str, str], seconds: float, directory: Path) -> float:
-    """The most memory tracemalloc traced to the agent's own files in the demo under
-    load, over the agent's snapshots."""
+def _side_by_side(envs: dict[str, dict[str, str]], seconds: float) -> dict[str, float]:
+    """Two demos under the same load at the same time, one load tester each: whatever
+    else the machine does, it does to both, so their throughput ratio is the cost."""
+    demos = {name: _demo(env) for name, env in envs.items()}
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            loads = {}
+            for name, (_, url) in demos.items():
+                output = Path(directory) / f"{name}.json"
+                loads[name] = (output, subprocess.Popen(
+                    [sys.executable, str(ROOT / "load_tester.py"), "--url", url, "--users",
+                     "10", "--repeat", "--duration", f"{seconds:g}", "--quiet", "--output",
+                     str(output)], stdout=subprocess.DEVNULL, env=child_env()))
+            for _, process in loads.values():
+                process.wait(timeout=seconds + 120)
+            return {name: json.loads(output.read_text())["totals"]["rps"]
+                    for name, (output, _) in loads.items()}
+    finally:
+        for process, _ in demos.values():
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def _traced_figures(env: dict[str, str], seconds: float, directory: Path) -> dict[str, float]:
+    """From the agent's last report in the demo after a load with tracemalloc on: what
+    tracemalloc traced to the agent's own files (its memory), the traced total, and how
+    long the last snapshot took."""
     _round(env, seconds)
-    most = 0.0
+    figures = {"agent_traced_mb": 0.0, "traced_mb": 0.0, "snapshot_took_s": 0.0,
+               "agent_cpu_s": 0.0}
     for path in directory.glob("*.json"):
         if path.stem.isdigit():
             traced = (json.loads(path.read_text()).get("tracemalloc") or {})
-            most = max(most, (traced.get("components_mb") or {}).get("memory analysis agent", 0))
-    return most
+            components = traced.get("components_mb") or {}
+            figures["agent_traced_mb"] = max(figures["agent_traced_mb"],
+                                             components.get("memory analysis agent", 0.0))
+            figures["traced_mb"] = max(figures["traced_mb"], sum(components.values()))
+            figures["snapshot_took_s"] = max(figures["snapshot_took_s"],
+                                             traced.get("took_s") or 0.0)
+            figures["agent_cpu_s"] = max(figures["agent_cpu_s"],
+                                         json.loads(path.read_text()).get("agent_cpu_s") or 0.0)
+    return figures
 
 
 def _idle_rss(env: dict[str, str]) -> float:
@@ -102,6 +149,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=600.0,
+                        help="requests/s of the fixed-rate rounds")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-agent-"))
     plain = child_env()
@@ -119,6 +168,20 @@ def main() -> None:
             rounds[name].append(_round(plain if name == "without" else with_agent,
                                        args.seconds))
     median = {name: statistics.median(r["rps"] for r in runs) for name, runs in rounds.items()}
+    # Both at once, each with its own load tester: the machine's ups and downs hit both.
+    pairs = [_side_by_side({"without": plain, "with": with_agent}, args.seconds)
+             for _ in range(args.rounds)]
+    ratios = [pair["with"] / pair["without"] for pair in pairs]
+    # The same work at a fixed rate: CPU per request is what bounds a CPU-bound
+    # service's throughput, and it is far steadier than a saturation run on a busy host.
+    paced: dict[str, list[dict[str, float]]] = {"without": [], "with": []}
+    for index in range(args.rounds):
+        order = ("without", "with") if index % 2 == 0 else ("with", "without")
+        for name in order:
+            paced[name].append(_round(plain if name == "without" else with_agent,
+                                      args.seconds, rate=args.rate))
+    cpu = {name: statistics.median(r["cpu_us_per_request"] for r in runs)
+           for name, runs in paced.items()}
     tracing = [_round(plain, args.seconds), _round(traced, args.seconds)]
 
     idle = {"without": [], "with": []}
@@ -128,6 +191,10 @@ def main() -> None:
     result = {
         "throughput": {"rounds": rounds, "median_rps": median,
                        "cost_percent": round((1 - median["with"] / median["without"]) * 100, 2)},
+        "side_by_side": {"rounds": pairs, "median_ratio": round(statistics.median(ratios), 4),
+                         "cost_percent": round((1 - statistics.median(ratios)) * 100, 2)},
+        "cpu_per_request": {"rate": args.rate, "rounds": paced, "median_us": cpu,
+                            "cost_percent": round((cpu["with"] / cpu["without"] - 1) * 100, 2)},
         "tracemalloc": {"without_agent": tracing[0], "with_tracemalloc": tracing[1],
                         "throughput_percent_of_untraced":
                             round(tracing[1]["rps"] * 100 / tracing[0]["rps"], 1)},
@@ -136,8 +203,8 @@ def main() -> None:
             "idle_rss_with_mb": round(statistics.median(idle["with"]), 2),
             "idle_rss_added_mb": round(statistics.median(idle["with"])
                                        - statistics.median(idle["without"]), 2),
-            "traced_to_agent_under_load_mb": _agent_traced_mb(traced, args.seconds, traced_dir),
         },
+        "after_a_traced_load": _traced_figures(traced, args.seconds, traced_dir),
     }
     print(json.dumps(result, indent=2))
     (ROOT / "bench" / "out").mkdir(exist_ok=True)

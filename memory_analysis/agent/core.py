@@ -268,6 +268,14 @@ def _os_threads():
         return None
 
 
+def _thread_cpu():
+    """CPU seconds of the calling thread (0 where the clock is missing)."""
+    try:
+        return time.thread_time()
+    except (AttributeError, OSError):
+        return 0.0
+
+
 def _start_ticks():
     """The process's start time in clock ticks since boot (/proc/self/stat field 22),
     so a reader can tell this process from a later one given the same PID."""
@@ -325,6 +333,9 @@ class Agent:
         self.snapshot_next = 0.0
         self.snapshot_done = self._snapshot_asked
         self.failures = 0
+        self.cpu_s = 0.0
+        self._cpu_mark = None  # the running thread's CPU clock when it started
+        self._cpu_thread = None
         self.stop = self.done = None  # the thread's, while it runs
         self.restart_pending = False
 
@@ -414,7 +425,9 @@ class Agent:
                   "python": sys.version.split()[0], "argv": [a[:200] for a in sys.argv[:4]],
                   "gc": self._gc_figures(), "objects": self.objects,
                   "tracemalloc": self._tracemalloc_figures(now, asked),
-                  "snapshot_seq": self.snapshot_done}
+                  "snapshot_seq": self.snapshot_done,
+                  # CPU the agent's thread has used in this process: its own cost.
+                  "agent_cpu_s": round(self.cpu_s + self._running_cpu(), 4)}
         self._write(record)
 
     def _write(self, record):
@@ -457,8 +470,16 @@ class Agent:
             tracemalloc.start(int(_float_env(ENV_FRAMES, TRACE_FRAMES)))
 
     # -- the thread ------------------------------------------------------------------
+    def _running_cpu(self):
+        """CPU the running thread has used so far (read from that thread only)."""
+        if self._cpu_mark is None or _thread.get_ident() != self._cpu_thread:
+            return 0.0
+        return _thread_cpu() - self._cpu_mark
+
     def run(self, stop, done):
         next_report = time.monotonic()
+        self._cpu_thread = _thread.get_ident()
+        self._cpu_mark = _thread_cpu()
         try:
             while not stop.is_set():
                 try:
@@ -480,6 +501,9 @@ class Agent:
                         return
                 stop.wait(min(CONTROL_POLL_S, self.interval))
         finally:
+            if self._cpu_mark is not None:
+                self.cpu_s += _thread_cpu() - self._cpu_mark
+            self._cpu_mark = None
             done.set()
 
     def start_thread(self):
