@@ -174,13 +174,22 @@ def test_the_monitor_reads_an_agent_started_by_hand(tmp_path):
         output = tmp_path / "memory.json"
         result = run_script("memory_monitor.py", "--pid", str(service.pid), "--duration", "2",
                             "--interval", "0.25", "--agent-dir", str(agent_dir), "--output",
-                            str(output), "--quiet", timeout=60)
+                            str(output), "--tracemalloc", "--quiet", timeout=60)
         assert result.returncode == 0, result.stderr
+        # The tracing the monitor asked for stops with it: the service is not left slow.
+        reports = [p for p in agent_dir.glob("*.json") if p.stem.isdigit()]
+        assert reports
+        deadline = time.monotonic() + 30
+        while any(json.loads(p.read_text())["tracemalloc"] for p in reports):
+            assert time.monotonic() < deadline, "tracemalloc still on after the monitor"
+            time.sleep(0.1)
     finally:
         service.send_signal(signal.SIGTERM)
         service.wait(timeout=30)
     samples = json.loads(output.read_text())["samples"]
     assert samples[-1]["python"] is not None
+    assert any((f.get("tracemalloc") or {}).get("current_mb")
+               for s in samples for f in (s["python"] or {}).values())
     figures = next(iter(samples[-1]["python"].values()))
     assert len(figures["gc"]["collections"]) == 3 and figures["python"]
     assert any("objects" in f and f["objects"]["top"]
@@ -233,6 +242,27 @@ def test_the_agent_runs_on_the_services_own_interpreter(python, tmp_path):
     assert not list(tmp_path.glob("agent-*.log")), "the agent logged an error"
 
 
+def test_the_services_own_sitecustomize_still_runs(tmp_path):
+    """A virtual environment or distribution may have a sitecustomize of its own: it
+    runs after the agent's, as it would have without it; and if it fails, Python's own
+    message says so, as site would."""
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "sitecustomize.py").write_text("import builtins\nbuiltins.OWN_SITE = True\n")
+    env = {"PATH": os.environ.get("PATH", ""), "MEMORY_ANALYSIS_AGENT": str(tmp_path / "a"),
+           "PYTHONPATH": os.pathsep.join([INJECT_DIR, str(own)])}
+    result = subprocess.run([sys.executable, "-c", "import sys; print(OWN_SITE, "
+                             "'_memory_analysis_agent' in sys.modules)"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True"] and result.stderr == ""
+    (own / "sitecustomize.py").write_text("import no_such_module_here\n")
+    result = subprocess.run([sys.executable, "-c", "print('ran')"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "ran"
+    assert "Error in sitecustomize" in result.stderr and "no_such_module_here" in result.stderr
+
+
 def test_a_component_map_that_is_not_one_is_refused(tmp_path):
     bad = tmp_path / "map.yaml"
     bad.write_text("- just\n- a list\n")
@@ -246,3 +276,6 @@ def test_a_component_map_that_is_not_one_is_refused(tmp_path):
     result = run_script("memory_monitor.py", "--tracemalloc", "--duration", "1",
                         "--output", str(tmp_path / "m.json"))
     assert result.returncode == 2 and "needs --agent-dir" in result.stderr
+    result = run_script("memory_monitor.py", "--agent-dir", str(tmp_path), "--duration", "1",
+                        "--output", str(tmp_path / "m.json"))
+    assert result.returncode == 2 and "--agent-dir needs --pid" in result.stderr

@@ -64,6 +64,21 @@ def test_gc_per_phase_is_the_difference_of_cumulative_counters():
     assert phases["cooldown"]["collections"][0] == (58 - 38) + (3 * 17 - 3 * 7)
 
 
+def test_gc_of_recurring_phases_adds_up_over_the_cycles():
+    """With --cycles the load and the cooldown recur: each gets what happened while it
+    ran, however the samples interleave."""
+    def phase(t):  # baseline 0-9, load 10-14, cooldown 15-19, load 20-24, cooldown 25-29
+        return "baseline" if t < 10 else ("load" if (t - 10) % 10 < 5 else "cooldown")
+    samples = [sample(t, phase(t), {"1": proc("master", 20.0)},
+                      {"1": gc([t, 0, 0], pause_total=t * 0.001)}) for t in range(30)]
+    phases = breakdown(samples)["gc"]
+    assert phases["baseline"]["collections"][0] == 9
+    assert phases["load"]["collections"][0] == 10
+    assert phases["cooldown"]["collections"][0] == 10
+    assert phases["load"]["watched_s"] == 10.0
+    assert abs(phases["load"]["gc_time_percent"] - 0.1) < 1e-9
+
+
 def test_memory_is_split_by_component_as_traced_and_the_rest_is_the_runtime():
     traced = {"tracemalloc": {"current_mb": 30.0, "peak_mb": 30.0, "overhead_mb": 5.0,
                               "at": 1000.0 + 5, "components_mb": {"api": 10.0, "db": 20.0}}}

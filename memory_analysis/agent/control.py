@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -94,15 +93,18 @@ def ask_snapshot(directory: str | os.PathLike[str]) -> int:
     return number
 
 
-def answered(directory: str | os.PathLike[str], pids: Iterable[int], number: int) -> bool:
-    """Whether the agents of ``pids`` have all answered snapshot request ``number``.
+def answered(directory: str | os.PathLike[str], number: int) -> bool:
+    """Whether every agent still reporting to ``directory`` has answered snapshot
+    request ``number``.
 
-    An agent that has not reported for a while is not waited for: one whose thread is
-    paused (on Python 3.13 a process that forked restarts it at its next garbage
-    collection, which an idle master may not have for minutes) or stopped."""
+    One that has not reported for a while is not waited for: a process that has ended,
+    or one whose thread is paused (on Python 3.13 a process that forked restarts it at
+    its next garbage collection, which an idle master may not have for minutes)."""
     now = time.time()
-    for pid in pids:
-        report = read_report(directory, pid)
+    for path in Path(directory).glob("*.json"):
+        if not path.stem.isdigit():
+            continue
+        report = read_report(directory, int(path.stem))
         if report is None:
             continue
         quiet = now - float(report.get("time") or 0)
@@ -111,21 +113,6 @@ def answered(directory: str | os.PathLike[str], pids: Iterable[int], number: int
         if int(report.get("snapshot_seq") or 0) < number:
             return False
     return True
-
-
-def live_reporters(directory: str | os.PathLike[str]) -> list[int]:
-    """PIDs of the running processes that have reported to ``directory``."""
-    pids = []
-    for path in Path(directory).glob("*.json"):
-        if path.stem.isdigit():
-            try:
-                os.kill(int(path.stem), 0)
-            except ProcessLookupError:
-                continue
-            except PermissionError:
-                pass
-            pids.append(int(path.stem))
-    return pids
 
 
 def read_report(directory: str | os.PathLike[str], pid: int) -> dict[str, Any] | None:

@@ -37,10 +37,13 @@ ENV_FRAMES = "MEMORY_ANALYSIS_AGENT_FRAMES"
 CONTROL_FILE = "control.json"
 
 DEFAULT_INTERVAL_S = 1.0
+# Reports are files written by every Python process of the service: not more often.
+MIN_INTERVAL_S = 0.25
 # How often the control file is looked at (one stat): a requested snapshot waits at most this.
 CONTROL_POLL_S = 0.2
 TOP_TYPES = 15
 TOP_MODULES = 10
+TOP_COMPONENTS = 30  # the rest are reported together, as OTHER
 # Longest pauses of the last reports, so a reader that misses a report misses no pause.
 PAUSE_WINDOWS = 64
 # Share of wall time the walks may take: a walk of D seconds is followed by at least
@@ -68,6 +71,7 @@ LOG_LINES_MAX = 50
 FORK_JOIN_S = 1.0
 RUNTIME = "Python runtime"
 AGENT = "memory analysis agent"
+OTHER = "other modules"
 
 _AGENT_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -131,7 +135,9 @@ class Components:
 
     def __init__(self, mapping):
         self.prefixes = sorted(((prefix, name) for name, prefixes in (mapping or {}).items()
-                                for prefix in prefixes), key=lambda p: -len(p[0]))
+                                for prefix in ([prefixes] if isinstance(prefixes, str)
+                                               else prefixes)),
+                               key=lambda p: -len(p[0]))
         self.stdlib = _stdlib_dirs()
         self.distributions = {}  # site directory -> {import name: distribution}
         self._modules = {}  # file -> module name
@@ -239,9 +245,9 @@ def _type_name(kind):
     return name if module == "builtins" else module + "." + name
 
 
-def count_objects():
-    """Objects tracked by the garbage collector, by type: the top ones and the total."""
-    young_only = sys.getallocatedblocks() > OBJECT_LIST_CAP
+def count_objects(young_only):
+    """Objects tracked by the garbage collector, by type: the top ones and the total.
+    ``young_only``: the young generations alone (see ``Agent.objects_scope``)."""
     counts = {}
     for generation in ((0, 1) if young_only else (None,)):
         objects = gc.get_objects() if generation is None else gc.get_objects(generation)
@@ -289,29 +295,43 @@ def _start_ticks():
 class _Exclusive:
     """Keep the interpreter for the agent's thread during a short piece of work, with the
     garbage collector off: the work makes many short-lived containers (a snapshot one
-    tuple per traced block), whose collections would count as the service's."""
+    tuple per traced block), whose collections would count as the service's. What it
+    changed is kept on the agent (``exclusive``), so a child forked meanwhile (fork()
+    waits only so long for the agent) can put it back."""
+
+    def __init__(self, agent):
+        self.agent = agent
 
     def __enter__(self):
-        self.saved = sys.getswitchinterval()
-        self.collecting = gc.isenabled()
-        sys.setswitchinterval(max(self.saved, EXCLUSIVE_S))
+        self.agent.exclusive = (sys.getswitchinterval(), gc.isenabled())
+        sys.setswitchinterval(max(self.agent.exclusive[0], EXCLUSIVE_S))
         gc.disable()
 
     def __exit__(self, *exc):
-        if self.collecting:
-            gc.enable()
-        sys.setswitchinterval(self.saved)
+        _restore(self.agent.exclusive)
+        self.agent.exclusive = None
         return False
+
+
+def _restore(exclusive):
+    if exclusive is not None:
+        interval, collecting = exclusive
+        if collecting:
+            gc.enable()
+        sys.setswitchinterval(interval)
 
 
 class Agent:
     def __init__(self, directory, interval, tracemalloc_on, components):
         self.directory = directory
-        self.interval = interval
+        self.interval = max(interval, MIN_INTERVAL_S)
         self.tracemalloc_wanted = tracemalloc_on
         self.components = Components(components)
         self._log_lines = 0
         self._control_mtime = None
+        self.tracing_by_control = False
+        self.exclusive = None  # what _Exclusive changed, while it works
+        self.forked = False  # a forked child
         self._snapshot_asked = 0
         self._reset()
 
@@ -361,6 +381,14 @@ class Agent:
         if pause > self.window_max:
             self.window_max = pause
 
+    def young_only(self):
+        """Walk only the young generations: in a forked child (a full walk would
+        touch, and so un-share, every page it shares with its master), on a heap too
+        large to list within the agent's memory bound, or where the allocator does not
+        count its blocks (PYTHONMALLOC=malloc)."""
+        blocks = sys.getallocatedblocks()
+        return self.forked or blocks == 0 or blocks > OBJECT_LIST_CAP
+
     # -- the report ------------------------------------------------------------------
     def _gc_figures(self):
         stats = gc.get_stats()
@@ -384,7 +412,7 @@ class Agent:
                    "frames": tracemalloc.get_traceback_limit()}
         if asked or now >= self.snapshot_next:
             began = time.perf_counter()
-            with _Exclusive():
+            with _Exclusive(self):
                 self.traced = self._by_component(tracemalloc)
             took = time.perf_counter() - began
             self.traced["took_s"] = round(took, 4)
@@ -401,9 +429,12 @@ class Agent:
             key = (component, module)
             modules[key] = modules.get(key, 0) + size
         top = sorted(modules.items(), key=lambda item: -item[1])[:TOP_MODULES]
+        ranked = sorted(components.items(), key=lambda item: -item[1])
+        kept = dict(ranked[:TOP_COMPONENTS])
+        if len(ranked) > TOP_COMPONENTS:
+            kept[OTHER] = sum(size for _, size in ranked[TOP_COMPONENTS:])
         return {"at": time.time(), "seq": self._snapshot_asked,
-                "components_mb": {name: _mb(size) for name, size in
-                                  sorted(components.items(), key=lambda item: -item[1])},
+                "components_mb": {name: _mb(size) for name, size in kept.items()},
                 "top_modules": [[module, component, _mb(size)]
                                 for (component, module), size in top]}
 
@@ -415,8 +446,8 @@ class Agent:
         self.window_max = 0.0
         if now >= self.objects_next:
             began = time.perf_counter()
-            with _Exclusive():
-                self.objects = count_objects()
+            with _Exclusive(self):
+                self.objects = count_objects(self.young_only())
             took = time.perf_counter() - began
             self.objects["at"] = time.time()
             self.objects_next = now + max(OBJECTS_MIN_GAP_S, took / OBJECTS_DUTY)
@@ -457,7 +488,14 @@ class Agent:
             self.components = Components(control["components"])
         if control.get("tracemalloc"):
             self.tracemalloc_wanted = True
-            self.start_tracemalloc()
+            if self.start_tracemalloc():
+                self.tracing_by_control = True
+        elif control.get("tracemalloc") is False and self.tracing_by_control:
+            # The monitor or runner that asked for tracing is done: stop paying for it.
+            import tracemalloc
+            tracemalloc.stop()
+            self.tracing_by_control = False
+            self.traced = None
         asked = int(control.get("snapshot", 0) or 0)
         if asked != self._snapshot_asked:
             self._snapshot_asked = asked
@@ -465,9 +503,12 @@ class Agent:
         return False
 
     def start_tracemalloc(self):
+        """Start tracing if it is not on; whether this started it."""
         import tracemalloc
-        if not tracemalloc.is_tracing():
-            tracemalloc.start(int(_float_env(ENV_FRAMES, TRACE_FRAMES)))
+        if tracemalloc.is_tracing():
+            return False
+        tracemalloc.start(max(1, int(_float_env(ENV_FRAMES, TRACE_FRAMES))))
+        return True
 
     # -- the thread ------------------------------------------------------------------
     def _running_cpu(self):
@@ -530,7 +571,10 @@ class Agent:
             time.sleep(0.0005)
 
     def after_fork_in_parent(self):
-        if self.done is None or not self.done.is_set() or self.failures >= 10:
+        if self.done is None or self.failures >= 10:
+            return
+        if not self.done.is_set():  # still busy when fork() stopped waiting: carry on
+            self.stop.clear()
             return
         if sys.version_info < (3, 13):
             self.start_thread()
@@ -540,9 +584,15 @@ class Agent:
             self.restart_pending = True
 
     def after_fork(self):
-        """In a forked child (a gunicorn or uvicorn worker): report under its own PID."""
+        """In a forked child (a gunicorn worker): report under its own PID."""
+        _restore(self.exclusive)  # forked in the middle of a walk: undo its settings
+        self.exclusive = None
         self._reset()
-        self.start_thread()
+        self.forked = True
+        try:
+            self.start_thread()
+        except Exception:  # the child must run whatever happens here
+            pass
 
     def at_exit(self):
         self.restart_pending = False
@@ -583,8 +633,11 @@ def start_from_environment():
         components = json.loads(os.environ.get(ENV_COMPONENTS) or "null")
     except ValueError:
         components = None
+    if not isinstance(components, dict):
+        components = None
+    tracing = os.environ.get(ENV_TRACEMALLOC, "").strip().lower() in ("1", "true", "yes", "on")
     agent = Agent(os.path.abspath(directory), _float_env(ENV_INTERVAL, DEFAULT_INTERVAL_S),
-                  os.environ.get(ENV_TRACEMALLOC, "") not in ("", "0"), components)
+                  tracing, components)
     try:
         os.makedirs(agent.directory, exist_ok=True)
         agent.read_control()
@@ -597,11 +650,16 @@ def start_from_environment():
         sys.stderr.write("memory-analysis agent: cannot report to %s (%s); the agent is "
                          "off and the service runs as usual\n" % (directory, reason))
         return None
+    try:
+        agent.start_thread()
+    except Exception as exc:
+        sys.stderr.write("memory-analysis agent: cannot start its thread (%s); the agent is "
+                         "off and the service runs as usual\n" % (exc,))
+        return None
     gc.callbacks.append(agent.on_gc)
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(before=agent.before_fork,
                             after_in_parent=agent.after_fork_in_parent,
                             after_in_child=agent.after_fork)
     atexit.register(agent.at_exit)
-    agent.start_thread()
     return agent

@@ -117,53 +117,52 @@ def gc_breakdown(samples: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Per phase, summed over the Python processes: collections and objects collected
     by generation, uncollectable objects, time in collections and the longest pause.
 
-    The agents' counters are cumulative, so a phase's figures are the difference between
-    the last reading before it (or a process's first, for one that started within it)
-    and the last within it."""
+    The agents' counters are cumulative: what a process did between two of its
+    readings is credited to the phase of the later one, so phases that recur (with
+    --cycles) add up, and a process that started within a phase counts from its first
+    reading. ``gc_time_percent`` is time in collections over the time each process was
+    watched in the phase."""
     if not any(sample.get("python") for sample in samples):
         return None
-    last: dict[str, dict[str, Any]] = {}  # pid -> latest gc figures seen
+    last: dict[str, tuple[float, dict[str, Any]]] = {}  # pid -> (t, gc figures)
     phases: dict[str, dict[str, Any]] = {}
-    for phase in PHASES:
-        in_phase = [s for s in samples if s.get("phase", "baseline") == phase]
-        if not in_phase:
-            continue
-        start = dict(last)
-        longest = 0.0
-        for sample in in_phase:
-            for pid, gc in _gc_of(sample).items():
-                start.setdefault(pid, gc)
-                last[pid] = gc
-                longest = max(longest, gc.get("pause_max_s") or 0.0)
-        collections, collected = [0, 0, 0], [0, 0, 0]
-        uncollectable = pauses = 0
-        pause_total = 0.0
-        pids = [pid for pid in start if pid in last]
-        for pid in pids:
-            before, after = start[pid], last[pid]
-            for totals, key in ((collections, "collections"), (collected, "collected")):
-                for gen, (a, b) in enumerate(zip(after.get(key) or [], before.get(key) or [],
+    for sample in samples:
+        phase = sample.get("phase", "baseline")
+        totals = phases.setdefault(phase, {
+            "collections": [0, 0, 0], "collected": [0, 0, 0], "uncollectable": 0,
+            "pauses": 0, "pause_total_s": 0.0, "pause_longest_s": 0.0, "pids": set(),
+            "watched_s": 0.0})
+        for pid, gc in _gc_of(sample).items():
+            totals["pids"].add(pid)
+            totals["pause_longest_s"] = max(totals["pause_longest_s"],
+                                            gc.get("pause_max_s") or 0.0)
+            previous = last.get(pid)
+            last[pid] = (sample["t"], gc)
+            if previous is None:
+                continue
+            before = previous[1]
+            totals["watched_s"] += sample["t"] - previous[0]
+            for key in ("collections", "collected"):
+                for gen, (a, b) in enumerate(zip(gc.get(key) or [], before.get(key) or [],
                                                  strict=False)):
                     if gen < 3:
-                        totals[gen] += max(a - b, 0)
-            uncollectable += max(sum(after.get("uncollectable") or [])
-                                 - sum(before.get("uncollectable") or []), 0)
-            pauses += max((after.get("pauses") or 0) - (before.get("pauses") or 0), 0)
-            pause_total += max((after.get("pause_total_s") or 0.0)
-                               - (before.get("pause_total_s") or 0.0), 0.0)
-        duration = in_phase[-1]["t"] - in_phase[0]["t"]
-        phases[phase] = {
-            "collections": collections, "collected": collected,
-            "uncollectable": uncollectable, "pauses": pauses,
-            "pause_total_s": round(pause_total, 4),
-            "pause_longest_s": round(longest, 4),
-            "processes": len(pids),
-            "duration_s": round(duration, 1),
-            # Share of the processes' time spent collecting.
-            "gc_time_percent": round(pause_total * 100.0 / (duration * len(pids)), 3)
-            if duration > 0 and pids else None,
-        }
-    return phases
+                        totals[key][gen] += max(a - b, 0)
+            totals["uncollectable"] += max(sum(gc.get("uncollectable") or [])
+                                           - sum(before.get("uncollectable") or []), 0)
+            totals["pauses"] += max((gc.get("pauses") or 0) - (before.get("pauses") or 0), 0)
+            totals["pause_total_s"] += max((gc.get("pause_total_s") or 0.0)
+                                           - (before.get("pause_total_s") or 0.0), 0.0)
+    out = {}
+    for phase in [p for p in PHASES if p in phases] + [p for p in phases if p not in PHASES]:
+        totals = phases[phase]
+        watched = totals.pop("watched_s")
+        pids = totals.pop("pids")
+        out[phase] = {**totals, "pause_total_s": round(totals["pause_total_s"], 4),
+                      "pause_longest_s": round(totals["pause_longest_s"], 4),
+                      "processes": len(pids), "watched_s": round(watched, 1),
+                      "gc_time_percent": round(totals["pause_total_s"] * 100.0 / watched, 3)
+                      if watched > 0 else None}
+    return out
 
 
 # -- memory by component --------------------------------------------------------------

@@ -53,6 +53,9 @@ class Status:
     threads: int = 0
     zombie: bool = False
     name: str = ""
+    # The PID as the process's own (innermost) PID namespace numbers it: in a
+    # container, the one it knows itself by. None where the kernel does not say.
+    own_pid: int | None = None
 
 
 def read_status(pid: int) -> Status:
@@ -69,6 +72,8 @@ def read_status(pid: int) -> Status:
             status.zombie = rest.strip().startswith((b"Z", b"X"))
         elif key == b"Name":
             status.name = rest.strip().decode(errors="replace")
+        elif key == b"NSpid":
+            status.own_pid = int(rest.split()[-1])
     return status
 
 

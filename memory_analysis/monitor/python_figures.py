@@ -28,6 +28,7 @@ class _Seen:
     objects_at: float | None = None
     traced_at: float | None = None
     start_ticks: int | None = None
+    own_pid: int | None = None  # its PID in its own namespace (a container's): the file's
     stale: bool = False  # the file is another, earlier process's with the same PID
 
 
@@ -50,7 +51,15 @@ class AgentReader:
         return out or None
 
     def _load(self, pid: int, seen: _Seen) -> None:
-        path = self.directory / f"{pid}.json"
+        if seen.start_ticks is None:
+            try:
+                seen.start_ticks = procfs.read_stat(pid).start_ticks
+                seen.own_pid = procfs.read_status(pid).own_pid
+            except (procfs.ProcessGone, OSError):
+                return
+        # An agent names its file by the PID it knows itself by: inside a container,
+        # not the one seen from here.
+        path = self.directory / f"{seen.own_pid or pid}.json"
         try:
             mtime = os.stat(path).st_mtime_ns
         except OSError:
@@ -63,11 +72,6 @@ class AgentReader:
         except (OSError, ValueError):
             return  # replaced as we read it: the next tick reads the new one
         seen.mtime_ns = mtime
-        if seen.start_ticks is None:
-            try:
-                seen.start_ticks = procfs.read_stat(pid).start_ticks
-            except (procfs.ProcessGone, OSError):
-                return
         ticks = report.get("start_ticks")
         seen.stale = ticks is not None and ticks != seen.start_ticks
         seen.report = report

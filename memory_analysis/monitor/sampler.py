@@ -59,6 +59,10 @@ def cgroup_sample(group: MemoryCgroup | None) -> dict[str, Any] | None:
     }
 
 
+# Process names of the shells a service command may run under.
+SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ash", "busybox"})
+
+
 @dataclass
 class _Rollup:
     """Last smaps_rollup of one process and its RSS at that moment (bytes)."""
@@ -223,7 +227,8 @@ class TreeSampler:
         tree_cpu = None if any(v is None for v in cpu.values()) else round(
             sum(v for v in cpu.values() if v is not None), 1)
 
-        processes = {str(pid): self._process_record(pid, st)
+        wrapper = statuses[self.pid].name in SHELLS
+        processes = {str(pid): self._process_record(pid, st, self._role(pid, stats, wrapper))
                      for pid, st in statuses.items()}
         own = self._rollups.get(self.pid)
         try:
@@ -253,15 +258,24 @@ class TreeSampler:
             "processes": processes,
         }
 
-    def _process_record(self, pid: int, status: procfs.Status) -> dict[str, Any]:
-        """One process of the tree: the target is the master, its descendants workers.
-        RSS every tick; PSS and USS carried forward from the last smaps_rollup like the
-        totals; PSS by kind as of that read."""
+    def _role(self, pid: int, stats: dict[int, procfs.Stat], wrapper: bool) -> str:
+        """The target is the master and its descendants workers; but a target that is a
+        shell (a compound --service-cmd: ``cd app && gunicorn ...``) is a wrapper, and
+        its own children the masters."""
+        if pid == self.pid:
+            return "wrapper" if wrapper else "master"
+        stat = stats.get(pid)
+        return "master" if wrapper and stat is not None and stat.ppid == self.pid else "worker"
+
+    def _process_record(self, pid: int, status: procfs.Status, role: str) -> dict[str, Any]:
+        """One process of the tree, with its role (see ``_role``). RSS every tick; PSS
+        and USS carried forward from the last smaps_rollup like the totals; PSS by kind
+        as of that read."""
         rollup = self._rollups.get(pid)
         anon, file, shmem = rollup.by_kind if rollup else (None, None, None)
         return {
             "name": status.name,
-            "role": "master" if pid == self.pid else "worker",
+            "role": role,
             "rss_mb": _mb(status.rss),
             "pss_mb": _mb(rollup.pss_now(status.rss)) if rollup else None,
             "uss_mb": _mb(rollup.uss_now(status.rss)) if rollup else None,

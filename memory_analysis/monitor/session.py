@@ -8,6 +8,7 @@ the previous sample finishes is skipped and counted, rather than bunched up.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -65,6 +66,8 @@ class MonitorConfig:
     agent_dir: str | None = None
     tracemalloc: bool = False
     components: str | None = None
+    # Checked by the runner before its service (and so its PID) exists: not an option.
+    for_runner: bool = False
 
     def validate(self) -> None:
         """BadInput with one clear sentence for any impossible setting."""
@@ -83,6 +86,9 @@ class MonitorConfig:
         if self.warning >= self.critical:
             raise BadInput(f"--warning ({self.warning:g}) must be below --critical "
                            f"({self.critical:g})")
+        if self.agent_dir is not None and self.pid is None and not self.for_runner:
+            raise BadInput("--agent-dir needs --pid: the agent reports from inside a "
+                           "process, and the monitor watches it through its PID")
         for name, given in (("--tracemalloc", self.tracemalloc),
                             ("--components", self.components)):
             if given and self.agent_dir is None:
@@ -297,8 +303,15 @@ class MonitorSession:
             self.stream.write({"kind": "end", "end_reason": end_reason,
                                "complete": report["complete"]})
             self.stream.close()
+            self._stop_tracing()
         self.view.finished(report, [self.config.output, self.config.stream_path])
         return report
+
+    def _stop_tracing(self) -> None:
+        """Tracing this run asked for stops with it: it slows the service."""
+        if self.agents is not None and self.config.tracemalloc:
+            with contextlib.suppress(OSError):
+                write_control(self.agents.directory, tracemalloc=False)
 
     def _report(self, end_reason: str, elapsed: float) -> dict[str, Any]:
         # Complete means the run covered what was asked: the whole duration, until the

@@ -147,7 +147,8 @@ def verdict_lines(report: dict[str, Any], files: list[str]) -> list[str]:
     for note in (breakdown.get("processes") or {}).get("notes", []):
         lines.append(f"Processes: {note}")
     components = breakdown.get("components") or {}
-    if components and not components.get("available") and components.get("reason"):
+    asked = (report.get("config") or {}).get("tracemalloc")
+    if asked and components and not components.get("available") and components.get("reason"):
         lines.append(f"Components: {components['reason']}")
     if components.get("note"):
         lines.append(f"Components: {components['note']}")

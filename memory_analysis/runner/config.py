@@ -161,7 +161,8 @@ class RunnerConfig:
         agent_dir = self.agent_report_dir
         return MonitorConfig(pid=pid, interval=self.interval, duration=self.monitor_cap_s,
                              output=str(output),
-                             agent_dir=str(agent_dir) if agent_dir is not None else None)
+                             agent_dir=str(agent_dir) if agent_dir is not None else None,
+                             for_runner=True)
 
     def validate(self) -> None:
         """BadInput, with one sentence, for anything impossible or contradictory."""

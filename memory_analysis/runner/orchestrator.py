@@ -12,6 +12,7 @@ are merged.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -240,8 +241,7 @@ class AnalysisRun:
         deadline = time.time() + SNAPSHOT_TIMEOUT_S
         while time.time() < deadline:
             self._check(service)
-            if agent_control.answered(directory, agent_control.live_reporters(directory),
-                                      number):
+            if agent_control.answered(directory, number):
                 # Until the monitor's next samples carry it.
                 self._wait_until(time.time() + 2 * self.config.interval, service)
                 return
@@ -396,7 +396,12 @@ class AnalysisRun:
         return outcome
 
     def _stop_tools(self, service: Service) -> None:
-        """Stop what is still running, load first (so the monitor sees it end)."""
+        """Stop what is still running, load first (so the monitor sees it end); a
+        running service (--pid) stops tracing if this run started it."""
+        directory = self.config.agent_report_dir
+        if self.config.mode == "pid" and self.config.tracemalloc and directory is not None:
+            with contextlib.suppress(OSError):
+                write_control(directory, tracemalloc=False)
         if self.load is not None:
             tools.interrupt(self.load)
         if self.monitor is not None and self.monitor.poll() is None:

@@ -34,8 +34,10 @@ def _chain():
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     try:
         import sitecustomize  # noqa: F401
-    except ImportError:
-        pass
+    except ImportError as exc:
+        if exc.name != "sitecustomize":  # there is one, and it failed: as site says
+            sys.stderr.write("Error in sitecustomize; set PYTHONVERBOSE for traceback:\n"
+                             "%s: %s\n" % (type(exc).__name__, exc))
     except Exception as exc:
         sys.stderr.write("Error in sitecustomize; set PYTHONVERBOSE for traceback:\n"
                          "%s: %s\n" % (type(exc).__name__, exc))
