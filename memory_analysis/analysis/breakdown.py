@@ -251,10 +251,9 @@ def components_breakdown(samples: list[dict[str, Any]], peak_index: int | None
             row[f"{moment}_share_percent"] = _r(mb * 100.0 / total) if total > 0 else None
         rows.append(row)
     return {"available": True,
-            "note": ("with tracemalloc on, the service's memory includes tracemalloc's own: "
-                     f"'{TRACEMALLOC}' is what it reports using; the allocator space its "
-                     f"bookkeeping takes beyond that counts in '{RUNTIME}', so size the "
-                     "service from a run without --tracemalloc"),
+            "note": (f"'{TRACEMALLOC}' is the memory tracemalloc reports using; the "
+                     "allocator space its bookkeeping takes beyond that counts in "
+                     f"'{RUNTIME}'"),
             "moments": {k: {"t": v["t"], "total_mb": v["total_mb"],
                             "snapshot_age_s": v["snapshot_age_s"]} for k, v in moments.items()},
             "components": rows}

@@ -133,6 +133,11 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
             report["assessment"]["level"] = "unknown"
     report["timeline"] = {"steps": [{**step, "file": Path(step["file"]).name}
                                     for step in outcome.timeline.steps]}
+    if config.tracemalloc:
+        outcome.problems.append("tracemalloc was on: the service ran slower and held more "
+                                "memory than it will in production, so its latency, "
+                                "throughput and memory figures describe the traced service; "
+                                "size it from a run without --tracemalloc")
     report["problems"] = outcome.problems + list((monitor or {}).get("notes", []))
     report["alerts"] = list((monitor or {}).get("alerts", []))
     report["monitor"] = {"complete": (monitor or {}).get("complete"),
