@@ -88,3 +88,19 @@ def with_request_options(func: Callable[..., Any]) -> Callable[..., Any]:
                              "from the environment (for tokens). Repeatable.")(func)
     return click.option("--endpoints", default=None, metavar="NAME|CATEGORY,...",
                         help="Only these endpoints or categories of the scenario.")(func)
+
+
+def with_agent_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--agent-dir, --tracemalloc and --components, the same for the monitor and the
+    runner: what to read from, and ask of, the agent inside a Python service."""
+    func = click.option("--components", default=None, metavar="FILE",
+                        help="Component map, YAML or JSON: component name -> module "
+                             "prefixes. Default: the service's own packages, each installed "
+                             "distribution, and the Python runtime.")(func)
+    func = click.option("--tracemalloc", is_flag=True,
+                        help="Trace allocations inside the service, for memory by "
+                             "component. Slows the service; tracing started in a running "
+                             "service stops when the run ends.")(func)
+    return click.option("--agent-dir", default=None, metavar="DIR",
+                        help="With --pid: the directory the agent inside the Python service "
+                             "reports to (its MEMORY_ANALYSIS_AGENT).")(func)

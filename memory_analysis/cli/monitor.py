@@ -8,7 +8,7 @@ import sys
 import click
 
 from memory_analysis.analysis.level import at_or_above
-from memory_analysis.cli.common import entry_point, exit_code_for_report
+from memory_analysis.cli.common import entry_point, exit_code_for_report, with_agent_options
 from memory_analysis.errors import ThresholdBroken
 from memory_analysis.monitor.session import FINISH_SIGNAL, MonitorConfig, MonitorSession
 from memory_analysis.reports.monitor_console import LiveView, PlainView, QuietView
@@ -37,16 +37,7 @@ PROG = "memory_monitor.py"
 @click.option("--reset-peak", is_flag=True,
               help="Reset the target's kernel peak RSS (VmHWM) at start, so the peak covers "
                    "only this run.")
-@click.option("--agent-dir", default=None, metavar="DIR",
-              help="Directory the agent inside the Python service reports to (the "
-                   "MEMORY_ANALYSIS_AGENT it was started with): fills each sample's python "
-                   "figures (GC, objects, traced memory).")
-@click.option("--tracemalloc", is_flag=True,
-              help="Ask the agent to trace allocations, for memory by component (slows "
-                   "the service; needs --agent-dir).")
-@click.option("--components", default=None, metavar="FILE",
-              help="Component map (YAML or JSON: name -> module prefixes) for the agent's "
-                   "memory by component (needs --agent-dir).")
+@with_agent_options
 @click.option("--fail-on-alert", type=click.Choice(["warning", "critical"]), default=None,
               help="Exit 3 when an alert of this level or worse fired (for CI).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")

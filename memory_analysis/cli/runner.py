@@ -8,7 +8,12 @@ import click
 from click.core import ParameterSource
 
 from memory_analysis.analysis.level import at_or_above
-from memory_analysis.cli.common import entry_point, exit_code_for_report, with_request_options
+from memory_analysis.cli.common import (
+    entry_point,
+    exit_code_for_report,
+    with_agent_options,
+    with_request_options,
+)
 from memory_analysis.errors import BadInput, ThresholdBroken
 from memory_analysis.reports.runner_console import PlainRunnerView, QuietRunnerView, RichRunnerView
 from memory_analysis.runner.config import QUICK, RunnerConfig
@@ -84,19 +89,10 @@ def _steps(text: str | None) -> list[int] | None:
 @click.option("--timeout", type=float, default=None,
               help="Passed to load_tester.py: per-request seconds.")
 @click.option("--workers", default=None, help="Passed to load_tester.py: processes or 'auto'.")
-@click.option("--tracemalloc", is_flag=True,
-              help="Trace allocations inside the service for memory by component (slows it; "
-                   "memory figures then include tracemalloc's own cost).")
-@click.option("--components", default=None, metavar="FILE",
-              help="Component map, YAML or JSON: component name -> module prefixes. "
-                   "Default: the service's own packages, each installed distribution, and "
-                   "the Python runtime.")
+@with_agent_options
 @click.option("--agent/--no-agent", "agent", default=True, show_default=True,
               help="Load the agent into a Python service started here, for GC and object "
                    "figures (and --tracemalloc).")
-@click.option("--agent-dir", default=None, metavar="DIR",
-              help="With --pid: where the running service's agent reports (its "
-                   "MEMORY_ANALYSIS_AGENT).")
 @click.option("--fail-on", type=click.Choice(["warning", "critical"]), default=None,
               help="Exit 3 when the level is this or worse (for CI).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
