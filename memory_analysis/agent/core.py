@@ -330,6 +330,7 @@ class Agent:
         self._log_lines = 0
         self._control_mtime = None
         self.tracing_by_control = False
+        self.periodic = True
         self.exclusive = None  # what _Exclusive changed, while it works
         self.forked = False  # a forked child
         self._snapshot_asked = 0
@@ -410,7 +411,7 @@ class Agent:
         figures = {"current_mb": _mb(current), "peak_mb": _mb(peak),
                    "overhead_mb": _mb(tracemalloc.get_tracemalloc_memory()),
                    "frames": tracemalloc.get_traceback_limit()}
-        if asked or now >= self.snapshot_next:
+        if asked or (self.periodic and now >= self.snapshot_next) or self.traced is None:
             began = time.perf_counter()
             with _Exclusive(self):
                 self.traced = self._by_component(tracemalloc)
@@ -496,6 +497,9 @@ class Agent:
             tracemalloc.stop()
             self.tracing_by_control = False
             self.traced = None
+        # "periodic": false leaves snapshots to the requests (the runner asks at the end
+        # of each phase): none then falls in the middle of a phase it measures.
+        self.periodic = control.get("periodic", True) is not False
         asked = int(control.get("snapshot", 0) or 0)
         if asked != self._snapshot_asked:
             self._snapshot_asked = asked

@@ -156,6 +156,18 @@ def _footprint_via_psutil(pid: int) -> SmapsRollup:
     return SmapsRollup(pss=getattr(info, "pss", 0), uss=info.uss, swap=getattr(info, "swap", 0))
 
 
+def read_cmdline(pid: int) -> list[str]:
+    """The process's command line (empty for a kernel thread or an unreadable one)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            raw = handle.read()
+    except FileNotFoundError:
+        raise ProcessGone(pid) from None
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
 def count_fds(pid: int) -> int:
     """Number of open file descriptors (sockets and pipes included)."""
     try:

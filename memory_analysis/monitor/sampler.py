@@ -61,6 +61,9 @@ def cgroup_sample(group: MemoryCgroup | None) -> dict[str, Any] | None:
 
 # Process names of the shells a service command may run under.
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ash", "busybox"})
+# Command lines of processes Python's multiprocessing starts for itself, not to serve.
+HELPER_COMMANDS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver",
+                   "multiprocessing.semaphore_tracker")
 
 
 @dataclass
@@ -131,6 +134,7 @@ class TreeSampler:
         self._start_ticks = procfs.read_stat(self.pid).start_ticks
         self._rollups: dict[int, _Rollup] = {}
         self._cpu_prev: dict[int, tuple[int, float]] = {}
+        self._helpers: dict[int, bool] = {}  # PID -> started by multiprocessing for itself
         self._next_deep_at = float("-inf")
         self._members = [self.pid]
 
@@ -205,6 +209,8 @@ class TreeSampler:
             del self._rollups[gone]
         for gone in set(self._cpu_prev) - set(statuses):
             del self._cpu_prev[gone]
+        for gone in set(self._helpers) - set(statuses):
+            del self._helpers[gone]
 
         tree_rss = sum(st.rss for st in statuses.values())
         tree_pss = None
@@ -261,11 +267,25 @@ class TreeSampler:
     def _role(self, pid: int, stats: dict[int, procfs.Stat], wrapper: bool) -> str:
         """The target is the master and its descendants workers; but a target that is a
         shell (a compound --service-cmd: ``cd app && gunicorn ...``) is a wrapper, and
-        its own children the masters."""
+        its own children the masters; and multiprocessing's own processes (the resource
+        tracker uvicorn's --workers start, a forkserver) are helpers, serving nothing."""
         if pid == self.pid:
             return "wrapper" if wrapper else "master"
+        if self._is_helper(pid):
+            return "helper"
         stat = stats.get(pid)
         return "master" if wrapper and stat is not None and stat.ppid == self.pid else "worker"
+
+    def _is_helper(self, pid: int) -> bool:
+        helper = self._helpers.get(pid)
+        if helper is None:
+            try:
+                command = " ".join(procfs.read_cmdline(pid))
+            except ProcessGone:
+                command = ""
+            helper = any(name in command for name in HELPER_COMMANDS)
+            self._helpers[pid] = helper
+        return helper
 
     def _process_record(self, pid: int, status: procfs.Status, role: str) -> dict[str, Any]:
         """One process of the tree, with its role (see ``_role``). RSS every tick; PSS

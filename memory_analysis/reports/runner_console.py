@@ -147,7 +147,8 @@ def verdict_lines(report: dict[str, Any], files: list[str]) -> list[str]:
     for note in (breakdown.get("processes") or {}).get("notes", []):
         lines.append(f"Processes: {note}")
     components = breakdown.get("components") or {}
-    asked = (report.get("config") or {}).get("tracemalloc")
+    config = report.get("config") or {}
+    asked = config.get("tracemalloc") or config.get("components")
     if asked and components and not components.get("available") and components.get("reason"):
         lines.append(f"Components: {components['reason']}")
     if components.get("note"):

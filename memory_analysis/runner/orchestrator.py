@@ -164,7 +164,7 @@ class AnalysisRun:
             return base
         directory.mkdir(exist_ok=True)
         write_control(directory, tracemalloc=self.config.tracemalloc,
-                      components=self.config.component_map())
+                      components=self.config.component_map(), periodic=False)
         return agent_env(base, directory, self.config.interval)
 
     def _service(self) -> Service:
