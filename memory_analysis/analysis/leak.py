@@ -436,10 +436,15 @@ def _leak(evidence: _Evidence, segments: list[LoadSegment], figures: dict[str, A
                               returned=(grown, given_back))
     follows: str | None = None
     if cool is not None:
-        if cool.bound(NO_LEAK_ALPHA, upper=False) > 0:
-            follows = "time"
-        elif load.slope - cool.slope > z_one_sided(NO_LEAK_ALPHA) * math.hypot(load.se, cool.se):
+        # Growth under load that slows to under half its rate after it (the midpoint
+        # between all of it going on and none) follows the requests, even if the
+        # cooldown creeps up a little (a heap's last pages being touched, a sampler
+        # inside the service); growth going on at its rate without load follows the clock.
+        if (load.slope - cool.slope > z_one_sided(NO_LEAK_ALPHA) * math.hypot(load.se, cool.se)
+                and cool.slope < RELEASED_SHARE * load.slope):
             follows = "requests"
+        elif cool.bound(NO_LEAK_ALPHA, upper=False) > 0:
+            follows = "time"
     trend = load if follows == "requests" else pooled
     slope = trend.slope * 60.0
 
