@@ -279,3 +279,22 @@ def test_a_component_map_that_is_not_one_is_refused(tmp_path):
     result = run_script("memory_monitor.py", "--agent-dir", str(tmp_path), "--duration", "1",
                         "--output", str(tmp_path / "m.json"))
     assert result.returncode == 2 and "--agent-dir needs --pid" in result.stderr
+
+
+def test_a_report_left_by_an_earlier_process_with_the_same_pid_is_not_read(tmp_path):
+    """PIDs are reused: a report whose process started at another time is another
+    process's, and the monitor does not pass it off as this one's."""
+    from memory_analysis.monitor import procfs
+    from memory_analysis.monitor.python_figures import AgentReader
+
+    pid = os.getpid()
+    ticks = procfs.read_stat(pid).start_ticks
+    report = {"pid": pid, "seq": 1, "time": time.time(), "python": "3.11.7",
+              "gc": {"collections": [1, 0, 0], "windows": [[1, 0.001]]}, "objects": None,
+              "tracemalloc": None}
+    path = tmp_path / f"{pid}.json"
+    path.write_text(json.dumps({**report, "start_ticks": ticks - 100}))
+    assert AgentReader(tmp_path).read([pid]) is None
+    path.write_text(json.dumps({**report, "start_ticks": ticks}))
+    figures = AgentReader(tmp_path).read([pid])
+    assert figures is not None and figures[str(pid)]["gc"]["pause_max_s"] == 0.001
