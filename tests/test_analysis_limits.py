@@ -39,7 +39,8 @@ def test_the_tightest_known_limit_wins_and_the_host_is_the_last_resort():
     plan = {"plan": "render:standard", "memory_mb": 2048.0}
     assert judged_against(None, 24000.0)["source"] == "host"
     assert judged_against(None, 24000.0, 512.0) == {"source": "target_memory",
-                                                    "limit_mb": 512.0, "host_mb": 24000.0}
+                                                    "limit_mb": 512.0, "host_mb": 24000.0,
+                                                    "warning_mb": 409.6, "critical_mb": 460.8}
     tight = judged_against(1024.0, 24000.0, plan=plan)
     assert tight["source"] == "cgroup" and tight["limit_mb"] == 1024.0
     assert tight["plan"] == "render:standard"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from memory_analysis.analysis.thresholds import PEAK_CRITICAL_PERCENT, PEAK_WARNING_PERCENT
 from memory_analysis.errors import BadInput
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([kmgt])(?:i?b)?)?\s*$", re.IGNORECASE)
@@ -85,6 +86,10 @@ def judged_against(cgroup_limit_mb: float | None, host_total_mb: float | None,
         out["cgroup_limit_mb"] = round(cgroup_limit_mb, 1)
     if host_total_mb:
         out["host_mb"] = round(host_total_mb, 1)
+    if out["limit_mb"]:
+        # Where the level table's warning and critical bands start, for the charts.
+        out["warning_mb"] = round(out["limit_mb"] * PEAK_WARNING_PERCENT / 100.0, 1)
+        out["critical_mb"] = round(out["limit_mb"] * PEAK_CRITICAL_PERCENT / 100.0, 1)
     return out
 
 

@@ -79,7 +79,8 @@ class Stretch:
     mb: list[float] = field(default_factory=list)
 
 
-def _value(sample: dict[str, Any], metric: str | None) -> float | None:
+def memory_of(sample: dict[str, Any], metric: str | None) -> float | None:
+    """One sample's service memory by ``metric`` (the report's ``memory.metric``)."""
     if metric == "working_set":
         group = sample.get("cgroup") or {}
         return group.get("working_set_mb")
@@ -165,7 +166,7 @@ def service_memory(samples: list[dict[str, Any]], service_cgroup: bool = False,
     source = _system_source(samples)
     series = MemorySeries(metric=metric, system_source=source)
     for sample in samples:
-        value = _value(sample, metric)
+        value = memory_of(sample, metric)
         if value is None:
             continue
         series.t.append(float(sample.get("t", 0.0)))

@@ -9,8 +9,10 @@ import click
 
 from memory_analysis.analysis.level import at_or_above
 from memory_analysis.cli.common import entry_point, exit_code_for_report, with_agent_options
-from memory_analysis.errors import ThresholdBroken
+from memory_analysis.errors import BadInput, ThresholdBroken
 from memory_analysis.monitor.session import FINISH_SIGNAL, MonitorConfig, MonitorSession
+from memory_analysis.reports import charts
+from memory_analysis.reports.jsonio import check_writable, read_json
 from memory_analysis.reports.monitor_console import LiveView, PlainView, QuietView
 from memory_analysis.signals import StopSignal
 
@@ -40,17 +42,24 @@ PROG = "memory_monitor.py"
 @with_agent_options
 @click.option("--fail-on-alert", type=click.Choice(["warning", "critical"]), default=None,
               help="Exit 3 when an alert of this level or worse fired (for CI).")
+@click.option("--plot", default=None, metavar="FILE.png",
+              help="Also draw the run's memory as a PNG chart.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 def command(pid: int | None, include_children: bool, interval: float, duration: float | None,
             output: str, warning: float, critical: float, pss_interval: float,
             reset_peak: bool, agent_dir: str | None, tracemalloc: bool,
-            components: str | None, fail_on_alert: str | None, quiet: bool) -> int:
+            components: str | None, fail_on_alert: str | None, plot: str | None,
+            quiet: bool) -> int:
     """Sample a process tree's memory (or the system's) on a fixed schedule and write a
     JSON report with peaks, percentiles, cgroup figures and alerts."""
     config = MonitorConfig(pid=pid, include_children=include_children, interval=interval,
                            duration=duration, output=output, warning=warning,
                            critical=critical, pss_interval=pss_interval, reset_peak=reset_peak,
                            agent_dir=agent_dir, tracemalloc=tracemalloc, components=components)
+    if plot is not None:
+        if not plot.lower().endswith(".png"):
+            raise BadInput(f"--plot draws a PNG file: give a name ending in .png (got {plot!r})")
+        check_writable(plot)
     view: QuietView | LiveView | PlainView
     if quiet:
         view = QuietView()
@@ -64,6 +73,8 @@ def command(pid: int | None, include_children: bool, interval: float, duration: 
             report = session.run()
         finally:
             view.close()
+    if plot is not None:  # from the file written: it holds the samples
+        charts.monitor_timeline(read_json(output, expect_tool="memory_monitor"), plot)
     code = exit_code_for_report(report, stop.signum)
     if code == 0 and fail_on_alert is not None:
         fired = [a for a in report.get("alerts", []) if at_or_above(a["level"], fail_on_alert)]

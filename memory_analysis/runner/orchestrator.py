@@ -30,6 +30,7 @@ from memory_analysis.loadgen.config import DEFAULT_URL
 from memory_analysis.loadgen.runner import timeline_path
 from memory_analysis.loadgen.scenario import parse_endpoints
 from memory_analysis.monitor.report import stream_path_for
+from memory_analysis.reports import charts
 from memory_analysis.runner import tools
 from memory_analysis.runner.config import (
     LOAD_FILE,
@@ -330,6 +331,7 @@ class AnalysisRun:
         file of it passes for this run's (a failed run then leaves no old report, and the
         tools' logs start empty)."""
         names = [REPORT_FILE, MONITOR_FILE, LOAD_FILE, SERVICE_LOG, TOOLS_LOG,
+                 charts.MEMORY_PNG, charts.LOAD_PNG,
                  stream_path_for(MONITOR_FILE).name, Path(timeline_path(LOAD_FILE)).name]
         patterns = ["load_step_*.json", "load_cycle_*.json", "load_step_*.timeline.jsonl",
                     "load_cycle_*.timeline.jsonl"]

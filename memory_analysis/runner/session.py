@@ -36,6 +36,26 @@ from memory_analysis.runner.orchestrator import (
 from memory_analysis.signals import StopSignal
 
 
+def draw_charts(directory: Path, samples: list[dict[str, Any]], report: dict[str, Any],
+                runs: list[dict[str, Any]]) -> list[Path] | str:
+    """The run's PNG charts (``charts.py``); the files drawn, or why none could be."""
+    from memory_analysis.reports import charts
+    reports = {Path(run["file"]).name: run["report"] for run in runs}
+    rows = [{**step, "rows": reports[step["file"]].get("timeline") or []}
+            for step in report["timeline"]["steps"] if step["file"] in reports]
+    try:
+        drawn = []
+        if samples:
+            charts.memory_timeline(samples, report, directory / charts.MEMORY_PNG)
+            drawn.append(directory / charts.MEMORY_PNG)
+        if rows:
+            charts.load_timeline(rows, report, directory / charts.LOAD_PNG)
+            drawn.append(directory / charts.LOAD_PNG)
+        return drawn
+    except Exception as exc:  # a picture must never cost the report
+        return f"the charts could not be drawn: {type(exc).__name__}: {exc}"
+
+
 def _own_cgroup_path() -> str | None:
     group = MemoryCgroup.of_process(os.getpid())
     return group.directory if group else None
@@ -131,7 +151,10 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
                                                + outcome.problems[-1])
         if not figures.get("requests"):
             report["assessment"]["level"] = "unknown"
-    report["timeline"] = {"steps": [{**step, "file": Path(step["file"]).name}
+    clock = (monitor or {}).get("start_time")
+    report["timeline"] = {"steps": [{**step, "file": Path(step["file"]).name,
+                                     "start_t": round(step["start"] - clock, 3)
+                                     if clock else None}
                                     for step in outcome.timeline.steps]}
     if config.tracemalloc:
         outcome.problems.append("tracemalloc was on: the service ran slower and held more "
@@ -143,6 +166,9 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
     report["monitor"] = {"complete": (monitor or {}).get("complete"),
                          "end_reason": (monitor or {}).get("end_reason"),
                          "summary": (monitor or {}).get("summary")}
+    pictures = draw_charts(outcome.output_dir, samples, report, runs)
+    if isinstance(pictures, str):
+        report["problems"].append(pictures)
     path = write_comprehensive(outcome, report)
     load_files = [outcome.load_path, *(f for f in outcome.load_files if f != outcome.load_path)]
     written = [outcome.monitor_path, outcome.monitor_stream_path,
@@ -152,5 +178,6 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
     if agent_dir is not None and agent_dir.is_dir() and any(agent_dir.glob("*.json")):
         written.append(agent_dir)
     files = [str(path)] + [str(f) for f in written if f.exists()]
+    files += [str(p) for p in pictures] if isinstance(pictures, list) else []
     view.finished(report, files)
     return report

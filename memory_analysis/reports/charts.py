@@ -1,0 +1,138 @@
+"""Pictures of a run as PNG files, drawn with matplotlib from the reports' JSON alone:
+the memory timeline (phases shaded, alerts marked, 80 % and 90 % of the memory the
+service is judged against, the minimum and recommended memory, a second axis in percent
+of that memory) and the load timeline on the same clock (requests per second, p95
+latency, failures).
+
+Reporters compute nothing: every figure drawn is in the JSON already; placing a load
+row on the monitor's clock is its run's ``start_t`` plus the row's second.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from memory_analysis.analysis.series import memory_of
+
+# Pixels of each PNG: width and height (at DPI dots per inch).
+SIZE_PX = (1200, 500)
+DPI = 100
+PHASE_COLOURS = {"baseline": "#dde8f5", "load": "#fbe3d0", "cooldown": "#dff2e1"}
+MEMORY_PNG = "memory_timeline.png"
+LOAD_PNG = "load_timeline.png"
+
+
+def _figure(rows: int = 1) -> tuple[Any, Any]:
+    import matplotlib
+    matplotlib.use("Agg")  # files only: no screen is needed, none is opened
+    from matplotlib import pyplot as plt
+    figure, axes = plt.subplots(rows, 1, figsize=(SIZE_PX[0] / DPI, SIZE_PX[1] / DPI),
+                                dpi=DPI, sharex=True, squeeze=False)
+    return figure, [row[0] for row in axes]
+
+
+def _save(figure: Any, path: str | Path) -> None:
+    from matplotlib import pyplot as plt
+    figure.tight_layout()
+    figure.savefig(path, dpi=DPI)
+    plt.close(figure)
+
+
+def _shade_phases(axes: Any, phases: dict[str, Any]) -> None:
+    for name, phase in phases.items():
+        if phase.get("start_t") is None or phase.get("end_t") is None:
+            continue
+        axes.axvspan(phase["start_t"], phase["end_t"], color=PHASE_COLOURS.get(name, "#eeeeee"),
+                     zorder=0, label=name)
+
+
+def memory_timeline(samples: list[dict[str, Any]], report: dict[str, Any],
+                    path: str | Path) -> None:
+    """The service's memory over the run, as the comprehensive ``report`` judged it."""
+    memory = report.get("memory") or {}
+    metric = memory.get("metric")
+    points: list[tuple[float, float]] = []
+    for sample in samples:
+        mb = memory_of(sample, metric)
+        if mb is not None:
+            points.append((sample["t"], mb))
+    figure, (axes,) = _figure()
+    _shade_phases(axes, report.get("phases") or {})
+    if points:
+        axes.plot([t for t, _ in points], [mb for _, mb in points], color="#1f4e9c",
+                  linewidth=1.5, label=f"service memory ({metric})")
+    judged = (report.get("assessment") or {}).get("judged_against") or {}
+    limit = judged.get("limit_mb")
+    needs = report.get("recommendations") or {}
+    lines = [(needs.get("recommended_memory_mb"), "recommended", "#2e7d32", "-"),
+             (needs.get("min_memory_mb"), "minimum", "#9e9d24", "-")]
+    lines += [(judged.get("warning_mb"), "warning (80 %)", "#ef6c00", "--"),
+              (judged.get("critical_mb"), "critical (90 %)", "#c62828", "--")]
+    top = max([mb for _, mb in points] or [0.0])
+    for value, label, colour, style in lines:
+        # A line far above the samples (80 % of a 24 GB host) would flatten them.
+        if value is not None and value <= max(top * 1.6, 1.0):
+            axes.axhline(value, color=colour, linestyle=style, linewidth=1, label=label)
+    for alert in report.get("alerts") or []:
+        axes.axvline(alert.get("t", 0.0), color="#c62828", linewidth=0.8, linestyle=":")
+    axes.set_xlabel("seconds since the monitor started")
+    axes.set_ylabel("MB")
+    if limit:
+        percent = axes.secondary_yaxis("right", functions=(lambda mb: mb * 100.0 / limit,
+                                                           lambda pc: pc * limit / 100.0))
+        percent.set_ylabel(f"% of {limit:,.0f} MB ({judged.get('source', '')})")
+    axes.set_title(f"Memory: peak {memory.get('peak_mb') or 0:,.1f} MB, "
+                   f"level {((report.get('assessment') or {}).get('level') or '-').upper()}")
+    axes.legend(loc="upper left", fontsize="small", ncol=3)
+    _save(figure, path)
+
+
+def load_timeline(runs: list[dict[str, Any]], report: dict[str, Any],
+                  path: str | Path) -> None:
+    """Requests per second, p95 latency and failures of each load run (``runs``: the
+    comprehensive report's ``timeline.steps``, each with its load report's
+    ``timeline`` rows as ``rows``), on the memory timeline's clock."""
+    figure, (rate_axes, latency_axes) = _figure(rows=2)
+    for axes in (rate_axes, latency_axes):
+        _shade_phases(axes, report.get("phases") or {})
+    for run in runs:
+        start = run.get("start_t") or 0.0
+        rows = run.get("rows") or []
+        t = [start + row["t"] for row in rows]
+        rate_axes.plot(t, [row["requests"] for row in rows], color="#1f4e9c")
+        rate_axes.bar(t, [row.get("failures", 0) for row in rows], color="#c62828", width=0.8)
+        latency_axes.plot(t, [row.get("p95_ms") for row in rows], color="#6a1b9a")
+    rate_axes.set_ylabel("requests/s (failures red)")
+    latency_axes.set_ylabel("p95 latency, ms")
+    latency_axes.set_xlabel("seconds since the monitor started")
+    load = report.get("load_test") or {}
+    rate_axes.set_title(f"Load: {load.get('requests', 0):,} requests, "
+                        f"{load.get('rps') or 0:,.1f} req/s, p95 "
+                        f"{(load.get('latency_ms') or {}).get('p95') or 0:,.1f} ms")
+    _save(figure, path)
+
+
+def monitor_timeline(report: dict[str, Any], path: str | Path) -> None:
+    """A monitor run alone (``memory_monitor.py --plot``): the tree's memory and the
+    target's RSS, or the system's used memory without a target."""
+    samples = report.get("samples") or []
+    figure, (axes,) = _figure()
+    series = [("tree memory", lambda s: (s.get("process") or {}).get("tree_mb")),
+              ("target RSS", lambda s: (s.get("process") or {}).get("rss_mb")),
+              ("cgroup working set", lambda s: (s.get("cgroup") or {}).get("working_set_mb"))]
+    if not any(s.get("process") for s in samples):
+        series = [("system used", lambda s: (s.get("system") or {}).get("used_mb"))]
+    for label, value in series:
+        points = [(s["t"], value(s)) for s in samples if value(s) is not None]
+        if points:
+            axes.plot([t for t, _ in points], [v for _, v in points], label=label)
+    for alert in report.get("alerts") or []:
+        axes.axvline(alert.get("t", 0.0), color="#c62828", linewidth=0.8, linestyle=":")
+    axes.set_xlabel("seconds since the monitor started")
+    axes.set_ylabel("MB")
+    target = report.get("target") or {}
+    axes.set_title(f"Memory of {target.get('name') or 'the system'}"
+                   + (f" (PID {target['pid']})" if target.get("pid") else ""))
+    axes.legend(loc="upper left", fontsize="small")
+    _save(figure, path)

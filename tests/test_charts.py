@@ -1,0 +1,73 @@
+"""Pictures of a run: the runner draws its memory and load timelines as PNG files beside
+its JSON, and memory_monitor.py --plot draws a monitor run; each is a valid PNG of the
+size drawn, and a --plot that cannot be a PNG is refused before anything is sampled."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+from conftest import run_script
+
+from memory_analysis.reports.charts import SIZE_PX
+
+SHORT = ["--baseline", "2", "--load-test", "4", "--cooldown", "2", "--interval", "0.25",
+         "--users", "4"]
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """Width and height from a PNG's header, after checking its signature."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def distinct_colours(path: Path) -> int:
+    """Distinct bytes in the image data: a blank picture has only a handful."""
+    import zlib
+    data = path.read_bytes()
+    chunks, offset = [], 8
+    while offset < len(data):
+        length, kind = struct.unpack(">I4s", data[offset:offset + 8])
+        if kind == b"IDAT":
+            chunks.append(data[offset + 8:offset + 8 + length])
+        offset += 12 + length
+    return len(set(zlib.decompress(b"".join(chunks))))
+
+
+def test_the_runner_draws_its_timelines_beside_its_reports(tmp_path):
+    out = tmp_path / "out"
+    result = run_script("memory_analysis_runner.py", *SHORT, "--output-dir", str(out),
+                        timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in ("memory_timeline.png", "load_timeline.png"):
+        assert png_size(out / name) == SIZE_PX
+        assert distinct_colours(out / name) > 20, f"{name} looks blank"
+        assert str(out / name) in result.stdout  # listed among the files written
+    report = json.loads((out / "comprehensive_memory_analysis.json").read_text())
+    # What the charts draw is in the report: the load run on the monitor's clock, and
+    # where the warning and critical bands start.
+    assert report["timeline"]["steps"][0]["start_t"] > 0
+    judged = report["assessment"]["judged_against"]
+    assert judged["warning_mb"] < judged["critical_mb"] <= judged["limit_mb"]
+
+
+def test_the_monitor_plots_a_run(tmp_path):
+    plot = tmp_path / "memory.png"
+    result = run_script("memory_monitor.py", "--duration", "1", "--interval", "0.1",
+                        "--plot", str(plot), "--output", str(tmp_path / "m.json"), "-q")
+    assert result.returncode == 0, result.stderr
+    assert png_size(plot) == SIZE_PX and distinct_colours(plot) > 20
+    assert result.stderr == ""
+
+
+def test_a_plot_that_cannot_be_a_png_is_refused(tmp_path):
+    for plot, message in ((tmp_path / "memory.jpg", "ending in .png"),
+                          (tmp_path / "missing" / "m.png", "cannot write")):
+        result = run_script("memory_monitor.py", "--duration", "1", "--plot", str(plot),
+                            "--output", str(tmp_path / "m.json"))
+        assert result.returncode == 2 and message in result.stderr
+        assert result.stderr.count("\n") == 1
+        assert not (tmp_path / "m.json").exists()
