@@ -5,6 +5,7 @@ size drawn, and a --plot that cannot be a PNG is refused before anything is samp
 from __future__ import annotations
 
 import json
+import re
 import struct
 from pathlib import Path
 
@@ -52,6 +53,29 @@ def test_the_runner_draws_its_timelines_beside_its_reports(tmp_path):
     assert report["timeline"]["steps"][0]["start_t"] > 0
     judged = report["assessment"]["judged_against"]
     assert judged["warning_mb"] < judged["critical_mb"] <= judged["limit_mb"]
+
+
+def test_the_html_report_is_one_offline_page_and_escapes_what_users_named(tmp_path):
+    scenario = tmp_path / "scenario.json"
+    scenario.write_text(json.dumps({
+        "description": "<script>alert('description')</script>",
+        "endpoints": [{"name": "<script>alert('endpoint')</script>", "path": "/health",
+                       "category": "light", "weight": 1}]}))
+    out = tmp_path / "out"
+    result = run_script("memory_analysis_runner.py", *SHORT, "--scenario", str(scenario),
+                        "--output-dir", str(out), timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    page = (out / "memory_analysis_report.html").read_text()
+    assert str(out / "memory_analysis_report.html") in result.stdout
+    assert "<script" not in page.lower()  # none of ours, and theirs only as text
+    assert "&lt;script&gt;alert(&#x27;endpoint&#x27;)&lt;/script&gt;" in page
+    assert page.count("<svg") == 2  # the memory and the load timelines, inline
+    # Nothing is fetched: no src or href leads anywhere, no stylesheet is linked.
+    assert re.findall(r'(?:src|href)="(?!#)[^"]*"', page) == []
+    assert "<link" not in page and "@import" not in page
+    for heading in ("Verdict", "Latency", "Memory requirements and plans",
+                    "Inside the service", "Configuration and environment"):
+        assert f"<h2>{heading}</h2>" in page
 
 
 def test_the_monitor_plots_a_run(tmp_path):

@@ -10,8 +10,9 @@ row on the monitor's clock is its run's ``start_t`` plus the row's second.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from memory_analysis.analysis.series import memory_of
 
@@ -26,17 +27,33 @@ LOAD_PNG = "load_timeline.png"
 def _figure(rows: int = 1) -> tuple[Any, Any]:
     import matplotlib
     matplotlib.use("Agg")  # files only: no screen is needed, none is opened
+    matplotlib.rcParams["svg.hashsalt"] = "memory-analysis"  # the same ids every time
     from matplotlib import pyplot as plt
     figure, axes = plt.subplots(rows, 1, figsize=(SIZE_PX[0] / DPI, SIZE_PX[1] / DPI),
                                 dpi=DPI, sharex=True, squeeze=False)
     return figure, [row[0] for row in axes]
 
 
-def _save(figure: Any, path: str | Path) -> None:
+def _save(figure: Any, path: str | Path | IO[str]) -> None:
+    """To a file (its suffix says PNG or SVG), or as SVG text to an open text stream."""
     from matplotlib import pyplot as plt
     figure.tight_layout()
-    figure.savefig(path, dpi=DPI)
+    if isinstance(path, (str, Path)):
+        figure.savefig(path, dpi=DPI)
+    else:
+        figure.savefig(path, format="svg", metadata={"Date": None})
     plt.close(figure)
+
+
+def svg(draw: Any, *args: Any) -> str:
+    """A chart as SVG text, to embed in a page: ``svg(memory_timeline, samples, report)``."""
+    text = io.StringIO()
+    draw(*args, text)
+    body = text.getvalue()
+    body = body[body.index("<svg"):]  # without the XML prolog and doctype
+    # Without matplotlib's RDF metadata block: a page of ours needs none of it.
+    start, end = body.find("<metadata>"), body.find("</metadata>")
+    return body[:start] + body[end + len("</metadata>"):] if 0 <= start < end else body
 
 
 def _shade_phases(axes: Any, phases: dict[str, Any]) -> None:
@@ -48,7 +65,7 @@ def _shade_phases(axes: Any, phases: dict[str, Any]) -> None:
 
 
 def memory_timeline(samples: list[dict[str, Any]], report: dict[str, Any],
-                    path: str | Path) -> None:
+                    path: str | Path | IO[str]) -> None:
     """The service's memory over the run, as the comprehensive ``report`` judged it."""
     memory = report.get("memory") or {}
     metric = memory.get("metric")
@@ -89,7 +106,7 @@ def memory_timeline(samples: list[dict[str, Any]], report: dict[str, Any],
 
 
 def load_timeline(runs: list[dict[str, Any]], report: dict[str, Any],
-                  path: str | Path) -> None:
+                  path: str | Path | IO[str]) -> None:
     """Requests per second, p95 latency and failures of each load run (``runs``: the
     comprehensive report's ``timeline.steps``, each with its load report's
     ``timeline`` rows as ``rows``), on the memory timeline's clock."""

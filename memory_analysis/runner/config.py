@@ -31,6 +31,7 @@ QUICK = {"baseline": 15.0, "load_test": 30.0, "cooldown": 15.0}
 REPORT_FILE = "comprehensive_memory_analysis.json"
 MONITOR_FILE = "memory_analysis.json"
 LOAD_FILE = "load_test_during_analysis.json"
+HTML_FILE = "memory_analysis_report.html"
 # How long a tool may take past its own end (start-up, draining in-flight requests).
 LOAD_OVERRUN_S = 30.0
 DEMO_COMPONENTS = Path(__file__).resolve().parent.parent / "demo" / "components.yaml"

@@ -33,6 +33,7 @@ from memory_analysis.monitor.report import stream_path_for
 from memory_analysis.reports import charts
 from memory_analysis.runner import tools
 from memory_analysis.runner.config import (
+    HTML_FILE,
     LOAD_FILE,
     LOAD_OVERRUN_S,
     MONITOR_FILE,
@@ -331,7 +332,7 @@ class AnalysisRun:
         file of it passes for this run's (a failed run then leaves no old report, and the
         tools' logs start empty)."""
         names = [REPORT_FILE, MONITOR_FILE, LOAD_FILE, SERVICE_LOG, TOOLS_LOG,
-                 charts.MEMORY_PNG, charts.LOAD_PNG,
+                 charts.MEMORY_PNG, charts.LOAD_PNG, HTML_FILE,
                  stream_path_for(MONITOR_FILE).name, Path(timeline_path(LOAD_FILE)).name]
         patterns = ["load_step_*.json", "load_cycle_*.json", "load_step_*.timeline.jsonl",
                     "load_cycle_*.timeline.jsonl"]

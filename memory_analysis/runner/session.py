@@ -8,6 +8,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+import psutil
+
+from memory_analysis import __version__
 from memory_analysis.analysis.analyze import analyze
 from memory_analysis.analysis.catalogs import load_catalogs
 from memory_analysis.analysis.limits import find_plan, parse_size_mb
@@ -16,7 +19,8 @@ from memory_analysis.loadgen.choose import choose_scenario
 from memory_analysis.loadgen.runner import timeline_path
 from memory_analysis.loadgen.scenario import parse_endpoints
 from memory_analysis.monitor.cgroup import MemoryCgroup
-from memory_analysis.runner.config import RunnerConfig
+from memory_analysis.reports.jsonio import write_text_atomic
+from memory_analysis.runner.config import HTML_FILE, RunnerConfig
 from memory_analysis.runner.merge import (
     header,
     load_segments,
@@ -36,24 +40,45 @@ from memory_analysis.runner.orchestrator import (
 from memory_analysis.signals import StopSignal
 
 
-def draw_charts(directory: Path, samples: list[dict[str, Any]], report: dict[str, Any],
-                runs: list[dict[str, Any]]) -> list[Path] | str:
-    """The run's PNG charts (``charts.py``); the files drawn, or why none could be."""
-    from memory_analysis.reports import charts
+def draw_pictures(directory: Path, samples: list[dict[str, Any]], report: dict[str, Any],
+                  load: dict[str, Any] | None, runs: list[dict[str, Any]]) -> list[Path] | str:
+    """The run's PNG charts and its HTML report; the files written, or why they could
+    not be."""
+    from memory_analysis.reports import charts, html
     reports = {Path(run["file"]).name: run["report"] for run in runs}
     rows = [{**step, "rows": reports[step["file"]].get("timeline") or []}
             for step in report["timeline"]["steps"] if step["file"] in reports]
     try:
         drawn = []
+        svgs = {}
         if samples:
             charts.memory_timeline(samples, report, directory / charts.MEMORY_PNG)
             drawn.append(directory / charts.MEMORY_PNG)
+            svgs["memory"] = charts.svg(charts.memory_timeline, samples, report)
         if rows:
             charts.load_timeline(rows, report, directory / charts.LOAD_PNG)
             drawn.append(directory / charts.LOAD_PNG)
+            svgs["load"] = charts.svg(charts.load_timeline, rows, report)
+        write_text_atomic(directory / HTML_FILE, html.render(report, load, svgs))
+        drawn.append(directory / HTML_FILE)
         return drawn
     except Exception as exc:  # a picture must never cost the report
         return f"the charts could not be drawn: {type(exc).__name__}: {exc}"
+
+
+def environment() -> dict[str, Any]:
+    """What the run ran on, so reports can be compared later."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+    versions: dict[str, str | None] = {}
+    for package in ("psutil", "aiohttp", "matplotlib"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
+    return {"host_memory_mb": round(psutil.virtual_memory().total / 1048576.0, 1),
+            "cpus": os.cpu_count(), "python": platform.python_version(),
+            "platform": platform.platform(), "suite": __version__, **versions}
 
 
 def _own_cgroup_path() -> str | None:
@@ -166,7 +191,8 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
     report["monitor"] = {"complete": (monitor or {}).get("complete"),
                          "end_reason": (monitor or {}).get("end_reason"),
                          "summary": (monitor or {}).get("summary")}
-    pictures = draw_charts(outcome.output_dir, samples, report, runs)
+    report["environment"] = environment()
+    pictures = draw_pictures(outcome.output_dir, samples, report, load, runs)
     if isinstance(pictures, str):
         report["problems"].append(pictures)
     path = write_comprehensive(outcome, report)

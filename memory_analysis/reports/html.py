@@ -1,0 +1,174 @@
+"""The runner's report as one self-contained HTML page (``memory_analysis_report.html``):
+the charts inline as SVG, the verdict, the figures behind it and the run's setting, with
+no script, stylesheet, font or image fetched from anywhere, so it opens offline.
+
+Every string that came from a user or a service (scenario and endpoint names, paths,
+commands, reasons quoting them) goes through ``html.escape``: ``_e``. Nothing is
+computed here: every figure shown is in the JSON already.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1250px;color:#222}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.25em .6em;
+text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
+.level{display:inline-block;padding:.2em .8em;border-radius:.3em;color:#fff;font-weight:bold}
+.safe{background:#2e7d32}.warning{background:#ef6c00}.critical{background:#c62828}
+.unknown{background:#666}.bar{background:#1f4e9c;height:.8em;display:inline-block}
+.chart svg{width:100%;height:auto}pre{background:#f6f6f6;padding:.6em;overflow:auto}
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape("-" if value is None else str(value), quote=True)
+
+
+def _n(value: Any, unit: str = "", digits: int = 1) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _e(f"{value:,.{digits}f}{unit}")
+    return _e(value)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    """Cells arrive escaped (``_e``/``_n``) or as markup made here."""
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>"
+                   for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _list(items: list[Any]) -> str:
+    return "<ul>" + "".join(f"<li>{_e(item)}</li>" for item in items) + "</ul>" if items else ""
+
+
+def _verdict(report: dict[str, Any]) -> str:
+    assessment = report.get("assessment") or {}
+    level = str(assessment.get("level") or "unknown")
+    memory = report.get("memory") or {}
+    leak = memory.get("leak") or {}
+    judged = assessment.get("judged_against") or {}
+    rows = [["baseline", _n(memory.get("baseline_mb"), " MB")],
+            ["peak", _n(memory.get("peak_mb"), " MB")],
+            ["growth under load", _n(memory.get("growth_mb"), " MB")],
+            ["end of cooldown", _n(memory.get("cooldown_end_mb"), " MB")],
+            ["recovery", _n(memory.get("recovery_percent"), " %", 0)],
+            ["judged against",
+             f"{_n(judged.get('limit_mb'), ' MB', 0)} ({_e(judged.get('source'))})"],
+            ["peak of that", _n(assessment.get("peak_percent_of_limit"), " %")],
+            ["leak", _e(leak.get("verdict"))],
+            ["memory trend", _n(leak.get("slope_mb_per_min"), " MB/min", 3)],
+            ["detection limit", _n(leak.get("detection_limit_mb_per_min"), " MB/min", 3)]]
+    return (f'<p><span class="level {_e(level)}">{_e(level.upper())}</span></p>'
+            + _list(assessment.get("reasons") or [])
+            + f"<p><b>Leak:</b> {_e(leak.get('verdict'))}: {_e(leak.get('reason'))}</p>"
+            + _table(["figure", "value"], rows))
+
+
+def _requirements(report: dict[str, Any]) -> str:
+    needs = report.get("recommendations") or {}
+    rows = []
+    for provider, plan in (needs.get("plans") or {}).items():
+        if not plan:
+            continue
+        share = plan.get("peak_percent_of_plan")
+        # The bar's length in pixels is the share as given: twice its percent.
+        bar = (f'<span class="bar" style="width:{min(float(share), 100.0) * 2:.0f}px"></span> '
+               if isinstance(share, (int, float)) else "")
+        rows.append([_e(provider), _e(plan.get("plan")), _n(plan.get("memory_mb"), " MB", 0),
+                     _n(plan.get("headroom_percent"), " %"), bar + _n(share, " %")])
+    scaling = needs.get("scaling") or {}
+    steps = [[_n(s.get("users"), "", 0), _n(s.get("mean_in_flight")),
+              _n(s.get("level_mb"), " MB"), _n(s.get("peak_mb"), " MB")]
+             for s in scaling.get("steps") or []]
+    return (_table(["figure", "value"],
+                   [["minimum memory", _n(needs.get("min_memory_mb"), " MB", 0)],
+                    ["recommended memory", _n(needs.get("recommended_memory_mb"), " MB", 0)]])
+            + _table(["provider", "plan", "memory", "headroom", "peak of the plan"], rows)
+            + f"<p><b>Scaling:</b> {_e(scaling.get('strategy'))}: {_e(scaling.get('reason'))}</p>"
+            + (_table(["users", "in flight", "level", "peak"], steps) if steps else "")
+            + _list(needs.get("suggestions") or []))
+
+
+def _latency(report: dict[str, Any], load: dict[str, Any] | None) -> str:
+    def row(name: str, figures: dict[str, Any]) -> list[str]:
+        latency = figures.get("latency_ms") or {}
+        return [_e(name), _n(figures.get("requests"), "", 0), _n(latency.get("p50"), " ms"),
+                _n(latency.get("p95"), " ms"), _n(latency.get("p99"), " ms"),
+                _n(latency.get("max"), " ms"),
+                _e(f"{figures['error_rate']:.2%}") if "error_rate" in figures
+                else _e(figures.get("failures"))]
+    summary = report.get("load_test") or {}
+    categories = [row(name, figures)
+                  for name, figures in (summary.get("categories") or {}).items()]
+    endpoints = [row(f"{e.get('method', '')} {e.get('name', '')} ({e.get('path', '')})", e)
+                 for e in (load or {}).get("endpoints") or []]
+    header = ["", "requests", "p50", "p95", "p99", "max", "errors"]
+    return (_table(["category"] + header[1:], [row("all", summary)] + categories)
+            + (_table(["endpoint"] + header[1:], endpoints) if endpoints else ""))
+
+
+def _breakdown(report: dict[str, Any]) -> str:
+    breakdown = report.get("breakdown") or {}
+    parts = []
+    processes = (breakdown.get("processes") or {}).get("processes") or []
+    if processes:
+        parts.append("<h3>Processes</h3>" + _table(
+            ["pid", "name", "role", "baseline", "peak", "growth under load", "held after"],
+            [[_e(p.get("pid")), _e(p.get("name")), _e(p.get("role")),
+              _n(p.get("baseline_mb"), " MB"), _n(p.get("peak_mb"), " MB"),
+              _n(p.get("growth_under_load_mb"), " MB"), _n(p.get("held_after_load_mb"), " MB")]
+             for p in processes]) + _list((breakdown.get("processes") or {}).get("notes") or []))
+    gc = breakdown.get("gc") or {}
+    if gc:
+        parts.append("<h3>Garbage collection</h3>" + _table(
+            ["phase", "collections gen 0/1/2", "collected", "uncollectable", "time in GC",
+             "longest pause", "share of time"],
+            [[_e(phase), _e(" / ".join(str(c) for c in f.get("collections") or [])),
+              _e(sum(f.get("collected") or [])), _e(f.get("uncollectable")),
+              _n(f.get("pause_total_s"), " s", 3), _n(f.get("pause_longest_s"), " s", 4),
+              _n(f.get("gc_time_percent"), " %", 2)] for phase, f in gc.items()]))
+    components = breakdown.get("components") or {}
+    if components.get("available"):
+        parts.append("<h3>Memory by component</h3>" + _table(
+            ["component", "end of baseline", "peak", "end of cooldown", "share at peak"],
+            [[_e(c.get("name")), _n(c.get("baseline_end_mb"), " MB"),
+              _n(c.get("peak_mb"), " MB"), _n(c.get("cooldown_end_mb"), " MB"),
+              _n(c.get("peak_share_percent"), " %")]
+             for c in components.get("components") or []]) + _list([components.get("note")]))
+    elif components.get("reason"):
+        parts.append(f"<p>Memory by component: {_e(components['reason'])}</p>")
+    return "".join(parts)
+
+
+def render(report: dict[str, Any], load: dict[str, Any] | None,
+           charts: dict[str, str]) -> str:
+    """The page. ``charts``: SVG text by name (``memory``, ``load``), made by matplotlib
+    (its text is escaped in the SVG); ``load``: the load tester's report, for endpoints."""
+    service = report.get("service") or {}
+    title = f"Memory analysis of {service.get('command') or service.get('url') or 'the service'}"
+    figures = "".join(f'<div class="chart">{svg}</div>' for svg in charts.values())
+    sections = [
+        ("Verdict", _verdict(report)),
+        ("Timelines", figures or "<p>No samples: nothing to draw.</p>"),
+        ("Latency", _latency(report, load)),
+        ("Memory requirements and plans", _requirements(report)),
+        ("Inside the service", _breakdown(report) or "<p>No per-process figures.</p>"),
+        ("Problems and alerts", _list(report.get("problems") or [])
+         + _list([a.get("message") for a in report.get("alerts") or []]) or "<p>None.</p>"),
+        ("Configuration and environment",
+         _table(["setting", "value"], [[_e(k), _e(v)] for k, v in
+                                       (report.get("environment") or {}).items()])
+         + _table(["option", "value"], [[_e(k), _e(v)] for k, v in
+                                        (report.get("config") or {}).items()])),
+    ]
+    body = "".join(f"<h2>{_e(name)}</h2>{content}" for name, content in sections)
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>"
+            f"<h1>{_e(title)}</h1><p>{_e(report.get('end_reason'))}, "
+            f"{'complete' if report.get('complete') else 'incomplete'}; "
+            f"suite {_e(report.get('version'))}</p>{body}</body></html>\n")
