@@ -47,6 +47,16 @@ def test_the_runner_draws_its_timelines_beside_its_reports(tmp_path):
         assert png_size(out / name) == SIZE_PX
         assert distinct_colours(out / name) > 20, f"{name} looks blank"
         assert str(out / name) in result.stdout  # listed among the files written
+    # `report DIR` draws the same files again from the JSON alone.
+    names = ("memory_timeline.png", "load_timeline.png", "memory_analysis_report.html")
+    before = {name: (out / name).read_bytes() for name in names}
+    for name in names:
+        (out / name).unlink()
+    again = run_script("memory_analysis_runner.py", "report", str(out))
+    assert again.returncode == 0, again.stderr
+    assert {name: (out / name).read_bytes() for name in names} == before
+    missing = run_script("memory_analysis_runner.py", "report", str(tmp_path / "nothing"))
+    assert missing.returncode == 2 and "no comprehensive_memory_analysis.json" in missing.stderr
     report = json.loads((out / "comprehensive_memory_analysis.json").read_text())
     # What the charts draw is in the report: the load run on the monitor's clock, and
     # where the warning and critical bands start.

@@ -11,12 +11,15 @@ from memory_analysis.analysis.level import at_or_above
 from memory_analysis.cli.common import (
     entry_point,
     exit_code_for_report,
+    invoked_as,
+    run_command,
     with_agent_options,
     with_request_options,
 )
 from memory_analysis.errors import BadInput, ThresholdBroken
 from memory_analysis.reports.runner_console import PlainRunnerView, QuietRunnerView, RichRunnerView
 from memory_analysis.runner.config import QUICK, RunnerConfig
+from memory_analysis.runner.pictures import rebuild
 from memory_analysis.runner.session import run_analysis
 from memory_analysis.signals import StopSignal
 
@@ -126,7 +129,25 @@ def command(ctx: click.Context, quick: bool, users_steps: str | None, quiet: boo
     return code
 
 
-main = entry_point(command, PROG)
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("directory", metavar="DIR")
+def report_command(directory: str) -> int:
+    """Draw a run's pictures again (memory_timeline.png, load_timeline.png,
+    memory_analysis_report.html) from the JSON files in its output directory DIR."""
+    for path in rebuild(directory):
+        click.echo(f"  {path}")
+    return 0
+
+
+# Subcommands beside the analysis itself, which keeps its options at the top level.
+SUBCOMMANDS = {"report": report_command}
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] in SUBCOMMANDS:
+        name = sys.argv[1]
+        sys.exit(run_command(SUBCOMMANDS[name], f"{invoked_as(PROG)} {name}", sys.argv[2:]))
+    entry_point(command, PROG)()
 
 if __name__ == "__main__":
     main()

@@ -19,8 +19,7 @@ from memory_analysis.loadgen.choose import choose_scenario
 from memory_analysis.loadgen.runner import timeline_path
 from memory_analysis.loadgen.scenario import parse_endpoints
 from memory_analysis.monitor.cgroup import MemoryCgroup
-from memory_analysis.reports.jsonio import write_text_atomic
-from memory_analysis.runner.config import HTML_FILE, RunnerConfig
+from memory_analysis.runner.config import RunnerConfig
 from memory_analysis.runner.merge import (
     header,
     load_segments,
@@ -37,33 +36,8 @@ from memory_analysis.runner.orchestrator import (
     RunnerView,
     RunOutcome,
 )
+from memory_analysis.runner.pictures import draw_pictures
 from memory_analysis.signals import StopSignal
-
-
-def draw_pictures(directory: Path, samples: list[dict[str, Any]], report: dict[str, Any],
-                  load: dict[str, Any] | None, runs: list[dict[str, Any]]) -> list[Path] | str:
-    """The run's PNG charts and its HTML report; the files written, or why they could
-    not be."""
-    from memory_analysis.reports import charts, html
-    reports = {Path(run["file"]).name: run["report"] for run in runs}
-    rows = [{**step, "rows": reports[step["file"]].get("timeline") or []}
-            for step in report["timeline"]["steps"] if step["file"] in reports]
-    try:
-        drawn = []
-        svgs = {}
-        if samples:
-            charts.memory_timeline(samples, report, directory / charts.MEMORY_PNG)
-            drawn.append(directory / charts.MEMORY_PNG)
-            svgs["memory"] = charts.svg(charts.memory_timeline, samples, report)
-        if rows:
-            charts.load_timeline(rows, report, directory / charts.LOAD_PNG)
-            drawn.append(directory / charts.LOAD_PNG)
-            svgs["load"] = charts.svg(charts.load_timeline, rows, report)
-        write_text_atomic(directory / HTML_FILE, html.render(report, load, svgs))
-        drawn.append(directory / HTML_FILE)
-        return drawn
-    except Exception as exc:  # a picture must never cost the report
-        return f"the charts could not be drawn: {type(exc).__name__}: {exc}"
 
 
 def environment() -> dict[str, Any]:
@@ -192,7 +166,8 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
                          "end_reason": (monitor or {}).get("end_reason"),
                          "summary": (monitor or {}).get("summary")}
     report["environment"] = environment()
-    pictures = draw_pictures(outcome.output_dir, samples, report, load, runs)
+    pictures = draw_pictures(outcome.output_dir, samples, report, load,
+                             {Path(run["file"]).name: run["report"] for run in runs})
     if isinstance(pictures, str):
         report["problems"].append(pictures)
     path = write_comprehensive(outcome, report)

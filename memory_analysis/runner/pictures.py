@@ -1,0 +1,55 @@
+"""The pictures of a run: its PNG charts and its HTML report, drawn from the JSON files
+alone, at the end of a run and again by ``memory_analysis_runner.py report DIR``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from memory_analysis.errors import BadInput
+from memory_analysis.reports.jsonio import read_json, write_text_atomic
+from memory_analysis.runner.config import HTML_FILE, LOAD_FILE, MONITOR_FILE, REPORT_FILE
+
+
+def draw_pictures(directory: Path, samples: list[dict[str, Any]], report: dict[str, Any],
+                  load: dict[str, Any] | None,
+                  reports: dict[str, dict[str, Any]]) -> list[Path] | str:
+    """The run's PNG charts and its HTML report, from the comprehensive ``report``, the
+    monitor's ``samples``, the merged ``load`` report and each load run's own report by
+    file name; the files written, or why they could not be."""
+    from memory_analysis.reports import charts, html
+    rows = [{**step, "rows": reports[step["file"]].get("timeline") or []}
+            for step in report["timeline"]["steps"] if step["file"] in reports]
+    try:
+        drawn = []
+        svgs = {}
+        if samples:
+            charts.memory_timeline(samples, report, directory / charts.MEMORY_PNG)
+            drawn.append(directory / charts.MEMORY_PNG)
+            svgs["memory"] = charts.svg(charts.memory_timeline, samples, report)
+        if rows:
+            charts.load_timeline(rows, report, directory / charts.LOAD_PNG)
+            drawn.append(directory / charts.LOAD_PNG)
+            svgs["load"] = charts.svg(charts.load_timeline, rows, report)
+        write_text_atomic(directory / HTML_FILE, html.render(report, load, svgs))
+        drawn.append(directory / HTML_FILE)
+        return drawn
+    except Exception as exc:  # a picture must never cost the report
+        return f"the charts could not be drawn: {type(exc).__name__}: {exc}"
+
+
+def rebuild(directory: str | Path) -> list[Path]:
+    """Draw the pictures of the run in ``directory`` again from its JSON files."""
+    folder = Path(directory)
+    if not (folder / REPORT_FILE).is_file():
+        raise BadInput(f"no {REPORT_FILE} in {folder}: give the output directory of a run")
+    report = read_json(folder / REPORT_FILE, expect_tool="memory_analysis_runner")
+    monitor = read_json(folder / MONITOR_FILE) if (folder / MONITOR_FILE).is_file() else {}
+    load = read_json(folder / LOAD_FILE) if (folder / LOAD_FILE).is_file() else None
+    reports = {step["file"]: read_json(folder / step["file"])
+               for step in (report.get("timeline") or {}).get("steps") or []
+               if (folder / step["file"]).is_file()}
+    drawn = draw_pictures(folder, monitor.get("samples") or [], report, load, reports)
+    if isinstance(drawn, str):
+        raise BadInput(drawn)
+    return drawn
