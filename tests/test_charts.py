@@ -105,3 +105,24 @@ def test_a_plot_that_cannot_be_a_png_is_refused(tmp_path):
         assert result.returncode == 2 and message in result.stderr
         assert result.stderr.count("\n") == 1
         assert not (tmp_path / "m.json").exists()
+
+
+def test_compare_names_the_run_with_the_bigger_peak(tmp_path):
+    runs = {"before": [], "after": ["--demo-hold-mb", "40"]}  # the optimisation went wrong
+    for name, extra in runs.items():
+        result = run_script("memory_analysis_runner.py", *SHORT, *extra, "--quiet",
+                            "--output-dir", str(tmp_path / name), timeout=180)
+        assert result.returncode == 0, result.stderr
+    compared = run_script("memory_analysis_runner.py", "compare", str(tmp_path / "before"),
+                          str(tmp_path / "after"), "--output-dir", str(tmp_path / "cmp"))
+    assert compared.returncode == 0, compared.stderr
+    assert compared.stdout.splitlines()[0] == f"Bigger peak: {tmp_path / 'after'}"
+    result = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
+    peak = next(row for row in result["figures"] if row["figure"] == "peak")
+    assert peak["delta"] > 30 and result["bigger_peak"] == str(tmp_path / "after")
+    page = (tmp_path / "cmp" / "comparison.html").read_text()
+    assert page.count("<svg") == 1 and "<script" not in page.lower()
+    assert png_size(tmp_path / "cmp" / "comparison_timeline.png") == SIZE_PX
+    refused = run_script("memory_analysis_runner.py", "compare", str(tmp_path / "before"),
+                         str(tmp_path / "nothing"))
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1

@@ -19,7 +19,7 @@ from memory_analysis.cli.common import (
 from memory_analysis.errors import BadInput, ThresholdBroken
 from memory_analysis.reports.runner_console import PlainRunnerView, QuietRunnerView, RichRunnerView
 from memory_analysis.runner.config import QUICK, RunnerConfig
-from memory_analysis.runner.pictures import rebuild
+from memory_analysis.runner.pictures import compare_runs, rebuild
 from memory_analysis.runner.session import run_analysis
 from memory_analysis.signals import StopSignal
 
@@ -139,8 +139,28 @@ def report_command(directory: str) -> int:
     return 0
 
 
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("first", metavar="DIR_A")
+@click.argument("second", metavar="DIR_B")
+@click.option("--output-dir", default=".", show_default=True,
+              help="Where comparison.json, comparison.html and comparison_timeline.png go.")
+def compare_command(first: str, second: str, output_dir: str) -> int:
+    """Compare two runs (before and after an optimisation, say): memory, recovery, leak,
+    latency and level side by side with the change, and both timelines overlaid."""
+    result, files = compare_runs(first, second, output_dir)
+    bigger = result.get("bigger_peak")
+    click.echo(f"Bigger peak: {bigger}" if bigger else "Both peaks are the same")
+    for row in result["figures"]:
+        if row["figure"] in ("peak", "recovery", "p95 latency") and row["delta"] is not None:
+            click.echo(f"  {row['figure']}: {row['a']} -> {row['b']} {row['unit']} "
+                       f"({row['delta']:+g})")
+    for path in files:
+        click.echo(f"  {path}")
+    return 0
+
+
 # Subcommands beside the analysis itself, which keeps its options at the top level.
-SUBCOMMANDS = {"report": report_command}
+SUBCOMMANDS = {"report": report_command, "compare": compare_command}
 
 
 def main() -> None:

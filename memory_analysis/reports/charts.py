@@ -21,6 +21,7 @@ SIZE_PX = (1200, 500)
 DPI = 100
 PHASE_COLOURS = {"baseline": "#dde8f5", "load": "#fbe3d0", "cooldown": "#dff2e1"}
 MEMORY_PNG = "memory_timeline.png"
+COMPARISON_PNG = "comparison_timeline.png"
 LOAD_PNG = "load_timeline.png"
 
 
@@ -151,5 +152,23 @@ def monitor_timeline(report: dict[str, Any], path: str | Path) -> None:
     target = report.get("target") or {}
     axes.set_title(f"Memory of {target.get('name') or 'the system'}"
                    + (f" (PID {target['pid']})" if target.get("pid") else ""))
+    axes.legend(loc="upper left", fontsize="small")
+    _save(figure, path)
+
+
+def overlay(runs: list[tuple[str, list[dict[str, Any]], dict[str, Any]]],
+            path: str | Path | IO[str]) -> None:
+    """The memory timelines of several runs on one chart (``runs``: name, samples,
+    comprehensive report), each by its own report's metric, on each run's own clock."""
+    figure, (axes,) = _figure()
+    for name, samples, report in runs:
+        metric = (report.get("memory") or {}).get("metric")
+        points = [(s["t"], memory_of(s, metric)) for s in samples]
+        kept = [(t, mb) for t, mb in points if mb is not None]
+        axes.plot([t for t, _ in kept], [mb for _, mb in kept], linewidth=1.5,
+                  label=f"{name}: peak {(report.get('memory') or {}).get('peak_mb') or 0:,.1f} MB")
+    axes.set_xlabel("seconds since each run's monitor started")
+    axes.set_ylabel("MB")
+    axes.set_title("Memory, run by run")
     axes.legend(loc="upper left", fontsize="small")
     _save(figure, path)

@@ -172,3 +172,21 @@ def render(report: dict[str, Any], load: dict[str, Any] | None,
             f"<h1>{_e(title)}</h1><p>{_e(report.get('end_reason'))}, "
             f"{'complete' if report.get('complete') else 'incomplete'}; "
             f"suite {_e(report.get('version'))}</p>{body}</body></html>\n")
+
+
+def render_comparison(comparison: dict[str, Any], chart: str) -> str:
+    """Two runs side by side (``analysis.compare``), with their memory overlaid."""
+    a, b = comparison["a"], comparison["b"]
+    rows = [[_e(r["figure"]), _n(r["a"], "", 3), _n(r["b"], "", 3), _n(r["delta"], "", 3),
+             _n(r["delta_percent"], " %"), _e(r["unit"])] for r in comparison["figures"]]
+    verdicts = [[_e(v["figure"]), _e(v["a"]), _e(v["b"])] for v in comparison["verdicts"]]
+    bigger = comparison.get("bigger_peak")
+    summary = (f"<p>The bigger peak: <b>{_e(bigger)}</b>.</p>" if bigger
+               else "<p>Both peaks are the same.</p>")
+    title = f"Comparison: {a} and {b}"
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>"
+            f"<h1>{_e(title)}</h1>{summary}"
+            + _table(["verdict", a, b], verdicts)
+            + _table(["figure", a, b, "change", "change %", "unit"], rows)
+            + f'<div class="chart">{chart}</div></body></html>\n')

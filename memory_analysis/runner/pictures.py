@@ -7,8 +7,16 @@ from pathlib import Path
 from typing import Any
 
 from memory_analysis.errors import BadInput
-from memory_analysis.reports.jsonio import read_json, write_text_atomic
+from memory_analysis.reports.jsonio import (
+    check_writable,
+    read_json,
+    write_json_atomic,
+    write_text_atomic,
+)
 from memory_analysis.runner.config import HTML_FILE, LOAD_FILE, MONITOR_FILE, REPORT_FILE
+
+COMPARISON_JSON = "comparison.json"
+COMPARISON_HTML = "comparison.html"
 
 
 def draw_pictures(directory: Path, samples: list[dict[str, Any]], report: dict[str, Any],
@@ -53,3 +61,32 @@ def rebuild(directory: str | Path) -> list[Path]:
     if isinstance(drawn, str):
         raise BadInput(drawn)
     return drawn
+
+
+def compare_runs(first: str | Path, second: str | Path, output_dir: str | Path
+                 ) -> tuple[dict[str, Any], list[Path]]:
+    """Compare two runs' directories: ``comparison.json``, ``comparison.html`` and the
+    overlaid timelines in ``output_dir``; the comparison and the files written."""
+    from memory_analysis.analysis.compare import compare
+    from memory_analysis.reports import charts, html
+    runs = []
+    for directory in (Path(first), Path(second)):
+        if not (directory / REPORT_FILE).is_file():
+            raise BadInput(f"no {REPORT_FILE} in {directory}: give the output directories "
+                           "of two runs")
+        report = read_json(directory / REPORT_FILE, expect_tool="memory_analysis_runner")
+        monitor = read_json(directory / MONITOR_FILE) \
+            if (directory / MONITOR_FILE).is_file() else {}
+        runs.append((str(directory), monitor.get("samples") or [], report))
+    result = compare(runs[0][2], runs[1][2], (runs[0][0], runs[1][0]))
+    out = Path(output_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(f"cannot create {out}: {exc.strerror or exc}") from None
+    check_writable(out / COMPARISON_JSON)
+    write_json_atomic(out / COMPARISON_JSON, result)
+    charts.overlay(runs, out / charts.COMPARISON_PNG)
+    page = html.render_comparison(result, charts.svg(charts.overlay, runs))
+    write_text_atomic(out / COMPARISON_HTML, page)
+    return result, [out / COMPARISON_JSON, out / COMPARISON_HTML, out / charts.COMPARISON_PNG]
