@@ -95,6 +95,12 @@ def test_the_monitor_plots_a_run(tmp_path):
     assert result.returncode == 0, result.stderr
     assert png_size(plot) == SIZE_PX and distinct_colours(plot) > 20
     assert result.stderr == ""
+    # And again later from its report alone.
+    again = run_script("memory_monitor.py", "plot", str(tmp_path / "m.json"))
+    assert again.returncode == 0 and again.stdout.strip() == str(tmp_path / "m.png")
+    assert png_size(tmp_path / "m.png") == SIZE_PX
+    wrong = run_script("memory_monitor.py", "plot", str(tmp_path / "missing.json"))
+    assert wrong.returncode == 2 and wrong.stderr.count("\n") == 1
 
 
 def test_a_plot_that_cannot_be_a_png_is_refused(tmp_path):
@@ -126,3 +132,23 @@ def test_compare_names_the_run_with_the_bigger_peak(tmp_path):
     refused = run_script("memory_analysis_runner.py", "compare", str(tmp_path / "before"),
                          str(tmp_path / "nothing"))
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+
+
+def test_the_load_tester_writes_an_html_page(tmp_path):
+    from demo_helpers import Demo
+    demo = Demo()
+    try:
+        result = run_script("load_tester.py", "--url", demo.url, "--users", "2",
+                            "--requests", "5", "-q", "--output", str(tmp_path / "l.json"),
+                            "--html", str(tmp_path / "l.html"))
+    finally:
+        demo.stop()
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "l.html").read_text()
+    report = json.loads((tmp_path / "l.json").read_text())
+    assert page.count("<svg") == 1 and "<script" not in page.lower()
+    for endpoint in report["endpoints"]:
+        assert endpoint["path"] in page
+    refused = run_script("load_tester.py", "--url", "http://127.0.0.1:9", "--html",
+                         str(tmp_path / "missing" / "l.html"), "-o", str(tmp_path / "x.json"))
+    assert refused.returncode == 2 and "cannot write" in refused.stderr

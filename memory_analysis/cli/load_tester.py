@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -30,7 +31,8 @@ from memory_analysis.loadgen.merge import merge_reports
 from memory_analysis.loadgen.report import apply_thresholds, describe_broken
 from memory_analysis.loadgen.runner import run_load_test
 from memory_analysis.loadgen.scenario import default_profile_path, parse_endpoints
-from memory_analysis.reports.jsonio import check_writable, write_json_atomic
+from memory_analysis.reports.html import write_load_page
+from memory_analysis.reports.jsonio import check_writable, read_json, write_json_atomic
 from memory_analysis.reports.load_console import LiveView, PlainView, QuietView, summary_lines
 
 PROG = "load_tester.py"
@@ -119,6 +121,8 @@ def with_thresholds(func):
 @click.option("--output", "-o", default="load_test_results.json", show_default=True,
               help="Report file (JSON, written atomically).")
 @with_thresholds
+@click.option("--html", "html_file", default=None, metavar="FILE",
+              help="Also write the report as one HTML page (opens offline).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 @click.option("--print-profile", is_flag=True,
               help="Print the scenario as a file to copy and edit (the default one, or "
@@ -129,8 +133,8 @@ def command(ctx: click.Context, url: str | None, users: int, requests_per_user: 
             rate: float | None, max_in_flight: int | None, timeout: float, seed: int,
             scenario: str | None, openapi: str | None, endpoints: str | None,
             headers: tuple[str, ...], workers: str, shard: str, output: str,
-            max_error_rate: float | None, max_p95_ms: tuple[str, ...], quiet: bool,
-            print_profile: bool) -> int:
+            max_error_rate: float | None, max_p95_ms: tuple[str, ...],
+            html_file: str | None, quiet: bool, print_profile: bool) -> int:
     """Send concurrent HTTP load to a service and report throughput, errors and latency
     percentiles (HdrHistogram) per endpoint, per category and overall."""
     if ctx.invoked_subcommand is not None:
@@ -161,11 +165,15 @@ def command(ctx: click.Context, url: str | None, users: int, requests_per_user: 
         if name is not None and name not in names:
             raise BadInput(f"--max-p95-ms: no endpoint named {name!r} in the scenario")
     check_writable(output)
+    if html_file is not None:
+        check_writable(html_file)
     view = _view(quiet)
     try:
         outcome = run_load_test(config, chosen, view)
     finally:
         view.close()
+    if html_file is not None and Path(output).is_file():
+        write_load_page(read_json(output, expect_tool="load_tester"), html_file)
     if outcome.signum is not None:
         return exit_code_for_signal(outcome.signum)
     if outcome.broken:

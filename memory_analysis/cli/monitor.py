@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import signal
 import sys
+from pathlib import Path
 
 import click
 
 from memory_analysis.analysis.level import at_or_above
-from memory_analysis.cli.common import entry_point, exit_code_for_report, with_agent_options
+from memory_analysis.cli.common import (
+    entry_point,
+    exit_code_for_report,
+    invoked_as,
+    run_command,
+    with_agent_options,
+)
 from memory_analysis.errors import BadInput, ThresholdBroken
 from memory_analysis.monitor.session import FINISH_SIGNAL, MonitorConfig, MonitorSession
 from memory_analysis.reports import charts
@@ -84,7 +91,26 @@ def command(pid: int | None, include_children: bool, interval: float, duration: 
     return code
 
 
-main = entry_point(command, PROG)
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("report", metavar="REPORT.json")
+@click.option("--output", "-o", default=None, metavar="FILE.png",
+              help="Where the chart goes. Default: the report's name with .png.")
+def plot_command(report: str, output: str | None) -> int:
+    """Draw a monitor report (memory_analysis.json) as a PNG chart."""
+    target = output or str(Path(report).with_suffix(".png"))
+    if not target.lower().endswith(".png"):
+        raise BadInput(f"--output draws a PNG file: give a name ending in .png (got {target!r})")
+    data = read_json(report, expect_tool="memory_monitor")
+    check_writable(target)
+    charts.monitor_timeline(data, target)
+    click.echo(target)
+    return 0
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "plot":
+        sys.exit(run_command(plot_command, f"{invoked_as(PROG)} plot", sys.argv[2:]))
+    entry_point(command, PROG)()
 
 if __name__ == "__main__":
     main()

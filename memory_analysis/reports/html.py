@@ -190,3 +190,37 @@ def render_comparison(comparison: dict[str, Any], chart: str) -> str:
             + _table(["verdict", a, b], verdicts)
             + _table(["figure", a, b, "change", "change %", "unit"], rows)
             + f'<div class="chart">{chart}</div></body></html>\n')
+
+
+def render_load(load: dict[str, Any], chart: str) -> str:
+    """A load tester report alone as a page: totals, latency per category and endpoint,
+    its timeline."""
+    totals = load.get("totals") or {}
+    config = load.get("config") or {}
+    summary = {**totals, "latency_ms": load.get("latency_ms") or {},
+               "categories": load.get("categories") or {}}
+    title = f"Load test of {config.get('url') or 'the service'}"
+    body = (_table(["figure", "value"],
+                   [["requests", _n(totals.get("requests"), "", 0)],
+                    ["requests/s", _n(totals.get("rps"))],
+                    ["failures", _n(totals.get("failures"), "", 0)],
+                    ["duration", _n(totals.get("duration_s"), " s")]])
+            + _latency({"load_test": summary}, load)
+            + f'<div class="chart">{chart}</div>'
+            + _list(load.get("warnings") or [])
+            + _table(["option", "value"], [[_e(k), _e(v)] for k, v in config.items()]))
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>"
+            f"<h1>{_e(title)}</h1>{body}</body></html>\n")
+
+
+def write_load_page(load: dict[str, Any], path: str) -> None:
+    """``load_tester.py --html``: the page, with the load timeline drawn."""
+    from memory_analysis.reports import charts
+    from memory_analysis.reports.jsonio import write_text_atomic
+    totals = load.get("totals") or {}
+    # The chart's title reads the figures where a runner report has them.
+    header = {"load_test": {"requests": totals.get("requests"), "rps": totals.get("rps"),
+                            "latency_ms": load.get("latency_ms") or {}}}
+    runs = [{"start_t": 0.0, "rows": load.get("timeline") or []}]
+    write_text_atomic(path, render_load(load, charts.svg(charts.load_timeline, runs, header)))
