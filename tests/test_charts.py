@@ -152,3 +152,41 @@ def test_the_load_tester_writes_an_html_page(tmp_path):
     refused = run_script("load_tester.py", "--url", "http://127.0.0.1:9", "--html",
                          str(tmp_path / "missing" / "l.html"), "-o", str(tmp_path / "x.json"))
     assert refused.returncode == 2 and "cannot write" in refused.stderr
+
+
+def test_report_after_a_runner_killed_outright_merges_what_the_tools_left(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+    out = tmp_path / "out"
+    runner = subprocess.Popen(
+        [sys.executable, str(ROOT / "memory_analysis_runner.py"), "--baseline", "2",
+         "--load-test", "4", "--cooldown", "60", "--interval", "0.25", "--users", "4",
+         "--quiet", "--output-dir", str(out)], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "load_test_during_analysis.json").exists():  # the load is over
+            assert runner.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        runner.send_signal(signal.SIGKILL)
+        runner.wait(timeout=30)
+        # Its monitor is told to stop when it dies, and writes its report.
+        while not (out / "memory_analysis.json").exists():
+            assert time.monotonic() < deadline, "the monitor left no report"
+            time.sleep(0.1)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    assert not (out / "comprehensive_memory_analysis.json").exists()
+    result = run_script("memory_analysis_runner.py", "report", str(out))
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "comprehensive_memory_analysis.json").read_text())
+    assert report["complete"] is False and report["end_reason"] == "runner_killed"
+    assert report["phases"]["load"]["samples"] > 0 and report["memory"]["peak_mb"] > 0
+    assert report["load_test"]["requests"] > 0
+    assert png_size(out / "memory_timeline.png") == SIZE_PX
+    assert "runner_killed" in (out / "memory_analysis_report.html").read_text()

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from memory_analysis.errors import BadInput
+from memory_analysis.monitor.report import stream_path_for
 from memory_analysis.reports.jsonio import (
     check_writable,
     read_json,
@@ -47,10 +48,16 @@ def draw_pictures(directory: Path, samples: list[dict[str, Any]], report: dict[s
 
 
 def rebuild(directory: str | Path) -> list[Path]:
-    """Draw the pictures of the run in ``directory`` again from its JSON files."""
+    """Draw the pictures of the run in ``directory`` again from its JSON files. A run
+    whose runner was killed outright (``kill -9``) left only the tools' files: they are
+    merged first into a comprehensive report marked incomplete."""
     folder = Path(directory)
     if not (folder / REPORT_FILE).is_file():
-        raise BadInput(f"no {REPORT_FILE} in {folder}: give the output directory of a run")
+        if not (folder / MONITOR_FILE).is_file() and \
+                not (folder / stream_path_for(MONITOR_FILE).name).is_file():
+            raise BadInput(f"no {REPORT_FILE} in {folder}, nor a monitor's report to "
+                           "build one from: give the output directory of a run")
+        write_json_atomic(folder / REPORT_FILE, merge_left_behind(folder))
     report = read_json(folder / REPORT_FILE, expect_tool="memory_analysis_runner")
     monitor = read_json(folder / MONITOR_FILE) if (folder / MONITOR_FILE).is_file() else {}
     load = read_json(folder / LOAD_FILE) if (folder / LOAD_FILE).is_file() else None
@@ -90,3 +97,45 @@ def compare_runs(first: str | Path, second: str | Path, output_dir: str | Path
     page = html.render_comparison(result, charts.svg(charts.overlay, runs))
     write_text_atomic(out / COMPARISON_HTML, page)
     return result, [out / COMPARISON_JSON, out / COMPARISON_HTML, out / charts.COMPARISON_PNG]
+
+
+def merge_left_behind(folder: Path) -> dict[str, Any]:
+    """A comprehensive report from what the tools wrote in ``folder`` when the runner
+    itself did not get to it: phases from the load reports' own start and end times,
+    the verdict from the samples, ``complete`` false."""
+    from memory_analysis import __version__
+    from memory_analysis.analysis.analyze import analyze
+    from memory_analysis.runner.merge import TOOL, load_summary, samples_from_stream, tag_phases
+    from memory_analysis.runner.orchestrator import Timeline
+
+    if (folder / MONITOR_FILE).is_file():
+        monitor = read_json(folder / MONITOR_FILE, expect_tool="memory_monitor")
+    else:
+        monitor = {"samples": samples_from_stream(folder / stream_path_for(MONITOR_FILE).name)}
+    samples = monitor.get("samples") or []
+    files = sorted(p for pattern in (LOAD_FILE, "load_step_*.json", "load_cycle_*.json")
+                   for p in folder.glob(pattern))
+    loads = [(p, read_json(p, expect_tool="load_tester")) for p in files]
+    runs = [(p, r) for p, r in loads if r.get("started_at") and r.get("ended_at")]
+    steps = [{"users": (r.get("config") or {}).get("users") or 0, "cycle": 1,
+              "start": r["started_at"], "end": r["ended_at"], "file": p.name,
+              "exit_code": None} for p, r in sorted(runs, key=lambda pr: pr[1]["started_at"])]
+    timeline = Timeline(start=monitor.get("start_time"), steps=steps,
+                        load_start=steps[0]["start"] if steps else None,
+                        load_end=steps[-1]["end"] if steps else None)
+    tag_phases(samples, timeline)
+    load = loads[0][1] if len(loads) == 1 else None
+    report = {"tool": TOOL, "schema_version": 1, "version": __version__, "complete": False,
+              "end_reason": "runner_killed", "config": {},
+              "files": {"memory": MONITOR_FILE, "load_test": LOAD_FILE}}
+    report.update(analyze(samples, load_summary(load), {
+        "tree_metric": (monitor.get("summary") or {}).get("tree_metric") or "pss"}))
+    report["load_test"] = load_summary(load)
+    clock = monitor.get("start_time")
+    report["timeline"] = {"steps": [{**step, "start_t": round(step["start"] - clock, 3)
+                                     if clock else None} for step in steps]}
+    report["problems"] = ["the runner stopped before merging (killed outright): this report "
+                          "was built afterwards from the tools' own files"]
+    report["alerts"] = list(monitor.get("alerts") or [])
+    write_json_atomic(folder / MONITOR_FILE, {**monitor, "samples": samples})
+    return report
