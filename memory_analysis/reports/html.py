@@ -91,6 +91,10 @@ def _requirements(report: dict[str, Any]) -> str:
             + _table(["provider", "plan", "memory", "headroom", "peak of the plan"], rows)
             + f"<p><b>Scaling:</b> {_e(scaling.get('strategy'))}: {_e(scaling.get('reason'))}</p>"
             + (_table(["users", "in flight", "level", "peak"], steps) if steps else "")
+            + (f"<p>Memory against load: {_e(scaling.get('growth_shape'))}</p>"
+               + _table(["fit", "value"], [[_e(k), _e(v)] for k, v in
+                                           (scaling.get("fit") or {}).items()])
+               if scaling.get("fit") else "")
             + _list(needs.get("suggestions") or []))
 
 
