@@ -52,6 +52,16 @@ def test_a_leak_per_request_is_found_with_its_size_and_time_to_limit():
     # From a peak of about 132 MB to the 512 MB limit at 5 MB/min: about 1.3 h.
     assert leak["time_to_limit_h"] == pytest.approx((512 - 132) / 5 / 60, rel=0.1)
     assert "stopped when the requests did" in leak["reason"]
+    # The trend as the charts draw it: over the load it was fitted to, at its slope,
+    # inside its interval, and on the samples (the warm-up of 20 MB is behind it).
+    lines = leak["trend_lines"]
+    assert lines and all(line["end_t"] <= case.run["baseline_s"] + case.run["load_s"] + 1
+                         for line in lines)
+    for line in lines:
+        minutes = (line["end_t"] - line["start_t"]) / 60
+        assert (line["end_mb"] - line["start_mb"]) / minutes == pytest.approx(5.0, rel=0.05)
+        assert line["low_end_mb"] <= line["end_mb"] <= line["high_end_mb"]
+        assert 100 + 20 < line["end_mb"] < 100 + 20 + 5 * minutes + 15
 
 
 @pytest.mark.parametrize("shape", [leak_per_request(flat(100), 5.0),

@@ -280,6 +280,7 @@ def _judge(evidence: _Evidence, segments: list[LoadSegment], worth_caring: float
         "load_slope_mb_per_min": _round(_per_min(load.slope)),
         "cooldown_slope_mb_per_min": _round(_per_min(cool.slope)) if cool else None,
     }
+    figures["trend_lines"] = _trend_lines(evidence, pooled)
     sawtooth = [p for _, p in evidence.settled if p.releases]
     if sawtooth:
         periods = [p.period_s for p in sawtooth if p.period_s]
@@ -403,6 +404,33 @@ def _detection_limit(trend: Trend) -> float:
             + margin(1.0 - DETECTION_POWER, trend.se, trend.dof, trend.se_worst)) * 60.0
 
 
+def _trend_lines(evidence: _Evidence, pooled: Trend,
+                 phases: tuple[str, ...] = ("load", "cooldown")) -> list[dict[str, float]]:
+    """A trend as drawn over each stretch (of ``phases``) it was fitted to: the
+    stretch's own level (the median of its points less the slope), and the 95 % interval
+    of the slope fanning out from the stretch's middle. For the charts."""
+    low, high = pooled.interval(0.95)
+    lines = []
+    for stretch, points in evidence.settled:
+        if len(points.t) < 2 or stretch.phase not in phases:
+            continue
+        level = median([mb - pooled.slope * t for t, mb in zip(points.t, points.mb,
+                                                                strict=True)])
+        if level is None:
+            continue
+        start, end = points.t[0], points.t[-1]
+        middle_t = (start + end) / 2.0
+        middle = level + pooled.slope * middle_t
+        lines.append({"start_t": round(start, 3), "end_t": round(end, 3),
+                      "start_mb": round(level + pooled.slope * start, 3),
+                      "end_mb": round(level + pooled.slope * end, 3),
+                      "low_start_mb": round(middle - low * (middle_t - start), 3),
+                      "low_end_mb": round(middle + low * (end - middle_t), 3),
+                      "high_start_mb": round(middle - high * (middle_t - start), 3),
+                      "high_end_mb": round(middle + high * (end - middle_t), 3)})
+    return lines
+
+
 def _interval(trend: Trend) -> list[float]:
     low, high = trend.interval(0.95)
     return [round(low * 60.0, 3), round(high * 60.0, 3)]
@@ -447,6 +475,8 @@ def _leak(evidence: _Evidence, segments: list[LoadSegment], figures: dict[str, A
             follows = "time"
     trend = load if follows == "requests" else pooled
     slope = trend.slope * 60.0
+    if follows == "requests":  # the load's trend, over the load it was fitted to
+        figures["trend_lines"] = _trend_lines(evidence, load, phases=("load",))
 
     per_request = None
     if follows == "requests" and segments:

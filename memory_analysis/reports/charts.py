@@ -89,9 +89,23 @@ def memory_timeline(samples: list[dict[str, Any]], report: dict[str, Any],
               (judged.get("critical_mb"), "critical (90 %)", "#c62828", "--")]
     top = max([mb for _, mb in points] or [0.0])
     for value, label, colour, style in lines:
-        # A line far above the samples (80 % of a 24 GB host) would flatten them.
-        if value is not None and value <= max(top * 1.6, 1.0):
+        if value is None:
+            continue
+        # A line far above the samples (80 % of a 24 GB host) would flatten them: it
+        # is named in the legend with its figure instead.
+        if value <= max(top * 1.6, 1.0):
             axes.axhline(value, color=colour, linestyle=style, linewidth=1, label=label)
+        else:
+            axes.plot([], [], color=colour, linestyle=style, linewidth=1,
+                      label=f"{label} {value:,.0f} MB (above)")
+    leak = memory.get("leak") or {}
+    for index, line in enumerate(leak.get("trend_lines") or []):
+        span = [line["start_t"], line["end_t"]]
+        axes.plot(span, [line["start_mb"], line["end_mb"]], color="#000000", linewidth=1,
+                  label=f"trend {leak.get('slope_mb_per_min')} MB/min" if index == 0 else None)
+        axes.fill_between(span, [line["low_start_mb"], line["low_end_mb"]],
+                          [line["high_start_mb"], line["high_end_mb"]], color="#000000",
+                          alpha=0.12, label="its 95 % interval" if index == 0 else None)
     for alert in report.get("alerts") or []:
         axes.axvline(alert.get("t", 0.0), color="#c62828", linewidth=0.8, linestyle=":")
     axes.set_xlabel("seconds since the monitor started")
