@@ -21,7 +21,7 @@ FIGURES = (
     ("p50 latency", ("load_test", "latency_ms", "p50"), "ms"),
     ("p95 latency", ("load_test", "latency_ms", "p95"), "ms"),
     ("p99 latency", ("load_test", "latency_ms", "p99"), "ms"),
-    ("error rate", ("load_test", "error_rate"), "share"),
+    ("error rate", ("load_test", "error_rate"), "fraction of requests"),
 )
 
 

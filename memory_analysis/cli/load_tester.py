@@ -174,6 +174,8 @@ def command(ctx: click.Context, url: str | None, users: int, requests_per_user: 
         view.close()
     if html_file is not None and Path(output).is_file():
         write_load_page(read_json(output, expect_tool="load_tester"), html_file)
+        if not quiet:
+            click.echo(f"Page written: {html_file}")
     if outcome.signum is not None:
         return exit_code_for_signal(outcome.signum)
     if outcome.broken:

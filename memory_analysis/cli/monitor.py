@@ -82,6 +82,8 @@ def command(pid: int | None, include_children: bool, interval: float, duration: 
             view.close()
     if plot is not None:  # from the file written: it holds the samples
         charts.monitor_timeline(read_json(output, expect_tool="memory_monitor"), plot)
+        if not quiet:
+            click.echo(f"Chart written: {plot}")
     code = exit_code_for_report(report, stop.signum)
     if code == 0 and fail_on_alert is not None:
         fired = [a for a in report.get("alerts", []) if at_or_above(a["level"], fail_on_alert)]

@@ -152,8 +152,11 @@ def compare_command(first: str, second: str, output_dir: str) -> int:
     click.echo(f"Bigger peak: {bigger}" if bigger else "Both peaks are the same")
     for row in result["figures"]:
         if row["figure"] in ("peak", "recovery", "p95 latency") and row["delta"] is not None:
-            click.echo(f"  {row['figure']}: {row['a']} -> {row['b']} {row['unit']} "
-                       f"({row['delta']:+g})")
+            percent = (f", {row['delta_percent']:+.1f} %"
+                       if row["delta_percent"] is not None else "")
+            click.echo(f"  {row['figure']}: {row['a']:,.2f} -> {row['b']:,.2f} {row['unit']} "
+                       f"({row['delta']:+,.2f}{percent})")
+    click.echo("Files written:")
     for path in files:
         click.echo(f"  {path}")
     return 0

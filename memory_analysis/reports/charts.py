@@ -57,6 +57,12 @@ def svg(draw: Any, *args: Any) -> str:
     return body[:start] + body[end + len("</metadata>"):] if 0 <= start < end else body
 
 
+def _legend_below(axes: Any, columns: int = 4) -> None:
+    """The legend under the plot, where it covers no line."""
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize="small",
+                ncol=columns, frameon=False)
+
+
 def _shade_phases(axes: Any, phases: dict[str, Any]) -> None:
     for name, phase in phases.items():
         if phase.get("start_t") is None or phase.get("end_t") is None:
@@ -84,7 +90,7 @@ def memory_timeline(samples: list[dict[str, Any]], report: dict[str, Any],
     limit = judged.get("limit_mb")
     needs = report.get("recommendations") or {}
     lines = [(needs.get("recommended_memory_mb"), "recommended", "#2e7d32", "-"),
-             (needs.get("min_memory_mb"), "minimum", "#9e9d24", "-")]
+             (needs.get("min_memory_mb"), "minimum", "#9e9d24", "-.")]
     lines += [(judged.get("warning_mb"), "warning (80 %)", "#ef6c00", "--"),
               (judged.get("critical_mb"), "critical (90 %)", "#c62828", "--")]
     top = max([mb for _, mb in points] or [0.0])
@@ -94,7 +100,8 @@ def memory_timeline(samples: list[dict[str, Any]], report: dict[str, Any],
         # A line far above the samples (80 % of a 24 GB host) would flatten them: it
         # is named in the legend with its figure instead.
         if value <= max(top * 1.6, 1.0):
-            axes.axhline(value, color=colour, linestyle=style, linewidth=1, label=label)
+            axes.axhline(value, color=colour, linestyle=style, linewidth=1,
+                         label=f"{label} {value:,.0f} MB")
         else:
             axes.plot([], [], color=colour, linestyle=style, linewidth=1,
                       label=f"{label} {value:,.0f} MB (above)")
@@ -116,28 +123,35 @@ def memory_timeline(samples: list[dict[str, Any]], report: dict[str, Any],
         percent.set_ylabel(f"% of {limit:,.0f} MB ({judged.get('source', '')})")
     axes.set_title(f"Memory: peak {memory.get('peak_mb') or 0:,.1f} MB, "
                    f"level {((report.get('assessment') or {}).get('level') or '-').upper()}")
-    axes.legend(loc="upper left", fontsize="small", ncol=3)
+    _legend_below(axes)
     _save(figure, path)
 
 
 def load_timeline(runs: list[dict[str, Any]], report: dict[str, Any],
-                  path: str | Path | IO[str]) -> None:
+                  path: str | Path | IO[str],
+                  clock: str = "seconds since the monitor started") -> None:
     """Requests per second, p95 latency and failures of each load run (``runs``: the
     comprehensive report's ``timeline.steps``, each with its load report's
     ``timeline`` rows as ``rows``), on the memory timeline's clock."""
     figure, (rate_axes, latency_axes) = _figure(rows=2)
     for axes in (rate_axes, latency_axes):
         _shade_phases(axes, report.get("phases") or {})
-    for run in runs:
+    for index, run in enumerate(runs):
         start = run.get("start_t") or 0.0
         rows = run.get("rows") or []
         t = [start + row["t"] for row in rows]
-        rate_axes.plot(t, [row["requests"] for row in rows], color="#1f4e9c")
-        rate_axes.bar(t, [row.get("failures", 0) for row in rows], color="#c62828", width=0.8)
-        latency_axes.plot(t, [row.get("p95_ms") for row in rows], color="#6a1b9a")
-    rate_axes.set_ylabel("requests/s (failures red)")
+        first = index == 0
+        # Markers: a run of a second or two is one or two points.
+        rate_axes.plot(t, [row["requests"] for row in rows], color="#1f4e9c", marker=".",
+                       label="requests in the second" if first else None)
+        rate_axes.bar(t, [row.get("failures", 0) for row in rows], color="#c62828", width=0.8,
+                      label="failures" if first else None)
+        latency_axes.plot(t, [row.get("p95_ms") for row in rows], color="#6a1b9a", marker=".",
+                          label="p95 latency" if first else None)
+    rate_axes.set_ylabel("requests/s")
     latency_axes.set_ylabel("p95 latency, ms")
-    latency_axes.set_xlabel("seconds since the monitor started")
+    latency_axes.set_xlabel(clock)
+    rate_axes.legend(loc="upper right", fontsize="small")
     load = report.get("load_test") or {}
     rate_axes.set_title(f"Load: {load.get('requests', 0):,} requests, "
                         f"{load.get('rps') or 0:,.1f} req/s, p95 "
@@ -166,7 +180,7 @@ def monitor_timeline(report: dict[str, Any], path: str | Path) -> None:
     target = report.get("target") or {}
     axes.set_title(f"Memory of {target.get('name') or 'the system'}"
                    + (f" (PID {target['pid']})" if target.get("pid") else ""))
-    axes.legend(loc="upper left", fontsize="small")
+    _legend_below(axes)
     _save(figure, path)
 
 
@@ -184,5 +198,5 @@ def overlay(runs: list[tuple[str, list[dict[str, Any]], dict[str, Any]]],
     axes.set_xlabel("seconds since each run's monitor started")
     axes.set_ylabel("MB")
     axes.set_title("Memory, run by run")
-    axes.legend(loc="upper left", fontsize="small")
+    _legend_below(axes, columns=2)
     _save(figure, path)

@@ -60,8 +60,11 @@ def _verdict(report: dict[str, Any]) -> str:
             ["judged against",
              f"{_n(judged.get('limit_mb'), ' MB', 0)} ({_e(judged.get('source'))})"],
             ["peak of that", _n(assessment.get("peak_percent_of_limit"), " %")],
-            ["leak", _e(leak.get("verdict"))],
-            ["memory trend", _n(leak.get("slope_mb_per_min"), " MB/min", 3)],
+            ["leak", _e(leak.get("verdict"))
+             + (f" ({_e(leak.get('confidence'))} confidence)" if leak.get("confidence") else "")],
+            ["memory trend", _n(leak.get("slope_mb_per_min"), " MB/min", 3)
+             + (" (95 %: {} to {})".format(*[_n(v, "", 3) for v in leak["slope_ci_mb_per_min"]])
+                if leak.get("slope_ci_mb_per_min") else "")],
             ["detection limit", _n(leak.get("detection_limit_mb_per_min"), " MB/min", 3)]]
     return (f'<p><span class="level {_e(level)}">{_e(level.upper())}</span></p>'
             + _list(assessment.get("reasons") or [])
@@ -134,7 +137,8 @@ def _breakdown(report: dict[str, Any]) -> str:
              "longest pause", "share of time"],
             [[_e(phase), _e(" / ".join(str(c) for c in f.get("collections") or [])),
               _e(sum(f.get("collected") or [])), _e(f.get("uncollectable")),
-              _n(f.get("pause_total_s"), " s", 3), _n(f.get("pause_longest_s"), " s", 4),
+              _n(f.get("pause_total_s"), " s", 3),
+              _n((f.get("pause_longest_s") or 0) * 1000.0, " ms"),  # as the terminal shows it
               _n(f.get("gc_time_percent"), " %", 2)] for phase, f in gc.items()]))
     components = breakdown.get("components") or {}
     if components.get("available"):
@@ -181,8 +185,11 @@ def render(report: dict[str, Any], load: dict[str, Any] | None,
 def render_comparison(comparison: dict[str, Any], chart: str) -> str:
     """Two runs side by side (``analysis.compare``), with their memory overlaid."""
     a, b = comparison["a"], comparison["b"]
-    rows = [[_e(r["figure"]), _n(r["a"], "", 3), _n(r["b"], "", 3), _n(r["delta"], "", 3),
-             _n(r["delta_percent"], " %"), _e(r["unit"])] for r in comparison["figures"]]
+    def signed(value: Any) -> str:
+        return _e(f"{value:+,.2f}") if isinstance(value, (int, float)) else _e(value)
+    rows = [[_e(r["figure"]), _n(r["a"], "", 2), _n(r["b"], "", 2), signed(r["delta"]),
+             signed(r["delta_percent"]) + (" %" if r["delta_percent"] is not None else ""),
+             _e(r["unit"])] for r in comparison["figures"]]
     verdicts = [[_e(v["figure"]), _e(v["a"]), _e(v["b"])] for v in comparison["verdicts"]]
     bigger = comparison.get("bigger_peak")
     summary = (f"<p>The bigger peak: <b>{_e(bigger)}</b>.</p>" if bigger
@@ -227,4 +234,5 @@ def write_load_page(load: dict[str, Any], path: str) -> None:
     header = {"load_test": {"requests": totals.get("requests"), "rps": totals.get("rps"),
                             "latency_ms": load.get("latency_ms") or {}}}
     runs = [{"start_t": 0.0, "rows": load.get("timeline") or []}]
-    write_text_atomic(path, render_load(load, charts.svg(charts.load_timeline, runs, header)))
+    chart = charts.svg(charts.load_timeline, runs, header, "seconds since the load started")
+    write_text_atomic(path, render_load(load, chart))
