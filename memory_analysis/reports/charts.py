@@ -46,10 +46,10 @@ def _save(figure: Any, path: str | Path | IO[str]) -> None:
     plt.close(figure)
 
 
-def svg(draw: Any, *args: Any) -> str:
+def svg(draw: Any, *args: Any, **options: Any) -> str:
     """A chart as SVG text, to embed in a page: ``svg(memory_timeline, samples, report)``."""
     text = io.StringIO()
-    draw(*args, text)
+    draw(*args, text, **options)
     body = text.getvalue()
     body = body[body.index("<svg"):]  # without the XML prolog and doctype
     # Without matplotlib's RDF metadata block: a page of ours needs none of it.

@@ -234,5 +234,6 @@ def write_load_page(load: dict[str, Any], path: str) -> None:
     header = {"load_test": {"requests": totals.get("requests"), "rps": totals.get("rps"),
                             "latency_ms": load.get("latency_ms") or {}}}
     runs = [{"start_t": 0.0, "rows": load.get("timeline") or []}]
-    chart = charts.svg(charts.load_timeline, runs, header, "seconds since the load started")
+    chart = charts.svg(charts.load_timeline, runs, header,
+                       clock="seconds since the load started")
     write_text_atomic(path, render_load(load, chart))
