@@ -11,6 +11,7 @@ row on the monitor's clock is its run's ``start_t`` plus the row's second.
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,6 +27,9 @@ LOAD_PNG = "load_timeline.png"
 
 
 def _figure(rows: int = 1) -> tuple[Any, Any]:
+    # Its notices ("building the font cache" on a first run, a temporary cache
+    # directory where the home is read-only) are not the tool's output.
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
     import matplotlib
     matplotlib.use("Agg")  # files only: no screen is needed, none is opened
     matplotlib.rcParams["svg.hashsalt"] = "memory-analysis"  # the same ids every time
