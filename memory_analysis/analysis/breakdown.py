@@ -10,15 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from memory_analysis.analysis.memory import COOLDOWN_END_SHARE
-from memory_analysis.analysis.stats import mad, median
-from memory_analysis.analysis.thresholds import (
-    IMBALANCE_FACTOR,
-    NEGLIGIBLE_GROWTH_MB,
-    NEGLIGIBLE_GROWTH_SHARE,
-    NOISE_SIGMAS,
-    RELEASED_SHARE,
-)
+from memory_analysis.analysis.memory import COOLDOWN_END_SHARE, noise_floor_of
+from memory_analysis.analysis.stats import median
+from memory_analysis.analysis.thresholds import IMBALANCE_FACTOR, RELEASED_SHARE
 
 PHASES = ("baseline", "load", "cooldown")
 RUNTIME = "Python runtime"
@@ -34,12 +28,6 @@ def _process_mb(record: dict[str, Any]) -> float | None:
     """A process's own memory: its PSS (its share of shared pages), else its RSS."""
     value = record.get("pss_mb")
     return value if value is not None else record.get("rss_mb")
-
-
-def _noise_mb(baseline: list[float], level: float) -> float:
-    """As for the whole service (``memory.noise_floor_mb``), on one process's figures."""
-    return max(NEGLIGIBLE_GROWTH_MB, NEGLIGIBLE_GROWTH_SHARE * level,
-               NOISE_SIGMAS * (mad(baseline) or 0.0))
 
 
 # -- each process ---------------------------------------------------------------------
@@ -78,7 +66,7 @@ def processes_breakdown(samples: list[dict[str, Any]]) -> dict[str, Any]:
             if load_peak is not None and start is not None else None,
             "held_after_load_mb": _r(after - start)
             if after is not None and start is not None else None,
-            "noise_mb": _r(_noise_mb(values["baseline"], start or 0.0)),
+            "noise_mb": _r(noise_floor_of(values["baseline"], start or 0.0)),
         }
         rows.append(row)
     rows.sort(key=lambda r: (r["role"] != "master", r["first_seen_s"], r["pid"]))

@@ -43,10 +43,16 @@ def cooldown_end_mb(series: MemorySeries) -> float | None:
 
 
 def noise_floor_mb(series: MemorySeries, baseline: float) -> float:
-    """Smallest growth that counts: 2 MB, 2 % of the baseline, or 3 robust standard
-    deviations of the baseline's own wobble, whichever is largest."""
+    """Smallest growth of the service that counts (``noise_floor_of`` its baseline)."""
     _, values = series.points("baseline")
-    wobble = mad(values) or 0.0
+    return noise_floor_of(values, baseline)
+
+
+def noise_floor_of(baseline_values: list[float], baseline: float) -> float:
+    """Smallest growth that counts: 2 MB, 2 % of the baseline, or 3 robust standard
+    deviations of the baseline's own wobble, whichever is largest (for the service, or
+    for one of its processes)."""
+    wobble = mad(baseline_values) or 0.0
     return max(NEGLIGIBLE_GROWTH_MB, NEGLIGIBLE_GROWTH_SHARE * baseline, NOISE_SIGMAS * wobble)
 
 

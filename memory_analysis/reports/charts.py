@@ -75,16 +75,23 @@ def _shade_phases(axes: Any, phases: dict[str, Any]) -> None:
                      zorder=0, label=name)
 
 
+def _memory_points(samples: list[dict[str, Any]], metric: str | None
+                   ) -> list[tuple[float, float]]:
+    """(t, MB) of each sample that has the service's memory by ``metric``."""
+    points = []
+    for sample in samples:
+        mb = memory_of(sample, metric)
+        if mb is not None:
+            points.append((sample["t"], mb))
+    return points
+
+
 def memory_timeline(samples: list[dict[str, Any]], report: dict[str, Any],
                     path: str | Path | IO[str]) -> None:
     """The service's memory over the run, as the comprehensive ``report`` judged it."""
     memory = report.get("memory") or {}
     metric = memory.get("metric")
-    points: list[tuple[float, float]] = []
-    for sample in samples:
-        mb = memory_of(sample, metric)
-        if mb is not None:
-            points.append((sample["t"], mb))
+    points = _memory_points(samples, metric)
     figure, (axes,) = _figure()
     _shade_phases(axes, report.get("phases") or {})
     if points:
@@ -195,8 +202,7 @@ def overlay(runs: list[tuple[str, list[dict[str, Any]], dict[str, Any]]],
     figure, (axes,) = _figure()
     for name, samples, report in runs:
         metric = (report.get("memory") or {}).get("metric")
-        points = [(s["t"], memory_of(s, metric)) for s in samples]
-        kept = [(t, mb) for t, mb in points if mb is not None]
+        kept = _memory_points(samples, metric)
         axes.plot([t for t, _ in kept], [mb for _, mb in kept], linewidth=1.5,
                   label=f"{name}: peak {(report.get('memory') or {}).get('peak_mb') or 0:,.1f} MB")
     axes.set_xlabel("seconds since each run's monitor started")

@@ -24,6 +24,13 @@ text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:
 """
 
 
+def _page(title: str, body: str) -> str:
+    """A whole page: ``title`` (escaped here) as its title and heading, ``body`` markup."""
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>"
+            f"<h1>{_e(title)}</h1>{body}</body></html>\n")
+
+
 def _e(value: Any) -> str:
     return html.escape("-" if value is None else str(value), quote=True)
 
@@ -175,11 +182,9 @@ def render(report: dict[str, Any], load: dict[str, Any] | None,
                                         (report.get("config") or {}).items()])),
     ]
     body = "".join(f"<h2>{_e(name)}</h2>{content}" for name, content in sections)
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>"
-            f"<h1>{_e(title)}</h1><p>{_e(report.get('end_reason'))}, "
-            f"{'complete' if report.get('complete') else 'incomplete'}; "
-            f"suite {_e(report.get('version'))}</p>{body}</body></html>\n")
+    return _page(title, f"<p>{_e(report.get('end_reason'))}, "
+                 f"{'complete' if report.get('complete') else 'incomplete'}; "
+                 f"suite {_e(report.get('version'))}</p>{body}")
 
 
 def render_comparison(comparison: dict[str, Any], chart: str) -> str:
@@ -195,12 +200,10 @@ def render_comparison(comparison: dict[str, Any], chart: str) -> str:
     summary = (f"<p>The bigger peak: <b>{_e(bigger)}</b>.</p>" if bigger
                else "<p>Both peaks are the same.</p>")
     title = f"Comparison: {a} and {b}"
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>"
-            f"<h1>{_e(title)}</h1>{summary}"
-            + _table(["verdict", a, b], verdicts)
-            + _table(["figure", a, b, "change", "change %", "unit"], rows)
-            + f'<div class="chart">{chart}</div></body></html>\n')
+    return _page(title, summary
+                 + _table(["verdict", a, b], verdicts)
+                 + _table(["figure", a, b, "change", "change %", "unit"], rows)
+                 + f'<div class="chart">{chart}</div>')
 
 
 def render_load(load: dict[str, Any], chart: str) -> str:
@@ -220,9 +223,7 @@ def render_load(load: dict[str, Any], chart: str) -> str:
             + f'<div class="chart">{chart}</div>'
             + _list(load.get("warnings") or [])
             + _table(["option", "value"], [[_e(k), _e(v)] for k, v in config.items()]))
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>"
-            f"<h1>{_e(title)}</h1>{body}</body></html>\n")
+    return _page(title, body)
 
 
 def write_load_page(load: dict[str, Any], path: str) -> None:

@@ -47,6 +47,13 @@ def draw_pictures(directory: Path, samples: list[dict[str, Any]], report: dict[s
         return f"the charts could not be drawn: {type(exc).__name__}: {exc}"
 
 
+def _read_run(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A run's comprehensive report and its monitor's report (empty when missing)."""
+    report = read_json(folder / REPORT_FILE, expect_tool="memory_analysis_runner")
+    monitor = read_json(folder / MONITOR_FILE) if (folder / MONITOR_FILE).is_file() else {}
+    return report, monitor
+
+
 def rebuild(directory: str | Path) -> list[Path]:
     """Draw the pictures of the run in ``directory`` again from its JSON files. A run
     whose runner was killed outright (``kill -9``) left only the tools' files: they are
@@ -58,8 +65,7 @@ def rebuild(directory: str | Path) -> list[Path]:
             raise BadInput(f"no {REPORT_FILE} in {folder}, nor a monitor's report to "
                            "build one from: give the output directory of a run")
         write_json_atomic(folder / REPORT_FILE, merge_left_behind(folder))
-    report = read_json(folder / REPORT_FILE, expect_tool="memory_analysis_runner")
-    monitor = read_json(folder / MONITOR_FILE) if (folder / MONITOR_FILE).is_file() else {}
+    report, monitor = _read_run(folder)
     load = read_json(folder / LOAD_FILE) if (folder / LOAD_FILE).is_file() else None
     reports = {step["file"]: read_json(folder / step["file"])
                for step in (report.get("timeline") or {}).get("steps") or []
@@ -81,9 +87,7 @@ def compare_runs(first: str | Path, second: str | Path, output_dir: str | Path
         if not (directory / REPORT_FILE).is_file():
             raise BadInput(f"no {REPORT_FILE} in {directory}: give the output directories "
                            "of two runs")
-        report = read_json(directory / REPORT_FILE, expect_tool="memory_analysis_runner")
-        monitor = read_json(directory / MONITOR_FILE) \
-            if (directory / MONITOR_FILE).is_file() else {}
+        report, monitor = _read_run(directory)
         runs.append((str(directory), monitor.get("samples") or [], report))
     result = compare(runs[0][2], runs[1][2], (runs[0][0], runs[1][0]))
     out = Path(output_dir)
