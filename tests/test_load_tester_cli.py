@@ -11,6 +11,7 @@ import psutil
 import pytest
 from loadgen_helpers import (
     CountingServer,
+    MisbehavingServer,
     endpoint_counts,
     free_port,
     load,
@@ -171,8 +172,48 @@ def test_service_dying_mid_test_counts_connection_errors(tmp_path):
     assert report["complete"] is True and report["end_reason"] == "duration"
     errors = report["errors"]
     assert errors.get("connection_refused", 0) > 0, errors
-    assert set(errors) <= {"connection_refused", "connection_reset"}
+    assert set(errors) <= {"connection_refused", "connection_reset", "connection_closed"}
     assert report["totals"]["successes"] <= served
+
+
+def _one_get(tmp_path):
+    scenario = tmp_path / "one.json"
+    scenario.write_text('{"endpoints": [{"name": "item", "path": "/item"}]}')
+    return str(scenario)
+
+
+def test_resets_and_timeouts_are_counted_as_the_server_saw_them(tmp_path):
+    # every 10th request's connection reset, every 10k+5th answered after --timeout:
+    # nothing may be retried unseen, so the report's counts are the server's
+    with MisbehavingServer(reset_every=10, slow_every=10, slow_offset=5) as srv:
+        result = run_tester("--url", srv.url, "--users", "10", "--requests", "30",
+                            "--timeout", "1", "--scenario", _one_get(tmp_path), "-q",
+                            cwd=tmp_path)
+        seen = srv.counts()
+    assert result.returncode == 0, result.stderr
+    report = load(tmp_path / "load_test_results.json")
+    totals, errors = report["totals"], report["errors"]
+    assert totals["requests"] == seen["received"], (totals, errors, seen)
+    assert errors.get("connection_reset") == seen["resets"], (errors, seen)
+    assert errors.get("timeout") == seen["slow"], (errors, seen)
+    assert totals["failures"] == seen["resets"] + seen["slow"], (totals, errors, seen)
+    assert set(errors) == {"connection_reset", "timeout"}
+    assert seen["received"] == 300 and seen["resets"] == 30 and seen["slow"] == 30, seen
+
+
+def test_a_connection_closed_without_a_whole_answer_is_connection_closed(tmp_path):
+    # every 7th closed with no answer, every other 5th closed halfway through the body
+    with MisbehavingServer(close_every=7, cut_every=5) as srv:
+        result = run_tester("--url", srv.url, "--users", "5", "--requests", "28",
+                            "--scenario", _one_get(tmp_path), "-q", cwd=tmp_path)
+        seen = srv.counts()
+    assert result.returncode == 0, result.stderr
+    report = load(tmp_path / "load_test_results.json")
+    closed = seen["closes"] + seen["cuts"]
+    assert report["totals"]["requests"] == seen["received"], (report["totals"], seen)
+    assert report["errors"] == {"connection_closed": closed}, (report["errors"], seen)
+    assert report["totals"]["failures"] == closed
+    assert seen["received"] == 140 and seen["closes"] == 20 and seen["cuts"] == 24, seen
 
 
 def test_open_model_holds_the_rate(server, tmp_path):

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import psutil
+from aiohttp.http_exceptions import ContentLengthError, TransferEncodingError
 from yarl import URL
 
 from memory_analysis.errors import RunFailed
@@ -44,10 +45,17 @@ RENDER_CACHE = 4096
 
 _REFUSED = {errno.ECONNREFUSED}
 _RESET = {errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED}
+#: what aiohttp puts under a ClientPayloadError when the connection ended before the
+#: announced body (Content-Length, or the last chunk) had arrived
+_CUT_SHORT = (ContentLengthError, TransferEncodingError)
 
 
 def classify_error(exc: BaseException) -> str:
-    """The report's error class for an exception raised by a request."""
+    """The report's error class for an exception raised by a request.
+
+    ``connection_reset``: a TCP reset (ECONNRESET, EPIPE, ECONNABORTED);
+    ``connection_closed``: the server closed the connection (FIN) without an answer, or
+    before the whole body had arrived; ``connection_refused``: nothing listening."""
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
         return "timeout"
     dns_error = getattr(aiohttp, "ClientConnectorDNSError", None)
@@ -62,8 +70,11 @@ def classify_error(exc: BaseException) -> str:
         if os_error.errno in _RESET:
             return "connection_reset"
         return "other"
-    if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError,
-                        ConnectionResetError, BrokenPipeError)):
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "connection_closed"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "connection_closed" if isinstance(exc.__cause__, _CUT_SHORT) else "other"
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError)):
         return "connection_reset"
     reset_error = getattr(aiohttp, "ClientConnectionResetError", None)
     if reset_error is not None and isinstance(exc, reset_error):
@@ -73,6 +84,24 @@ def classify_error(exc: BaseException) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return "connection_refused"
     return "other"
+
+
+def no_retries(session: aiohttp.ClientSession) -> None:
+    """Turn off aiohttp's silent retry, so every attempt is one request in the report.
+
+    aiohttp (3.10 and later) sends an idempotent request (GET, HEAD, PUT, DELETE, ...) a
+    second time when its connection was reset or closed, and says nothing: the report
+    would hide a failure the service caused and count fewer requests than the service
+    received. There is no public switch (aio-libs/aiohttp#10790); the private attribute
+    ``_retry_connection`` (aiohttp 3.11 and later) is the only one, so aiohttp is pinned
+    to the versions tested, and a version without it stops the run rather than retrying.
+    """
+    if not isinstance(getattr(session, "_retry_connection", None), bool):
+        raise RunFailed(f"aiohttp {aiohttp.__version__} has no ClientSession."
+                        "_retry_connection switch, so its silent retries cannot be turned "
+                        "off: install the aiohttp versions memory_analysis_requirements.txt "
+                        "names.")
+    session._retry_connection = False
 
 
 async def preflight(url: str, timeout_s: float) -> None:
@@ -398,6 +427,7 @@ class Engine:
         async with aiohttp.ClientSession(connector=connector, timeout=timeout,
                                          cookie_jar=aiohttp.DummyCookieJar(),
                                          auto_decompress=False) as session:
+            no_retries(session)
             self.session = session
             cpu_start = time.process_time()
             self.start = time.perf_counter()

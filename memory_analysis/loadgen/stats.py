@@ -13,7 +13,8 @@ from typing import Any
 
 from memory_analysis.loadgen.histogram import LatencyHistogram
 
-ERROR_CLASSES = ("timeout", "connection_refused", "connection_reset", "dns", "other")
+ERROR_CLASSES = ("timeout", "connection_refused", "connection_reset", "connection_closed", "dns",
+                 "other")
 
 
 class EndpointStats:
