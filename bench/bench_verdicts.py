@@ -33,7 +33,7 @@ from corpus import DEFAULT_RUN, QUICK_RUN, Case, healthy_cases, leak_cases  # no
 # What the verdict's "too short to tell" asks for on the noisier services.
 LONG_RUN = {"baseline_s": 30.0, "load_s": 300.0, "cooldown_s": 60.0}
 
-from memory_analysis.analysis import analyze  # noqa: E402
+from memory_analysis.analysis.analyze import analyze  # noqa: E402
 
 
 def judge(case: Case) -> dict:

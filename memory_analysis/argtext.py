@@ -9,10 +9,10 @@ fault.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 
 def number(value: float) -> str:
     """``value`` as exact positional decimal text: 1e-05 -> "0.00001", 30.0 -> "30"."""
+    from decimal import Decimal  # only the runner writes command lines; tools start lean
+
     text = format(Decimal(repr(float(value))), "f")
     return text[:-2] if text.endswith(".0") else text

@@ -7,7 +7,8 @@ import math
 import pytest
 from analysis_series import flat, linear, samples, saturating
 
-from memory_analysis.analysis import analyze, load_catalogs
+from memory_analysis.analysis.analyze import analyze
+from memory_analysis.analysis.catalogs import load_catalogs
 from memory_analysis.analysis.limits import find_plan
 
 PHASE_KEYS = {"start_t", "end_t", "samples", "memory_mb", "system_percent"}

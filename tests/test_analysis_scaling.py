@@ -7,7 +7,7 @@ import math
 
 from corpus import Case, Noise, held_per_user, per_user, warmup
 
-from memory_analysis.analysis import analyze
+from memory_analysis.analysis.analyze import analyze
 from memory_analysis.analysis.scaling import choose_shape, scaling_verdict, step_levels
 
 

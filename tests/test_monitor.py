@@ -269,7 +269,10 @@ def test_fast_interval_keeps_schedule(memhog, tmp_path):
     reads = report["reads"]
     assert reads["status"]["count"] >= len(times)
     assert reads["smaps_rollup"]["interval_s"] == 1.0
-    assert reads["smaps_rollup"]["count"] == pytest.approx(3, abs=1)
+    rollups = reads["smaps_rollup"]
+    assert rollups["count"] + rollups["unchanged"] == pytest.approx(3, abs=1)
+    # The idle process's pages did not change after the first walk: not walked again.
+    assert rollups["count"] >= 1 and rollups["unchanged"] >= 1
     target = report["target"]
     assert target["pid"] == hog.pid and target["is_python"] is True
     assert any("memhog.py" in part for part in target["cmdline"])
@@ -406,3 +409,28 @@ def test_service_total_is_not_moved_by_other_processes_sharing_its_files(memhog,
     assert abs(alone["tree_service_mb"] - crowded["tree_service_mb"]) < 0.3  # ...this is not
     # Between the private memory and the RSS, like PSS.
     assert alone["uss_mb"] < alone["tree_service_mb"] <= alone["tree_rss_mb"]
+
+
+def test_pss_is_walked_again_only_when_the_trees_pages_changed(memhog):
+    """smaps_rollup is the monitor's dearest read: an idle tree is not walked again, but
+    any fault or RSS change in any process of it (here a new allocation) is."""
+    from memory_analysis.monitor.sampler import TreeSampler
+
+    hog = memhog()
+    hog.send("fork 2")
+    fds_before = len(os.listdir("/proc/self/fd"))
+    sampler = TreeSampler(hog.pid, pss_interval=1.0)
+    try:
+        first = sampler.sample(0.0)
+        assert sampler.counts.smaps_rollup == 3 and first["children"] == 2
+        sampler.sample(1.0)
+        assert sampler.counts.smaps_rollup_unchanged == 3  # idle: nothing walked again
+        hog.send("alloc 20")
+        grown = sampler.sample(2.0)
+        assert sampler.counts.smaps_rollup == 6  # the whole tree, once more
+        assert grown["tree_pss_mb"] - first["tree_pss_mb"] == pytest.approx(20, abs=2)
+        # Each process's status and stat stay open between ticks, and are let go of.
+        assert len(os.listdir("/proc/self/fd")) == fds_before + 2 * 3
+    finally:
+        sampler.close()
+    assert len(os.listdir("/proc/self/fd")) == fds_before

@@ -12,8 +12,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from memory_analysis.agent import CONTROL_FILE, ENV_DIR, ENV_INTERVAL, INJECT_DIR
 from memory_analysis.errors import BadInput
 from memory_analysis.reports.jsonio import write_json_atomic
@@ -49,6 +47,8 @@ def read_component_map(path: str | os.PathLike[str]) -> dict[str, list[str]]:
     try:
         data = json.loads(text)
     except ValueError:
+        import yaml  # only for a map that is not JSON: the monitor starts without it
+
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:

@@ -1,6 +1,6 @@
 """The whole verdict in one call: samples and load figures in, report blocks out.
 
-    from memory_analysis.analysis import analyze
+    from memory_analysis.analysis.analyze import analyze
     blocks = analyze(samples, load_test, {"service_cgroup": False, "tree_metric": "pss"})
     report.update(blocks)  # phases, memory, assessment, recommendations, breakdown
 

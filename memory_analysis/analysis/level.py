@@ -40,15 +40,7 @@ from memory_analysis.analysis.thresholds import (
     RECOVERY_SAFE_PERCENT,
     shown,
 )
-
-ORDER = ("critical", "warning", "safe")
-
-
-def at_or_above(level: str | None, threshold: str) -> bool:
-    """True when ``level`` is ``threshold`` or worse ("unknown" is neither)."""
-    if level not in ORDER:
-        return False
-    return ORDER.index(level) <= ORDER.index(threshold)
+from memory_analysis.levels import ORDER
 
 
 def held_matters(held_mb: float | None, limit_mb: float | None) -> bool:

@@ -7,10 +7,10 @@ turns exceptions into messages; no traceback reaches a user for a foreseeable er
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import click
@@ -66,7 +66,7 @@ def run_command(command: click.Command, prog: str, args: Sequence[str] | None = 
 def invoked_as(prog: str) -> str:
     """The name the user typed: ``memory-analysis`` when run as an installed command,
     else ``prog`` (the top-level file's name, also for ``python -m``)."""
-    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     if not name or name.endswith(".py") or name.startswith("-"):
         return prog
     return name

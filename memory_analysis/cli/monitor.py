@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
-from pathlib import Path
 
 import click
 
-from memory_analysis.analysis.level import at_or_above
 from memory_analysis.cli.common import (
     entry_point,
     exit_code_for_report,
@@ -17,13 +16,29 @@ from memory_analysis.cli.common import (
     with_agent_options,
 )
 from memory_analysis.errors import BadInput, ThresholdBroken
-from memory_analysis.monitor.session import FINISH_SIGNAL, MonitorConfig, MonitorSession
-from memory_analysis.reports import charts
+from memory_analysis.levels import at_or_above
+from memory_analysis.monitor.session import (
+    FINISH_SIGNAL,
+    MonitorConfig,
+    MonitorSession,
+    MonitorView,
+)
 from memory_analysis.reports.jsonio import check_writable, read_json
-from memory_analysis.reports.monitor_console import LiveView, PlainView, QuietView
 from memory_analysis.signals import StopSignal
 
 PROG = "memory_monitor.py"
+
+
+def _view(quiet: bool, interval: float) -> MonitorView:
+    """The presenter for this terminal. Imported when chosen: a quiet run (how the runner
+    starts the monitor) loads no presentation code, a plain one no rich."""
+    from memory_analysis.reports import monitor_console
+
+    if quiet:
+        return monitor_console.QuietView()
+    if sys.stdout.isatty():
+        return monitor_console.LiveView()
+    return monitor_console.PlainView(every_s=max(interval, 1.0))
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -67,13 +82,7 @@ def command(pid: int | None, include_children: bool, interval: float, duration: 
         if not plot.lower().endswith(".png"):
             raise BadInput(f"--plot draws a PNG file: give a name ending in .png (got {plot!r})")
         check_writable(plot)
-    view: QuietView | LiveView | PlainView
-    if quiet:
-        view = QuietView()
-    elif sys.stdout.isatty():
-        view = LiveView()
-    else:
-        view = PlainView(every_s=max(interval, 1.0))
+    view = _view(quiet, interval)
     with StopSignal((signal.SIGINT, signal.SIGTERM, FINISH_SIGNAL)) as stop:
         session = MonitorSession(config, view, stop)
         try:
@@ -81,6 +90,8 @@ def command(pid: int | None, include_children: bool, interval: float, duration: 
         finally:
             view.close()
     if plot is not None:  # from the file written: it holds the samples
+        from memory_analysis.reports import charts
+
         charts.monitor_timeline(read_json(output, expect_tool="memory_monitor"), plot)
         if not quiet:
             click.echo(f"Chart written: {plot}")
@@ -99,11 +110,13 @@ def command(pid: int | None, include_children: bool, interval: float, duration: 
               help="Where the chart goes. Default: the report's name with .png.")
 def plot_command(report: str, output: str | None) -> int:
     """Draw a monitor report (memory_analysis.json) as a PNG chart."""
-    target = output or str(Path(report).with_suffix(".png"))
+    target = output or os.path.splitext(report)[0] + ".png"
     if not target.lower().endswith(".png"):
         raise BadInput(f"--output draws a PNG file: give a name ending in .png (got {target!r})")
     data = read_json(report, expect_tool="memory_monitor")
     check_writable(target)
+    from memory_analysis.reports import charts
+
     charts.monitor_timeline(data, target)
     click.echo(target)
     return 0

@@ -7,7 +7,6 @@ import sys
 import click
 from click.core import ParameterSource
 
-from memory_analysis.analysis.level import at_or_above
 from memory_analysis.cli.common import (
     entry_point,
     exit_code_for_report,
@@ -17,6 +16,7 @@ from memory_analysis.cli.common import (
     with_request_options,
 )
 from memory_analysis.errors import BadInput, ThresholdBroken
+from memory_analysis.levels import at_or_above
 from memory_analysis.reports.runner_console import PlainRunnerView, QuietRunnerView, RichRunnerView
 from memory_analysis.runner.config import QUICK, RunnerConfig
 from memory_analysis.runner.pictures import compare_runs, rebuild

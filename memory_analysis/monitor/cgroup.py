@@ -2,13 +2,16 @@
 
 Inside a container /proc/meminfo describes the host; the limit that matters is the
 memory cgroup's. Working set = usage - inactive file pages, the figure Kubernetes
-evicts on. Sizes in bytes.
+evicts on. Sizes in bytes. The files are read on every tick, so they stay open and are
+re-read from their start (see ``procfs.OpenFile``).
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+
+from memory_analysis.monitor.procfs import OpenFile
 
 # Limits at or above this are "no limit" (v1 writes PAGE_COUNTER_MAX, about 2**63).
 _UNLIMITED = 1 << 60
@@ -23,12 +26,11 @@ class CgroupReading:
     oom_kills: int
 
 
-def _read_int(path: str) -> int | None:
-    try:
-        with open(path, "rb") as handle:
-            text = handle.read().strip()
-    except OSError:
+def _int(text: bytes | None) -> int | None:
+    """A file holding one number ("max": no limit)."""
+    if text is None:
         return None
+    text = text.strip()
     if text == b"max":
         return None
     try:
@@ -37,18 +39,21 @@ def _read_int(path: str) -> int | None:
         return None
 
 
-def _read_keyed(path: str) -> dict[str, int]:
-    """Files of 'key value' lines: memory.stat, memory.events, memory.oom_control."""
-    values: dict[str, int] = {}
-    try:
-        with open(path, "rb") as handle:
-            for line in handle:
-                parts = line.split()
-                if len(parts) == 2 and parts[1].isdigit():
-                    values[parts[0].decode()] = int(parts[1])
-    except OSError:
-        pass
-    return values
+def _keyed(text: bytes | None, key: bytes) -> int | None:
+    """The value of ``key`` in a file of 'key value' lines (memory.stat, memory.events,
+    memory.oom_control), found without splitting the whole file."""
+    if text is None:
+        return None
+    start = 0
+    while True:
+        at = text.find(key + b" ", start)
+        if at < 0:
+            return None
+        if at == 0 or text[at - 1] == 0x0A:  # at a line start, not inside another key
+            end = text.find(b"\n", at)
+            value = text[at + len(key) + 1:end if end >= 0 else len(text)].strip()
+            return int(value) if value.isdigit() else None
+        start = at + 1
 
 
 def _mounts() -> tuple[dict[str, tuple[str, str]], tuple[str, str] | None]:
@@ -82,12 +87,13 @@ def _join(mount: tuple[str, str], path: str) -> str:
 
 
 class MemoryCgroup:
-    """A memory cgroup directory, v1 or v2, read on demand."""
+    """A memory cgroup directory, v1 or v2, read on demand through files kept open."""
 
     def __init__(self, directory: str, version: int, top: str) -> None:
         self.directory = directory
         self.version = version
         self._top = top  # the mount point: limits are looked up to here
+        self._files: dict[str, OpenFile | None] = {}
 
     @classmethod
     def of_process(cls, pid: int) -> MemoryCgroup | None:
@@ -115,15 +121,31 @@ class MemoryCgroup:
                 return cls(directory, 2, v2_mount[1])
         return None
 
-    def _file(self, name: str) -> str:
-        return os.path.join(self.directory, name)
+    def _text(self, path: str) -> bytes | None:
+        """The file's contents; None when it cannot be read (absent on this kernel, or
+        the group is gone). A file that could not be opened is not tried again."""
+        if path not in self._files:
+            try:
+                self._files[path] = OpenFile(path, 8192)
+            except OSError:
+                self._files[path] = None
+        file = self._files[path]
+        if file is None:
+            return None
+        try:
+            return file.read()
+        except OSError:
+            return None
+
+    def _file(self, name: str) -> bytes | None:
+        return self._text(f"{self.directory}/{name}")
 
     def _v2_limit(self) -> int | None:
         # The tightest memory.max from this group up to the mount point.
         limit = None
         directory = self.directory
         while directory.startswith(self._top) and directory != self._top:
-            value = _read_int(os.path.join(directory, "memory.max"))
+            value = _int(self._text(os.path.join(directory, "memory.max")))
             if value is not None and (limit is None or value < limit):
                 limit = value
             directory = os.path.dirname(directory)
@@ -132,24 +154,32 @@ class MemoryCgroup:
     def read(self) -> CgroupReading | None:
         """Current figures; None when the group has gone."""
         if self.version == 1:
-            usage = _read_int(self._file("memory.usage_in_bytes"))
+            usage = _int(self._file("memory.usage_in_bytes"))
             if usage is None:
                 return None
-            stat = _read_keyed(self._file("memory.stat"))
-            inactive = stat.get("total_inactive_file", stat.get("inactive_file", 0))
-            limit = stat.get("hierarchical_memory_limit") or _read_int(
+            stat = self._file("memory.stat")
+            inactive = _keyed(stat, b"total_inactive_file")
+            if inactive is None:
+                inactive = _keyed(stat, b"inactive_file")
+            limit = _keyed(stat, b"hierarchical_memory_limit") or _int(
                 self._file("memory.limit_in_bytes"))
-            peak = _read_int(self._file("memory.max_usage_in_bytes"))
-            oom_kills = _read_keyed(self._file("memory.oom_control")).get("oom_kill", 0)
+            peak = _int(self._file("memory.max_usage_in_bytes"))
+            oom_kills = _keyed(self._file("memory.oom_control"), b"oom_kill")
         else:
-            usage = _read_int(self._file("memory.current"))
+            usage = _int(self._file("memory.current"))
             if usage is None:
                 return None
-            inactive = _read_keyed(self._file("memory.stat")).get("inactive_file", 0)
+            inactive = _keyed(self._file("memory.stat"), b"inactive_file")
             limit = self._v2_limit()
-            peak = _read_int(self._file("memory.peak"))
-            oom_kills = _read_keyed(self._file("memory.events")).get("oom_kill", 0)
+            peak = _int(self._file("memory.peak"))
+            oom_kills = _keyed(self._file("memory.events"), b"oom_kill")
         if limit is not None and limit >= _UNLIMITED:
             limit = None
-        return CgroupReading(usage=usage, working_set=max(usage - inactive, 0), limit=limit,
-                             peak=peak, oom_kills=oom_kills)
+        return CgroupReading(usage=usage, working_set=max(usage - (inactive or 0), 0),
+                             limit=limit, peak=peak, oom_kills=oom_kills or 0)
+
+    def close(self) -> None:
+        for file in self._files.values():
+            if file is not None:
+                file.close()
+        self._files.clear()

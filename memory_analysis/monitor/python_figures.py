@@ -14,7 +14,6 @@ import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from memory_analysis.monitor import procfs
@@ -34,7 +33,7 @@ class _Seen:
 
 @dataclass
 class AgentReader:
-    directory: Path
+    directory: str
     _seen: dict[int, _Seen] = field(default_factory=dict)
 
     def read(self, pids: Iterable[int]) -> dict[str, Any] | None:
@@ -59,7 +58,7 @@ class AgentReader:
                 return
         # An agent names its file by the PID it knows itself by: inside a container,
         # not the one seen from here.
-        path = self.directory / f"{seen.own_pid or pid}.json"
+        path = os.path.join(self.directory, f"{seen.own_pid or pid}.json")
         try:
             mtime = os.stat(path).st_mtime_ns
         except OSError:

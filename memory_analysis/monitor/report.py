@@ -8,9 +8,9 @@ memory stays flat however long it runs and however many processes each sample li
 
 from __future__ import annotations
 
+import os
 from array import array
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from memory_analysis.analysis.stats import percentile, summarize
@@ -109,11 +109,11 @@ class MonitorSummary:
         return summary
 
 
-def stream_path_for(report_path: str | Path) -> Path:
+def stream_path_for(report_path: str | os.PathLike[str]) -> str:
     """The JSON-Lines file beside a report: memory_analysis.json ->
     memory_analysis.samples.jsonl."""
-    path = Path(report_path)
-    return path.with_name(path.stem + ".samples.jsonl")
+    stem, _ = os.path.splitext(os.fspath(report_path))
+    return stem + ".samples.jsonl"
 
 
 def write_report(path: str, report: dict[str, Any], encoded_samples: Iterable[str]) -> None:

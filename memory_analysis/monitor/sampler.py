@@ -1,10 +1,11 @@
 """One sample of system memory, a process tree, and its memory cgroup.
 
 Cheap reads (/proc/PID/status, /proc/PID/stat, /proc/meminfo, cgroup files) run on
-every tick. Two reads cost more and run every ``pss_interval`` seconds: smaps_rollup,
-which gives PSS and USS but locks the target's memory map while the kernel walks it, and
-the scan of the whole process table that finds new descendants (known descendants are
-re-read on every tick, and leave the tree as soon as they exit). Between two reads each
+every tick, through files kept open (``procfs.OpenFile``). Two reads cost more and run
+every ``pss_interval`` seconds: smaps_rollup, which gives PSS and USS but locks the
+target's memory map while the kernel walks it, and the scan of the whole process table
+that finds new descendants (known descendants are re-read on every tick, and leave the
+tree as soon as they exit). Between two reads each
 process's PSS and USS are carried forward by the change in its RSS, so the tree total
 still moves at the sampling rate. All figures leave here in MB (2**20 bytes).
 """
@@ -26,9 +27,21 @@ def _mb(value: int | None) -> float | None:
     return None if value is None else round(value / MB, 3)
 
 
-def read_system() -> dict[str, float]:
+class SystemReader:
+    """System memory from /proc/meminfo, kept open."""
+
+    def __init__(self) -> None:
+        self._file = procfs.OpenFile("/proc/meminfo", 8192)
+
+    def read(self) -> dict[str, float]:
+        return system_figures(procfs.parse_meminfo(self._file.read()))
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def system_figures(info: dict[str, int]) -> dict[str, float]:
     """System memory. ``used`` is total minus available: what new allocations cannot get."""
-    info = procfs.read_meminfo()
     total = info.get("MemTotal", 0)
     available = info.get("MemAvailable", info.get("MemFree", 0))
     swap_used = info.get("SwapTotal", 0) - info.get("SwapFree", 0)
@@ -73,10 +86,14 @@ class _Rollup:
     pss: int
     uss: int
     rss_at_read: int
+    # The process's RSS counters and page faults at the read: while none of them moves,
+    # its pages are the ones that were read (see ``TreeSampler._pages_changed``).
+    fingerprint: tuple[int, ...]
     anon_shmem: int | None  # PSS of anonymous + shared-memory pages
     rss_anon_shmem_at_read: int
-    # PSS by kind at the read (not carried forward): anonymous, file-backed, shared memory.
-    by_kind: tuple[int | None, int | None, int | None] = (None, None, None)
+    # PSS by kind at the read, in MB (not carried forward): anonymous, file-backed,
+    # shared memory.
+    by_kind_mb: tuple[float | None, float | None, float | None] = (None, None, None)
 
     def pss_now(self, rss: int) -> int:
         return max(self.pss + rss - self.rss_at_read, 0)
@@ -105,12 +122,18 @@ def service_total(anon_shmem: list[int | None], rss_file: list[int]) -> int | No
     return sum(part for part in anon_shmem if part is not None) + max(rss_file, default=0)
 
 
+def _fingerprint(status: procfs.Status, stat: procfs.Stat | None) -> tuple[int, ...]:
+    return (status.rss, status.rss_anon, status.rss_file, status.rss_shmem,
+            stat.faults if stat is not None else -1)
+
+
 @dataclass
 class ReadCounts:
     """How often each kind of read ran, for the report."""
 
     status: int = 0
     smaps_rollup: int = 0
+    smaps_rollup_unchanged: int = 0  # not read again: the process's pages had not changed
     process_scan: int = 0
 
 
@@ -131,14 +154,30 @@ class TreeSampler:
     pss_readable: bool = True
 
     def __post_init__(self) -> None:
-        self._start_ticks = procfs.read_stat(self.pid).start_ticks
+        """ProcessGone when the target does not exist."""
+        self._files: dict[int, procfs.ProcessFiles] = {self.pid: procfs.ProcessFiles(self.pid)}
+        self._start_ticks = self._files[self.pid].stat().start_ticks
         self._rollups: dict[int, _Rollup] = {}
         self._cpu_prev: dict[int, tuple[int, float]] = {}
         self._helpers: dict[int, bool] = {}  # PID -> started by multiprocessing for itself
         self._next_deep_at = float("-inf")
         self._members = [self.pid]
+        self._open_fds: int | None = None
 
-    def _refresh_rollup(self, pid: int, rss: int, anon_shmem_rss: int) -> None:
+    def _pages_changed(self, statuses: dict[int, procfs.Status],
+                       stats: dict[int, procfs.Stat]) -> bool:
+        """Whether any page of the tree may have changed since the last smaps_rollup:
+        a process joined or left, or one's RSS or fault count moved. PSS of one process
+        changes when another un-shares a page (copy on write), so any change re-reads
+        the whole tree; an idle tree is not walked again for nothing."""
+        if statuses.keys() != self._rollups.keys():
+            return True
+        return any(self._rollups[pid].fingerprint != _fingerprint(st, stats.get(pid))
+                   for pid, st in statuses.items())
+
+    def _refresh_rollup(self, pid: int, status: procfs.Status,
+                        stat: procfs.Stat | None) -> None:
+        rss, anon_shmem_rss = status.rss, status.rss_anon + status.rss_shmem
         try:
             rollup = procfs.read_smaps_rollup(pid)
         except PermissionError:
@@ -152,9 +191,10 @@ class TreeSampler:
         except ProcessGone:
             return
         self.counts.smaps_rollup += 1
-        self._rollups[pid] = _Rollup(rollup.pss, rollup.uss, rss, rollup.pss_anon_shmem,
-                                     anon_shmem_rss,
-                                     (rollup.pss_anon, rollup.pss_file, rollup.pss_shmem))
+        self._rollups[pid] = _Rollup(rollup.pss, rollup.uss, rss, _fingerprint(status, stat),
+                                     rollup.pss_anon_shmem, anon_shmem_rss,
+                                     (_mb(rollup.pss_anon), _mb(rollup.pss_file),
+                                      _mb(rollup.pss_shmem)))
 
     def _cpu_percent(self, pid: int, ticks: int, now: float) -> float | None:
         previous = self._cpu_prev.get(pid)
@@ -166,7 +206,7 @@ class TreeSampler:
 
     def sample(self, now: float) -> dict[str, Any]:
         """The target's and its tree's figures at monotonic time ``now``."""
-        status = procfs.read_status(self.pid)
+        status = self._files[self.pid].status()
         if status.zombie:
             raise ProcessGone(self.pid)
         deep = now >= self._next_deep_at
@@ -177,12 +217,12 @@ class TreeSampler:
             # read, done on the PSS schedule. In between, known members are re-read.
             stats = procfs.scan_processes()
             self.counts.process_scan += 1
-            self._members = [self.pid, *procfs.descendants(self.pid, stats)]
+            self._set_members([self.pid, *procfs.descendants(self.pid, stats)], stats)
         else:
             stats = {}
             for pid in self._members:
                 try:
-                    stats[pid] = procfs.read_stat(pid)
+                    stats[pid] = self._files[pid].stat()
                 except (ProcessGone, PermissionError):
                     if pid == self.pid:
                         raise ProcessGone(pid) from None
@@ -194,7 +234,7 @@ class TreeSampler:
         statuses = {self.pid: status}
         for child in members[1:]:
             try:
-                child_status = procfs.read_status(child)
+                child_status = self._files[child].status()
             except (ProcessGone, PermissionError):
                 continue
             if not child_status.zombie:
@@ -202,8 +242,11 @@ class TreeSampler:
         self.counts.status += len(statuses)
 
         if deep and self.pss_readable:
-            for pid, st in statuses.items():
-                self._refresh_rollup(pid, st.rss, st.rss_anon + st.rss_shmem)
+            if self._pages_changed(statuses, stats):
+                for pid, st in statuses.items():
+                    self._refresh_rollup(pid, st, stats.get(pid))
+            else:
+                self.counts.smaps_rollup_unchanged += len(statuses)
         # Forget processes that have gone, so their figures are not counted.
         for gone in set(self._rollups) - set(statuses):
             del self._rollups[gone]
@@ -211,6 +254,10 @@ class TreeSampler:
             del self._cpu_prev[gone]
         for gone in set(self._helpers) - set(statuses):
             del self._helpers[gone]
+        for gone in [pid for pid in self._files if pid not in statuses and pid != self.pid]:
+            self._files.pop(gone).close()
+            if gone in self._members:
+                self._members.remove(gone)
 
         tree_rss = sum(st.rss for st in statuses.values())
         tree_pss = None
@@ -237,10 +284,14 @@ class TreeSampler:
         processes = {str(pid): self._process_record(pid, st, self._role(pid, stats, wrapper))
                      for pid, st in statuses.items()}
         own = self._rollups.get(self.pid)
-        try:
-            open_fds: int | None = procfs.count_fds(self.pid)
-        except PermissionError:
-            open_fds = None
+        if deep:
+            # Descriptors come and go with connections, not by the millisecond: counted
+            # on the PSS schedule (listing /proc/PID/fd is four system calls).
+            try:
+                self._open_fds = procfs.count_fds(self.pid)
+            except PermissionError:
+                self._open_fds = None
+        open_fds = self._open_fds
         return {
             "pid": self.pid,
             "rss_mb": _mb(status.rss),
@@ -263,6 +314,30 @@ class TreeSampler:
             "tree_cpu_percent": tree_cpu,
             "processes": processes,
         }
+
+    def _set_members(self, members: list[int], stats: dict[int, procfs.Stat]) -> None:
+        """The tree as the last scan found it: files opened for processes that joined
+        (if still the process the scan saw), closed for those that left."""
+        for pid in members:
+            if pid in self._files:
+                continue
+            try:
+                files = procfs.ProcessFiles(pid)
+                if files.stat().start_ticks != stats[pid].start_ticks:
+                    files.close()  # the PID was taken by another process since the scan
+                    continue
+            except (ProcessGone, PermissionError):
+                continue
+            self._files[pid] = files
+        self._members = [pid for pid in members if pid in self._files]
+        for gone in [pid for pid in self._files if pid not in self._members]:
+            self._files.pop(gone).close()
+
+    def close(self) -> None:
+        """Close the files kept open (the target's too)."""
+        for files in self._files.values():
+            files.close()
+        self._files.clear()
 
     def _role(self, pid: int, stats: dict[int, procfs.Stat], wrapper: bool) -> str:
         """The target is the master and its descendants workers; but a target that is a
@@ -292,16 +367,16 @@ class TreeSampler:
         and USS carried forward from the last smaps_rollup like the totals; PSS by kind
         as of that read."""
         rollup = self._rollups.get(pid)
-        anon, file, shmem = rollup.by_kind if rollup else (None, None, None)
+        anon, file, shmem = rollup.by_kind_mb if rollup else (None, None, None)
         return {
             "name": status.name,
             "role": role,
             "rss_mb": _mb(status.rss),
             "pss_mb": _mb(rollup.pss_now(status.rss)) if rollup else None,
             "uss_mb": _mb(rollup.uss_now(status.rss)) if rollup else None,
-            "anon_mb": _mb(anon),
-            "file_mb": _mb(file),
-            "shmem_mb": _mb(shmem),
+            "anon_mb": anon,
+            "file_mb": file,
+            "shmem_mb": shmem,
         }
 
     @property

@@ -15,15 +15,12 @@ import os
 import signal
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
-import psutil
-
 from memory_analysis import __version__
-from memory_analysis.agent.control import read_component_map, write_control
 from memory_analysis.argtext import number
 from memory_analysis.errors import BadInput
+from memory_analysis.monitor import procfs
 from memory_analysis.monitor.alerts import AlertTracker
 from memory_analysis.monitor.cgroup import MemoryCgroup
 from memory_analysis.monitor.procfs import ProcessGone
@@ -36,10 +33,10 @@ from memory_analysis.monitor.report import (
     write_report,
 )
 from memory_analysis.monitor.sampler import (
+    SystemReader,
     TreeSampler,
     cgroup_sample,
     is_python_process,
-    read_system,
     reset_peak,
 )
 from memory_analysis.reports.jsonio import JsonLinesStream, check_writable, lines_at
@@ -95,17 +92,20 @@ class MonitorConfig:
                 raise BadInput(f"{name} needs --agent-dir: the directory the service's agent "
                                "reports to (its MEMORY_ANALYSIS_AGENT)")
         if self.components is not None:
+            from memory_analysis.agent.control import read_component_map  # see _agents
+
             read_component_map(self.components)
-        if self.agent_dir is not None and not Path(self.agent_dir).resolve().parent.is_dir():
-            raise BadInput(f"--agent-dir: no such directory {Path(self.agent_dir).parent}")
-        if self.pid is not None:
-            if self.pid <= 0 or not psutil.pid_exists(self.pid):
-                raise BadInput(f"no process with PID {self.pid}")
+        if self.agent_dir is not None:
+            parent = os.path.dirname(os.path.abspath(self.agent_dir))
+            if not os.path.isdir(parent):
+                raise BadInput(f"--agent-dir: no such directory {parent}")
+        if self.pid is not None and not procfs.process_exists(self.pid):
+            raise BadInput(f"no process with PID {self.pid}")
         check_writable(self.output)
 
     @property
     def stream_path(self) -> str:
-        return str(stream_path_for(self.output))
+        return stream_path_for(self.output)
 
     def to_args(self) -> list[str]:
         """This run as memory_monitor.py's command line (how the runner starts it)."""
@@ -136,23 +136,16 @@ class MonitorView(Protocol):
     def sampled(self, sample: dict[str, Any], status: dict[str, Any]) -> None: ...
     def alerted(self, alert: dict[str, Any]) -> None: ...
     def finished(self, report: dict[str, Any], files: list[str]) -> None: ...
+    def close(self) -> None: ...
 
 
 def describe_target(pid: int) -> dict[str, Any]:
     """Name, command line and user of the target, as far as they can be read."""
-    target: dict[str, Any] = {"pid": pid, "name": None, "cmdline": [], "username": None}
     try:
-        process = psutil.Process(pid)
-        with process.oneshot():
-            target["name"] = process.name()
-            target["username"] = process.username()
-            target["cmdline"] = process.cmdline()
-    except psutil.AccessDenied:
-        pass
-    except psutil.NoSuchProcess:
+        target = procfs.describe(pid)
+    except ProcessGone:
         raise BadInput(f"no process with PID {pid}") from None
-    target["is_python"] = is_python_process(pid)
-    return target
+    return {"pid": pid, **target, "is_python": is_python_process(pid)}
 
 
 class MonitorSession:
@@ -183,11 +176,15 @@ class MonitorSession:
                 raise BadInput(f"no process with PID {config.pid}") from None
         self.agents: AgentReader | None = None
         if config.agent_dir is not None and self.sampler is not None:
-            self.agents = AgentReader(Path(config.agent_dir))
+            # The agent's side of the suite is loaded only when asked for: a plain
+            # monitor starts without it (bench/RESULTS.md, the monitor's start-up).
+            from memory_analysis.agent.control import read_component_map, write_control
+
+            self.agents = AgentReader(config.agent_dir)
             components = read_component_map(config.components) if config.components else None
             try:
                 # Made if need be: the service may be started after the monitor.
-                Path(config.agent_dir).mkdir(exist_ok=True)
+                os.makedirs(config.agent_dir, exist_ok=True)
                 if config.tracemalloc or components:
                     write_control(config.agent_dir, tracemalloc=config.tracemalloc or None,
                                   components=components)
@@ -196,6 +193,7 @@ class MonitorSession:
                                f"{exc.strerror or exc}") from None
         # Without a target, the monitor's own cgroup: the container it runs in.
         self.cgroup = MemoryCgroup.of_process(config.pid if config.pid else os.getpid())
+        self.system = SystemReader()
         try:
             self.stream = JsonLinesStream(config.stream_path)
         except OSError as exc:
@@ -223,7 +221,7 @@ class MonitorSession:
         return {
             "t": round(t, 4),
             "time": round(self._start_wall + t, 4),
-            "system": read_system(),
+            "system": self.system.read(),
             "process": process,
             "cgroup": cgroup_sample(self.cgroup),
             # What the agents in the service's Python processes reported, by PID.
@@ -304,12 +302,22 @@ class MonitorSession:
                                "complete": report["complete"]})
             self.stream.close()
             self._stop_tracing()
+            self._close_files()
         self.view.finished(report, [self.config.output, self.config.stream_path])
         return report
+
+    def _close_files(self) -> None:
+        self.system.close()
+        if self.sampler is not None:
+            self.sampler.close()
+        if self.cgroup is not None:
+            self.cgroup.close()
 
     def _stop_tracing(self) -> None:
         """Tracing this run asked for stops with it: it slows the service."""
         if self.agents is not None and self.config.tracemalloc:
+            from memory_analysis.agent.control import write_control
+
             with contextlib.suppress(OSError):
                 write_control(self.agents.directory, tracemalloc=False)
 
@@ -334,7 +342,8 @@ class MonitorSession:
         if sampler is not None:
             reads["status"] = {"interval_s": self.config.interval, "count": sampler.counts.status}
             reads["smaps_rollup"] = {"interval_s": sampler.pss_interval,
-                                     "count": sampler.counts.smaps_rollup}
+                                     "count": sampler.counts.smaps_rollup,
+                                     "unchanged": sampler.counts.smaps_rollup_unchanged}
             reads["process_scan"] = {"interval_s": sampler.pss_interval,
                                      "count": sampler.counts.process_scan}
         if self.cgroup is not None:

@@ -110,7 +110,7 @@ class RunOutcome:
 
     @property
     def monitor_stream_path(self) -> Path:
-        return stream_path_for(self.monitor_path)
+        return Path(stream_path_for(self.monitor_path))
 
     @property
     def load_path(self) -> Path:
@@ -139,7 +139,7 @@ class AnalysisRun:
         self.output_dir = Path(config.output_dir)
         self.monitor: subprocess.Popen | None = None
         self.load: subprocess.Popen | None = None
-        self.live = LiveStatus(stream_path_for(self.output_dir / MONITOR_FILE), limit_mb)
+        self.live = LiveStatus(Path(stream_path_for(self.output_dir / MONITOR_FILE)), limit_mb)
         self._phase: tuple[str, str, float, float | None] = ("starting", "", time.time(), None)
         self._shown = 0.0
 
@@ -333,7 +333,7 @@ class AnalysisRun:
         tools' logs start empty)."""
         names = [REPORT_FILE, MONITOR_FILE, LOAD_FILE, SERVICE_LOG, TOOLS_LOG,
                  charts.MEMORY_PNG, charts.LOAD_PNG, HTML_FILE,
-                 stream_path_for(MONITOR_FILE).name, Path(timeline_path(LOAD_FILE)).name]
+                 stream_path_for(MONITOR_FILE), Path(timeline_path(LOAD_FILE)).name]
         patterns = ["load_step_*.json", "load_cycle_*.json", "load_step_*.timeline.jsonl",
                     "load_cycle_*.timeline.jsonl"]
         if self.config.mode in ("demo", "command"):

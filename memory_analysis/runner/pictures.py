@@ -61,7 +61,7 @@ def rebuild(directory: str | Path) -> list[Path]:
     folder = Path(directory)
     if not (folder / REPORT_FILE).is_file():
         if not (folder / MONITOR_FILE).is_file() and \
-                not (folder / stream_path_for(MONITOR_FILE).name).is_file():
+                not (folder / stream_path_for(MONITOR_FILE)).is_file():
             raise BadInput(f"no {REPORT_FILE} in {folder}, nor a monitor's report to "
                            "build one from: give the output directory of a run")
         write_json_atomic(folder / REPORT_FILE, merge_left_behind(folder))
@@ -115,7 +115,7 @@ def merge_left_behind(folder: Path) -> dict[str, Any]:
     if (folder / MONITOR_FILE).is_file():
         monitor = read_json(folder / MONITOR_FILE, expect_tool="memory_monitor")
     else:
-        monitor = {"samples": samples_from_stream(folder / stream_path_for(MONITOR_FILE).name)}
+        monitor = {"samples": samples_from_stream(folder / stream_path_for(MONITOR_FILE))}
     samples = monitor.get("samples") or []
     files = sorted(p for pattern in (LOAD_FILE, "load_step_*.json", "load_cycle_*.json")
                    for p in folder.glob(pattern))

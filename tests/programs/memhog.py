@@ -6,6 +6,7 @@ Reads one command per line on stdin and answers "ok" on stdout when it is done:
   fork N           fork N children that share this process's memory and sleep
   free             drop what "alloc" kept
   map PATH         map the file PATH (shared, read-only) and read every page of it
+  churn MB MS      from now on, allocate and free MB every MS milliseconds (a thread)
   exit             leave
 Uses only the standard library so it starts fast and its own footprint is small.
 """
@@ -15,6 +16,7 @@ import mmap
 import os
 import signal
 import sys
+import threading
 import time
 
 PAGE = 4096
@@ -28,6 +30,17 @@ def touched(mb):
     for offset in range(0, len(block), PAGE):
         block[offset] = 1
     return block
+
+
+def churning(mb, ms):
+    # Mapped and unmapped each time: memory freed to the allocator would be reused
+    # without a fault, and the process's pages would not change.
+    while True:
+        block = mmap.mmap(-1, mb * 1024 * 1024)
+        for offset in range(0, len(block), PAGE):
+            block[offset] = 1
+        time.sleep(ms / 1000.0)
+        block.close()
 
 
 def mapped(path):
@@ -67,6 +80,8 @@ def main():
                     os._exit(0)
                 children.append(pid)
             time.sleep(0.3)  # let the children touch their private pages
+        elif command == "churn":
+            threading.Thread(target=churning, args=(args[0], args[1]), daemon=True).start()
         elif command == "free":
             kept.clear()
         elif command == "exit":
