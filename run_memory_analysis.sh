@@ -2,25 +2,15 @@
 # The main job: set up .venv beside this script (first run, or when the requirements
 # changed) and run the whole memory analysis. Without options it analyses the bundled
 # demo service. Every option goes to memory_analysis_runner.py (e.g. --quick, --url ...,
-# --service-cmd ...), except --confirm, which asks before starting. It never prompts
-# otherwise. It runs in the directory it was called from: relative paths in the options,
-# and the service command, mean what they mean there.
+# --service-cmd ...); it never prompts. It runs in the directory it was called from:
+# relative paths in the options, and the service command, mean what they mean there.
 set -euo pipefail
 suite="$(cd "$(dirname "$0")" && pwd)"
 
-confirm=0
-args=()
-for arg in "$@"; do
-    if [ "$arg" = "--confirm" ]; then confirm=1; else args+=("$arg"); fi
-done
+args=("$@")
 
 source "$suite/scripts/ensure_venv.sh"
 ensure_venv memory_analysis_requirements.txt
-
-if [ "$confirm" = 1 ]; then
-    read -r -p "Run the memory analysis (memory_analysis_runner.py ${args[*]:-}) now? [y/N] " answer
-    case "$answer" in [yY]*) ;; *) echo "Cancelled."; exit 0 ;; esac
-fi
 
 started="$(mktemp)"
 trap 'rm -f "$started"' EXIT

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up .venv (runtime + test dependencies) and run the test suite.
-# Extra arguments go to pytest, e.g. ./run_tests.sh tests/test_monitor_cli.py -x
+# Extra arguments go to pytest, e.g. ./run_tests.sh tests/test_monitor.py -x
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/ensure_venv.sh

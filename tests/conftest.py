@@ -1,4 +1,6 @@
-"""Fixtures shared by the whole suite: real child processes and the project's paths."""
+"""Fixtures shared by the whole suite: real child processes, the project's paths, the
+real runs tests share (``shared_runs``), and a check that the suite leaves the checkout
+as it found it."""
 
 from __future__ import annotations
 
@@ -8,11 +10,63 @@ import sys
 from pathlib import Path
 
 import pytest
+import shared_runs
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 # The corpus of memory shapes with known answers is shared with the benchmarks.
 sys.path.insert(0, str(ROOT / "bench"))
+# The runs several test files read are declared there.
+pytest_plugins = ["common_runs"]
+
+PARALLEL = int(os.environ.get("SHARED_RUNS_PARALLEL", "3"))
+_RUNS_TO_START = pytest.StashKey[list]()
+_TREE_BEFORE = pytest.StashKey[set]()
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    config.stash[_RUNS_TO_START] = shared_runs.order(items, PARALLEL)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """Start every shared run a selected test reads, before the first test."""
+    shared_runs.POOL.open(tmp_path_factory.mktemp("shared"), PARALLEL)
+    for name in request.config.stash.get(_RUNS_TO_START, []):
+        shared_runs.POOL.start(name)
+    yield
+    shared_runs.POOL.close()
+
+
+def _tree_status() -> set[str] | None:
+    """``git status`` of the checkout, a line per changed or new file (None without git)."""
+    try:
+        result = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"],
+                                cwd=ROOT, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return set(result.stdout.splitlines()) if result.returncode == 0 else None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    before = _tree_status()
+    if before is not None:
+        session.config.stash[_TREE_BEFORE] = before
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Nothing a test or a run does may write into the checkout: every run writes in
+    its own directory. A file left behind fails the session, named."""
+    before = session.config.stash.get(_TREE_BEFORE, None)
+    after = _tree_status()
+    if before is None or after is None:
+        return
+    left = sorted(after - before)
+    if left:
+        sys.stderr.write("\nthe tests left these in the checkout (git status):\n"
+                         + "".join(f"  {line}\n" for line in left))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 class MemHog:

@@ -16,14 +16,13 @@ from pathlib import Path
 
 import pytest
 from conftest import PROGRAMS, ROOT, run_script
+from shared_runs import SHORT, Run, command, runner, shared_run
 
 from memory_analysis.agent import INJECT_DIR
 from memory_analysis.agent.control import agent_env, read_component_map
 from memory_analysis.errors import BadInput
 from memory_analysis.runner.service import free_port
 
-SHORT = ["--baseline", "2", "--load-test", "5", "--cooldown", "2", "--interval", "0.25",
-         "--users", "4"]
 BALLAST_MB = 20
 WORKERS = 2
 
@@ -46,22 +45,19 @@ def wait_until_answering(url: str, process: subprocess.Popen, timeout_s: float =
             time.sleep(0.05)
 
 
-@pytest.fixture(scope="module")
-def agent_run(tmp_path_factory):
+@shared_run(seconds=14)
+def agent_run(work: Path) -> tuple[Path, Run]:
     """One runner analysis of a pre-forking service (master + 2 workers, each holding
     20 MB in agentapp.ballast) under a load of reference cycles, with tracemalloc and a
     component map."""
-    out = tmp_path_factory.mktemp("agent") / "out"
     port = free_port()
-    result = run_script(
-        "memory_analysis_runner.py", *SHORT, "--service-cmd",
-        f"{sys.executable} -m agentapp.server {port} --workers {WORKERS} "
-        f"--ballast-mb {BALLAST_MB}", "--service-cwd", str(PROGRAMS),
-        "--url", f"http://127.0.0.1:{port}", "--scenario", str(PROGRAMS / "agent_scenario.json"),
-        "--tracemalloc", "--components", str(PROGRAMS / "agent_components.yaml"),
-        "--output-dir", str(out), timeout=240)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return out, result
+    run = runner(work, *SHORT, "--service-cmd",
+                 f"{sys.executable} -m agentapp.server {port} --workers {WORKERS} "
+                 f"--ballast-mb {BALLAST_MB}", "--service-cwd", str(PROGRAMS),
+                 "--url", f"http://127.0.0.1:{port}",
+                 "--scenario", str(PROGRAMS / "agent_scenario.json"),
+                 "--tracemalloc", "--components", str(PROGRAMS / "agent_components.yaml"))
+    return run.out, run.ok()
 
 
 def test_gc_figures_come_from_inside_the_service_and_change_under_load(agent_run):
@@ -117,13 +113,17 @@ def test_a_module_holding_a_known_amount_is_named_with_it(agent_run):
     assert "Memory by component" in result.stdout
 
 
-def test_the_demos_seed_components_in_the_main_jobs_report(tmp_path):
-    out = tmp_path / "demo"
-    result = subprocess.run([str(ROOT / "run_memory_analysis.sh"), *SHORT, "--tracemalloc",
-                             "--output-dir", str(out)], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=300, stdin=subprocess.DEVNULL)
-    assert result.returncode == 0, result.stdout + result.stderr
-    rows = {row["name"]: row for row in report_of(out)["breakdown"]["components"]["components"]}
+@shared_run(seconds=16)
+def traced_demo_run(work: Path) -> Run:
+    """The main job on the demo with --tracemalloc, from another directory."""
+    out = work / "demo"
+    return command([str(ROOT / "run_memory_analysis.sh"), *SHORT, "--tracemalloc",
+                    "--output-dir", str(out)], out, cwd=work)
+
+
+def test_the_demos_seed_components_in_the_main_jobs_report(traced_demo_run):
+    result = traced_demo_run.ok()
+    rows = {row["name"]: row for row in result.report()["breakdown"]["components"]["components"]}
     for name in ("web application", "data service", "analysis service", "cache",
                  "Python runtime"):
         assert name in rows, sorted(rows)

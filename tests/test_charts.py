@@ -9,12 +9,11 @@ import re
 import struct
 from pathlib import Path
 
+from common_runs import SCRIPT_NAME
 from conftest import run_script
+from shared_runs import copy_of
 
 from memory_analysis.reports.charts import SIZE_PX
-
-SHORT = ["--baseline", "2", "--load-test", "4", "--cooldown", "2", "--interval", "0.25",
-         "--users", "4"]
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -38,16 +37,14 @@ def distinct_colours(path: Path) -> int:
     return len(set(zlib.decompress(b"".join(chunks))))
 
 
-def test_the_runner_draws_its_timelines_beside_its_reports(tmp_path):
-    out = tmp_path / "out"
-    result = run_script("memory_analysis_runner.py", *SHORT, "--output-dir", str(out),
-                        timeout=180)
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_the_runner_draws_its_timelines_beside_its_reports(demo_run, tmp_path):
+    demo_run.ok()
     for name in ("memory_timeline.png", "load_timeline.png"):
-        assert png_size(out / name) == SIZE_PX
-        assert distinct_colours(out / name) > 20, f"{name} looks blank"
-        assert str(out / name) in result.stdout  # listed among the files written
+        assert png_size(demo_run.out / name) == SIZE_PX
+        assert distinct_colours(demo_run.out / name) > 20, f"{name} looks blank"
+        assert str(demo_run.out / name) in demo_run.stdout  # listed among the files written
     # `report DIR` draws the same files again from the JSON alone.
+    out = copy_of(demo_run, tmp_path)
     names = ("memory_timeline.png", "load_timeline.png", "memory_analysis_report.html")
     before = {name: (out / name).read_bytes() for name in names}
     for name in names:
@@ -65,19 +62,13 @@ def test_the_runner_draws_its_timelines_beside_its_reports(tmp_path):
     assert judged["warning_mb"] < judged["critical_mb"] <= judged["limit_mb"]
 
 
-def test_the_html_report_is_one_offline_page_and_escapes_what_users_named(tmp_path):
-    scenario = tmp_path / "scenario.json"
-    scenario.write_text(json.dumps({
-        "description": "<script>alert('description')</script>",
-        "endpoints": [{"name": "<script>alert('endpoint')</script>", "path": "/health",
-                       "category": "light", "weight": 1}]}))
-    out = tmp_path / "out"
-    result = run_script("memory_analysis_runner.py", *SHORT, "--scenario", str(scenario),
-                        "--output-dir", str(out), timeout=180)
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_the_html_report_is_one_offline_page_and_escapes_what_users_named(
+        script_scenario_run):
+    out = script_scenario_run.ok().out
     page = (out / "memory_analysis_report.html").read_text()
-    assert str(out / "memory_analysis_report.html") in result.stdout
+    assert str(out / "memory_analysis_report.html") in script_scenario_run.stdout
     assert "<script" not in page.lower()  # none of ours, and theirs only as text
+    assert SCRIPT_NAME not in page
     assert "&lt;script&gt;alert(&#x27;endpoint&#x27;)&lt;/script&gt;" in page
     assert page.count("<svg") == 2  # the memory and the load timelines, inline
     # Nothing is fetched: no src or href leads anywhere, no stylesheet is linked.
@@ -113,23 +104,20 @@ def test_a_plot_that_cannot_be_a_png_is_refused(tmp_path):
         assert not (tmp_path / "m.json").exists()
 
 
-def test_compare_names_the_run_with_the_bigger_peak(tmp_path):
-    runs = {"before": [], "after": ["--demo-hold-mb", "40"]}  # the optimisation went wrong
-    for name, extra in runs.items():
-        result = run_script("memory_analysis_runner.py", *SHORT, *extra, "--quiet",
-                            "--output-dir", str(tmp_path / name), timeout=180)
-        assert result.returncode == 0, result.stderr
-    compared = run_script("memory_analysis_runner.py", "compare", str(tmp_path / "before"),
-                          str(tmp_path / "after"), "--output-dir", str(tmp_path / "cmp"))
+def test_compare_names_the_run_with_the_bigger_peak(demo_run, held_run, tmp_path):
+    # "after": the optimisation went wrong, and the service now holds 80 MB more.
+    before, after = demo_run.ok().out, held_run.ok().out
+    compared = run_script("memory_analysis_runner.py", "compare", str(before), str(after),
+                          "--output-dir", str(tmp_path / "cmp"))
     assert compared.returncode == 0, compared.stderr
-    assert compared.stdout.splitlines()[0] == f"Bigger peak: {tmp_path / 'after'}"
+    assert compared.stdout.splitlines()[0] == f"Bigger peak: {after}"
     result = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
     peak = next(row for row in result["figures"] if row["figure"] == "peak")
-    assert peak["delta"] > 30 and result["bigger_peak"] == str(tmp_path / "after")
+    assert peak["delta"] > 30 and result["bigger_peak"] == str(after)
     page = (tmp_path / "cmp" / "comparison.html").read_text()
     assert page.count("<svg") == 1 and "<script" not in page.lower()
     assert png_size(tmp_path / "cmp" / "comparison_timeline.png") == SIZE_PX
-    refused = run_script("memory_analysis_runner.py", "compare", str(tmp_path / "before"),
+    refused = run_script("memory_analysis_runner.py", "compare", str(before),
                          str(tmp_path / "nothing"))
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
 

@@ -5,7 +5,6 @@ and not blank, and a scenario's endpoint named ``<script>`` is shown as text."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 import shutil
@@ -14,10 +13,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from conftest import run_script
+from common_runs import SCRIPT_NAME
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-NAME = "<script>alert('endpoint')</script>"
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None and os.environ.get("CI") != "true",
                                 reason="needs chromium (.ci/run installs it)")
@@ -71,17 +69,9 @@ async def _inspect(port: int, page_path: Path) -> tuple[Page, dict]:
             return page, found["result"]["value"]
 
 
-def test_the_report_in_a_real_browser(tmp_path):
+def test_the_report_in_a_real_browser(script_scenario_run, tmp_path):
     assert CHROMIUM is not None, "chromium is missing: .ci/run installs it"
-    scenario = tmp_path / "scenario.json"
-    scenario.write_text(json.dumps({"endpoints": [
-        {"name": NAME, "path": "/health", "category": "light", "weight": 1}]}))
-    out = tmp_path / "out"
-    result = run_script("memory_analysis_runner.py", "--baseline", "2", "--load-test", "4",
-                        "--cooldown", "2", "--interval", "0.25", "--users", "4",
-                        "--scenario", str(scenario), "--output-dir", str(out), "--quiet",
-                        timeout=180)
-    assert result.returncode == 0, result.stderr
+    out = script_scenario_run.ok().out
     browser = subprocess.Popen(
         [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
          "--remote-debugging-port=0", f"--user-data-dir={tmp_path / 'profile'}",
@@ -114,4 +104,4 @@ def test_the_report_in_a_real_browser(tmp_path):
     assert len(seen["svgs"]) == 2
     for chart in seen["svgs"]:
         assert chart["width"] > 300 and chart["paths"] > 10, chart
-    assert NAME in seen["text"]  # shown as text, never run
+    assert SCRIPT_NAME in seen["text"]  # shown as text, never run

@@ -16,10 +16,18 @@ import psutil
 import pytest
 from cgroups import LimitedCgroup, can_make_cgroups
 from conftest import PROGRAMS, ROOT, run_script
+from shared_runs import (
+    SHORT,
+    VERDICT,
+    Run,
+    command,
+    free_port,
+    phase_seconds,
+    runner,
+    shared_run,
+)
 
 RUNNER = str(ROOT / "memory_analysis_runner.py")
-SHORT = ["--baseline", "2", "--load-test", "4", "--cooldown", "2", "--interval", "0.2",
-         "--users", "4", "--requests", "5"]
 
 
 def leftovers(marker: str) -> list[str]:
@@ -57,11 +65,8 @@ def wait_for_load_rows(stream: Path, rows: int, timeout_s: float = 60) -> None:
         time.sleep(0.05)
 
 
-def test_demo_run_end_to_end(tmp_path):
-    out = tmp_path / "results"
-    result = run_script("memory_analysis_runner.py", *SHORT, "--output-dir", str(out),
-                        timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_demo_run_end_to_end(demo_run):
+    out = demo_run.ok().out
     report = load(out / "comprehensive_memory_analysis.json")
     monitor = load(out / "memory_analysis.json")
     load_test = load(out / "load_test_during_analysis.json")
@@ -73,12 +78,13 @@ def test_demo_run_end_to_end(tmp_path):
     assert report["service"]["mode"] == "demo" and report["service"]["pid"] > 0
     assert report["files"] == {"memory": "memory_analysis.json",
                                "load_test": "load_test_during_analysis.json"}
-    for name, seconds in (("baseline", 2), ("load", 4), ("cooldown", 2)):
+    asked = phase_seconds(VERDICT)
+    for name in ("baseline", "load", "cooldown"):
         phase = report["phases"][name]
         # At least what was asked (the load also spans the load tester's start and exit,
         # longer on a busy machine), and one sample per interval of what it lasted.
-        assert phase["duration_s"] >= seconds - 0.3, (name, phase["duration_s"])
-        expected = phase["duration_s"] / 0.2
+        assert phase["duration_s"] >= asked[name] - 0.3, (name, phase["duration_s"])
+        expected = phase["duration_s"] / asked["interval"]
         assert abs(phase["samples"] - expected) <= 2, (name, phase["samples"], expected)
         assert set(phase["memory_mb"]) == {"min", "mean", "max", "last"}
         assert set(phase["system_percent"]) >= {"mean", "max"}
@@ -105,34 +111,39 @@ def test_demo_run_end_to_end(tmp_path):
     phases = [s["phase"] for s in monitor["samples"]]
     assert phases[0] == "baseline" and phases[-1] == "cooldown" and "load" in phases
     assert phases == sorted(phases, key=["baseline", "load", "cooldown"].index)
-    assert "Files written" in result.stdout and "Level:" in result.stdout
+    assert "Files written" in demo_run.stdout and "Level:" in demo_run.stdout
     assert leftovers(str(out)) == []
 
 
-def run_with_rate(tmp_path: Path, name: str, *demo_options: str) -> dict:
+def run_with_rate(work: Path, *demo_options: str) -> Run:
     """The demo service with a small cache (it fills in the first second of load), at a
     steady 40 requests per second."""
-    out = tmp_path / name
     port = free_port()
-    result = run_script("memory_analysis_runner.py", "--baseline", "2", "--load-test", "8",
-                        "--cooldown", "3", "--interval", "0.2", "--users", "4",
-                        "--rate", "40", "--output-dir", str(out),
-                        "--service-cmd", demo_cmd(port, "--cache-entries", "4", *demo_options),
-                        "--url", f"http://127.0.0.1:{port}", timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return load(out / "comprehensive_memory_analysis.json")
+    return runner(work, "--baseline", "2", "--load-test", "8", "--cooldown", "3",
+                  "--interval", "0.2", "--users", "4", "--rate", "40",
+                  "--service-cmd", demo_cmd(port, "--cache-entries", "4", *demo_options),
+                  "--url", f"http://127.0.0.1:{port}")
 
 
-def test_a_service_that_keeps_memory_per_request_is_flagged(tmp_path):
-    report = run_with_rate(tmp_path, "leaky", "--leak-kb", "64")
-    leak = report["memory"]["leak"]
+@shared_run(seconds=16)
+def leaky_demo_run(work: Path) -> Run:
+    return run_with_rate(work, "--leak-kb", "64")
+
+
+@shared_run(seconds=16)
+def cache_demo_run(work: Path) -> Run:
+    return run_with_rate(work)
+
+
+def test_a_service_that_keeps_memory_per_request_is_flagged(leaky_demo_run):
+    leak = leaky_demo_run.ok().report()["memory"]["leak"]
     assert leak["suspected"] is True, leak
     # 64 KB kept per request: the estimate is in the right range.
     assert 30_000 < leak["bytes_per_request"] < 130_000, leak
 
 
-def test_a_cache_that_fills_and_stays_flat_is_not_a_leak(tmp_path):
-    report = run_with_rate(tmp_path, "cache")
+def test_a_cache_that_fills_and_stays_flat_is_not_a_leak(cache_demo_run):
+    report = cache_demo_run.ok().report()
     assert report["memory"]["leak"]["suspected"] is False, report["memory"]["leak"]
 
 
@@ -178,13 +189,6 @@ def test_a_service_that_exits_during_startup(tmp_path):
     assert "cannot bind" in result.stderr
 
 
-def free_port() -> int:
-    import socket
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def demo_cmd(port: int, *extra: str) -> str:
     return (f"{sys.executable} -m memory_analysis.demo --host 127.0.0.1 --port {port} "
             + " ".join(extra))
@@ -213,66 +217,83 @@ def test_a_service_that_crashes_mid_run(tmp_path):
     assert leftovers(str(out)) == []
 
 
-def test_a_load_that_cannot_run_ends_the_run_as_failed(tmp_path):
+@shared_run(seconds=8)
+def no_load_run(work: Path) -> Run:
+    port = free_port()
+    return runner(work, "--baseline", "1", "--load-test", "5", "--cooldown", "1",
+                  "--interval", "0.2", "--users", "2",
+                  "--service-cmd", f"{sys.executable} {PROGRAMS / 'stops_listening.py'} "
+                  f"{port}", "--url", f"http://127.0.0.1:{port}", "--fail-on", "warning")
+
+
+def test_a_load_that_cannot_run_ends_the_run_as_failed(no_load_run):
     """The service answered its health check, then accepted no connection: no load was
     sent, so the run is not complete, exits 1, and claims no level."""
-    out = tmp_path / "noload"
-    port = free_port()
-    result = run_script("memory_analysis_runner.py", "--baseline", "1", "--load-test", "5",
-                        "--cooldown", "1", "--interval", "0.2", "--users", "2",
-                        "--service-cmd", f"{sys.executable} {PROGRAMS / 'stops_listening.py'} "
-                        f"{port}", "--url", f"http://127.0.0.1:{port}", "--fail-on", "warning",
-                        "--output-dir", str(out), timeout=120)
-    assert result.returncode == 1, result.stdout + result.stderr
-    report = load(out / "comprehensive_memory_analysis.json")
+    assert no_load_run.returncode == 1, no_load_run.stdout + no_load_run.stderr
+    report = no_load_run.report()
     assert report["complete"] is False and report["end_reason"] == "load_failed"
     assert report["assessment"]["level"] == "unknown"
     assert "cannot connect" in report["assessment"]["reasons"][0]
-    assert "did not complete (load_failed)" in result.stdout
-    assert leftovers(str(out)) == []
+    assert "did not complete (load_failed)" in no_load_run.stdout
+    assert leftovers(str(no_load_run.out)) == []
 
 
-@pytest.mark.skipif(not can_make_cgroups(), reason="needs root and a writable memory cgroup")
-def test_an_oom_killed_service_is_reported(tmp_path):
-    out = tmp_path / "oom"
+@shared_run(seconds=10)
+def oom_run(work: Path) -> Run | None:
+    if not can_make_cgroups():
+        return None
     port = free_port()
     group = LimitedCgroup(limit_mb=120)
     try:
         command = (f"sh -c 'echo $$ > {group.path}/cgroup.procs && exec "
                    f"{demo_cmd(port, '--leak-kb', '1024')}'")
-        result = run_script("memory_analysis_runner.py", "--baseline", "1", "--load-test", "20",
-                            "--cooldown", "2", "--interval", "0.2", "--users", "4",
-                            "--service-cmd", command, "--url", f"http://127.0.0.1:{port}",
-                            "--output-dir", str(out), timeout=120)
+        return runner(work, "--baseline", "1", "--load-test", "20", "--cooldown", "2",
+                      "--interval", "0.2", "--users", "4", "--service-cmd", command,
+                      "--url", f"http://127.0.0.1:{port}")
     finally:
         group.remove()
-    assert result.returncode == 1, result.stdout + result.stderr
-    report = load(out / "comprehensive_memory_analysis.json")
+
+
+@pytest.mark.skipif(not can_make_cgroups(), reason="needs root and a writable memory cgroup")
+def test_an_oom_killed_service_is_reported(oom_run):
+    assert oom_run.returncode == 1, oom_run.stdout + oom_run.stderr
+    report = oom_run.report()
     assert report["end_reason"] == "service_died"
     assert report["service"]["exit"]["signal"] == "SIGKILL"
     assert report["service"]["exit"]["oom_killed"] is True
     assert any("out of memory" in reason.lower() for reason in report["assessment"]["reasons"])
 
 
-def test_url_only_measures_load_without_memory(tmp_path):
-    port = free_port()
-    demo = subprocess.Popen([sys.executable, "-m", "memory_analysis.demo", "--host", "127.0.0.1",
-                             "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL)
-    try:
-        out = tmp_path / "remote"
-        result = run_script("memory_analysis_runner.py", "--baseline", "1", "--load-test", "2",
-                            "--cooldown", "1", "--users", "2", "--url",
-                            f"http://127.0.0.1:{port}", "--output-dir", str(out), timeout=60)
-    finally:
-        demo.terminate()
-        demo.wait()
-    assert result.returncode == 0, result.stdout + result.stderr
-    report = load(out / "comprehensive_memory_analysis.json")
+class DemoByHand:
+    """The demo started by a user in another terminal, on a free port."""
+
+    def __enter__(self) -> DemoByHand:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen([sys.executable, "-m", "memory_analysis.demo",
+                                         "--host", "127.0.0.1", "--port", str(self.port)],
+                                        cwd=ROOT, stdout=subprocess.DEVNULL)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.process.terminate()
+        self.process.wait()
+
+
+@shared_run(seconds=8)
+def url_only_run(work: Path) -> Run:
+    with DemoByHand() as demo:
+        return runner(work, "--baseline", "1", "--load-test", "2", "--cooldown", "1",
+                      "--users", "2", "--url", demo.url)
+
+
+def test_url_only_measures_load_without_memory(url_only_run):
+    report = url_only_run.ok().report()
     assert report["service"]["mode"] == "url"
     assert report["memory"]["observed"] is False
     assert "not observed" in report["memory"]["reason"]
     assert report["load_test"]["requests"] > 0
-    assert not (out / "memory_analysis.json").exists()
+    assert not (url_only_run.out / "memory_analysis.json").exists()
 
 
 @pytest.mark.parametrize("args, message", [
@@ -350,32 +371,33 @@ def test_malformed_catalog_is_rejected(tmp_path):
     assert str(catalog) in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
-def test_attach_to_a_running_service_and_leave_it_running(tmp_path):
-    port = free_port()
-    demo = subprocess.Popen([sys.executable, "-m", "memory_analysis.demo", "--host", "127.0.0.1",
-                             "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL)
-    try:
-        out = tmp_path / "attached"
-        result = run_script("memory_analysis_runner.py", "--baseline", "1", "--load-test", "2",
-                            "--cooldown", "1", "--interval", "0.2", "--users", "2",
-                            "--pid", str(demo.pid), "--url", f"http://127.0.0.1:{port}",
-                            "--output-dir", str(out), timeout=60)
-        assert result.returncode == 0, result.stdout + result.stderr
-        assert demo.poll() is None, "the runner must leave an attached service running"
-    finally:
-        demo.terminate()
-        demo.wait()
-    report = load(out / "comprehensive_memory_analysis.json")
-    assert report["service"]["mode"] == "pid" and report["service"]["pid"] == demo.pid
+@shared_run(seconds=8)
+def attached_run(work: Path) -> Run:
+    with DemoByHand() as demo:
+        run = runner(work, "--baseline", "1", "--load-test", "2", "--cooldown", "1",
+                     "--interval", "0.2", "--users", "2", "--pid", str(demo.process.pid),
+                     "--url", demo.url)
+        run.extra = {"pid": demo.process.pid, "running_after": demo.process.poll() is None}
+        return run
+
+
+def test_attach_to_a_running_service_and_leave_it_running(attached_run):
+    attached_run.ok()
+    assert attached_run.extra["running_after"], "the runner must leave an attached service running"
+    report = attached_run.report()
+    assert report["service"]["mode"] == "pid"
+    assert report["service"]["pid"] == attached_run.extra["pid"]
     assert report["memory"]["observed"] is True and report["memory"]["peak_mb"] > 0
 
 
-def test_users_steps_fit_memory_against_users(tmp_path):
-    out = tmp_path / "steps"
-    result = run_script("memory_analysis_runner.py", "--baseline", "1", "--load-test", "6",
-                        "--cooldown", "1", "--interval", "0.2", "--users-steps", "1,2,4",
-                        "--output-dir", str(out), timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
+@shared_run(seconds=14)
+def steps_run(work: Path) -> Run:
+    return runner(work, "--baseline", "1", "--load-test", "6", "--cooldown", "1",
+                  "--interval", "0.2", "--users-steps", "1,2,4")
+
+
+def test_users_steps_fit_memory_against_users(steps_run):
+    out = steps_run.ok().out
     report = load(out / "comprehensive_memory_analysis.json")
     steps = [load(out / f"load_step_{i}_{users}_users.json") for i, users in
              enumerate((1, 2, 4), start=1)]
@@ -416,24 +438,21 @@ def test_sigterm_during_baseline_stops_everything(tmp_path):
     assert leftovers(str(out)) == []
 
 
-def test_run_memory_analysis_sh_runs_unattended(tmp_path):
-    out = tmp_path / "script"
-    result = subprocess.run([str(ROOT / "run_memory_analysis.sh"), "--baseline", "1",
-                             "--load-test", "2", "--cooldown", "1", "--users", "2",
-                             "--output-dir", str(out)], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=300, stdin=subprocess.DEVNULL)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert f"Reports are in {out}/" in result.stdout
-    assert load(out / "comprehensive_memory_analysis.json")["complete"] is True
+@shared_run(seconds=8)
+def wrapper_run(work: Path) -> Run:
+    """run_memory_analysis.sh from another directory, with nobody at the terminal."""
+    out = work / "out"
+    return command([str(ROOT / "run_memory_analysis.sh"), "--baseline", "1", "--load-test",
+                    "2", "--cooldown", "1", "--users", "2", "--output-dir", str(out)], out,
+                   cwd=work)
 
 
-def test_run_memory_analysis_sh_confirm_can_cancel(tmp_path):
-    result = subprocess.run([str(ROOT / "run_memory_analysis.sh"), "--confirm", "--output-dir",
-                             str(tmp_path / "never")], input="n\n", capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert "Cancelled." in result.stdout
-    assert not (tmp_path / "never").exists()
+def test_run_memory_analysis_sh_runs_unattended(wrapper_run):
+    wrapper_run.ok()
+    assert f"Reports are in {wrapper_run.out}/" in wrapper_run.stdout
+    assert wrapper_run.report()["complete"] is True
+    # Nothing is written outside the output directory, where it was run from included.
+    assert os.listdir(wrapper_run.out.parent) == [wrapper_run.out.name]
 
 
 def test_nothing_outlives_a_killed_runner(tmp_path):

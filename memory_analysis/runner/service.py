@@ -208,7 +208,7 @@ def group_alive(group: int) -> bool:
     return False
 
 
-_ASSIGNMENT = re.compile(r"^\s*[A-Za-z_][A-Za-z0-9_]*=")
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
 
 def _is_simple(command: str) -> bool:
@@ -218,6 +218,25 @@ def _is_simple(command: str) -> bool:
         return not any(token and set(token) <= set(";&|<>()") for token in lexer)
     except ValueError:
         return False  # unbalanced quotes: let the shell say what is wrong
+
+
+def shell_script(command: str) -> str:
+    """What ``/bin/sh -c`` runs for a service command, so that the process the runner
+    starts (and watches, and reports the exit of) is the service itself.
+
+    A simple command is exec'd: ``CMD`` becomes ``exec CMD``, and ``NAME=value CMD``
+    ``exec env NAME=value CMD`` (an assignment cannot follow exec). A command that
+    already execs (``exec CMD``, ``exec env NAME=value CMD``, ``NAME=value exec CMD``,
+    as people write them) runs as written: one more exec would make the shell look for
+    a program named exec. A compound command runs as written; its shell stays the
+    parent of the service, inside the watched tree."""
+    if not _is_simple(command):
+        return command
+    words = shlex.split(command)
+    first = next((word for word in words if not _ASSIGNMENT.match(word)), None)
+    if first == "exec":
+        return command
+    return ("exec env " if words and _ASSIGNMENT.match(words[0]) else "exec ") + command
 
 
 def start_command(command: str, url: str, mode: str, log_path: Path,
@@ -230,13 +249,7 @@ def start_command(command: str, url: str, mode: str, log_path: Path,
     except OSError as exc:
         raise BadInput(f"cannot write {log_path}: {exc.strerror or exc}") from None
     with log:
-        # A simple command is exec'd, so the shell becomes the service and the PID we watch
-        # and whose exit we report is the service's own. A compound command keeps its
-        # shell as the parent; the service is then its child, inside the watched tree.
-        # Leading NAME=value words cannot follow exec: env carries them.
-        prefix = "exec env " if _ASSIGNMENT.match(command) else "exec "
-        script = prefix + command if _is_simple(command) else command
-        process = subprocess.Popen(["/bin/sh", "-c", script], stdout=log,
+        process = subprocess.Popen(["/bin/sh", "-c", shell_script(command)], stdout=log,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True, env=env, cwd=cwd,
                                    preexec_fn=die_with_parent)

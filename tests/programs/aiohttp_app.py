@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from aiohttp import web
@@ -27,4 +28,6 @@ def build() -> web.Application:
 
 
 if __name__ == "__main__":
+    if os.environ.get("GREETING"):  # so a test sees the service command's environment
+        print(f"greeting: {os.environ['GREETING']}", flush=True)
     web.run_app(build(), host="127.0.0.1", port=int(sys.argv[1]), print=None)

@@ -1,0 +1,53 @@
+"""The real runs several test files read (see ``shared_runs``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from shared_runs import PROGRAMS, SHORT, VERDICT, Run, free_port, runner, shared_run
+
+#: A scenario endpoint whose name is markup, to show that no page runs what users named.
+SCRIPT_NAME = "<script>alert('endpoint')</script>"
+
+
+@shared_run(seconds=45)
+def demo_run(work: Path) -> Run:
+    """The bundled demo as a user first runs it, with CI's --fail-on critical, at the
+    verdict tests' length."""
+    return runner(work, *VERDICT, "--fail-on", "critical")
+
+
+@shared_run(seconds=45)
+def held_run(work: Path) -> Run:
+    """The demo holding an 80 MB cache after its load, judged against a 512 MB plan."""
+    return runner(work, *VERDICT, "--demo-hold-mb", "80", "--plan", "render:starter")
+
+
+@shared_run
+def script_scenario_run(work: Path) -> Run:
+    """The demo loaded through a scenario whose endpoint and description are markup."""
+    scenario = work / "scenario.json"
+    scenario.write_text(json.dumps({
+        "description": "<script>alert('description')</script>",
+        "endpoints": [{"name": SCRIPT_NAME, "path": "/health", "category": "light",
+                       "weight": 1}]}))
+    return runner(work, *SHORT, "--scenario", str(scenario))
+
+
+def fastapi_command(port: int, env: str = "") -> list[str]:
+    """A FastAPI app under uvicorn with two workers; ``env``: NAME=value words first, as
+    a shell takes them."""
+    command = (f"{env} {sys.executable} -m uvicorn fastapi_app:app --host 127.0.0.1 "
+               f"--port {port} --workers 2 --log-level warning").strip()
+    return ["--service-cmd", command, "--service-cwd", str(PROGRAMS),
+            "--url", f"http://127.0.0.1:{port}",
+            "--scenario", str(PROGRAMS / "fastapi_scenario.json")]
+
+
+@shared_run(seconds=45)
+def fastapi_workers_run(work: Path) -> Run:
+    """A healthy FastAPI app under uvicorn with two workers (the manual's first recipe),
+    at the verdict tests' length."""
+    return runner(work, *VERDICT, *fastapi_command(free_port()))
