@@ -55,6 +55,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         session.config.stash[_TREE_BEFORE] = before
 
 
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    spans = shared_runs.POOL.spans
+    if spans and config.getoption("durations", None) is not None:
+        terminalreporter.write_sep("=", "shared runs (seconds after the session started)")
+        for name, start, end in sorted(spans, key=lambda span: span[1]):
+            terminalreporter.write_line(f"{start:6.1f} - {end:6.1f}  {end - start:5.1f}  {name}")
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Nothing a test or a run does may write into the checkout: every run writes in
     its own directory. A file left behind fails the session, named."""

@@ -22,7 +22,42 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "load_tester.py"
 
 
-class CountingServer:
+class BackgroundServer:
+    """A server with an event loop of its own in a background thread: ``start`` (or
+    ``with``) returns once it listens; subclasses serve in ``_serve`` (which sets
+    ``_loop`` and ``_ready``) and end their loop in ``_end_loop``."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+
+    def _serve(self) -> None:
+        raise NotImplementedError
+
+    def _end_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        loop.call_soon_threadsafe(loop.stop)
+
+    def start(self) -> Any:
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("test server did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread is not None and self._thread.is_alive():
+            self._end_loop(self._loop)
+            self._thread.join(10)
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+class CountingServer(BackgroundServer):
     """aiohttp server in a background thread, answering every path.
 
     ``status``: the HTTP status of every answer (or per path with ``status_for``);
@@ -40,10 +75,8 @@ class CountingServer:
         self.seen: list[tuple[str, str | None, bytes]] = []
         self.bodies: dict[str, list[Any]] = {}
         self.port = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
+        super().__init__()
         self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
         self._lock = threading.Lock()
 
     @property
@@ -90,23 +123,6 @@ class CountingServer:
         loop.run_until_complete(runner.cleanup())
         loop.close()
 
-    def start(self) -> CountingServer:
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("test server did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None and self._thread is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-
-    def __enter__(self) -> CountingServer:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
 
 
 def free_port() -> int:
@@ -163,7 +179,7 @@ def server_counts_by_template(server: CountingServer,
     return folded
 
 
-class MisbehavingServer:
+class MisbehavingServer(BackgroundServer):
     """A plain asyncio HTTP/1.1 keep-alive server in a background thread that misbehaves
     on a fixed count of the requests it receives (counted from 1, over all connections):
 
@@ -199,11 +215,9 @@ class MisbehavingServer:
         self.slow = 0
         self.port = 0
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        super().__init__()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
 
     @property
     def url(self) -> str:
@@ -300,20 +314,5 @@ class MisbehavingServer:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         asyncio.get_running_loop().stop()
 
-    def start(self) -> MisbehavingServer:
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("test server did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None and self._thread is not None and self._thread.is_alive():
-            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
-            self._thread.join(10)
-
-    def __enter__(self) -> MisbehavingServer:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
+    def _end_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        asyncio.run_coroutine_threadsafe(self._shutdown(), loop)

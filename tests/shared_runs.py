@@ -13,7 +13,9 @@ A shared run is read, never changed: a test that must change a run's directory (
 its pictures again, run another command into it) copies it first (``copy_of``). What a
 run function raises fails every test that reads it, with that error.
 
-``SHARED_RUNS_PARALLEL`` (default 3) sets how many run at once.
+``SHARED_RUNS_PARALLEL`` (default 3) sets how many run at once. Runs marked ``quiet``
+(their verdict rests on rates measured against the clock) go last, together, with no
+other run beside them.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,22 +112,29 @@ def copy_of(run: Run, where: Path) -> Path:
 # -- the registry and the pool ---------------------------------------------------------------
 _RUNS: dict[str, Callable[[Path], Any]] = {}
 _SECONDS: dict[str, float] = {}
+_QUIET: set[str] = set()
 
 
-def shared_run(func: Callable[[Path], Any] | None = None, *, seconds: float = 12) -> Any:
+def shared_run(func: Callable[[Path], Any] | None = None, *, seconds: float = 12,
+               quiet: bool = False) -> Any:
     """Declare a shared run; a test reads it by naming ``func.__name__`` as a fixture.
 
     ``func(work)`` makes the run in ``work``, a new directory of its own (the runner's
     output directory is usually ``work / "out"``), and returns what the tests read
-    (usually a ``Run``). ``seconds``: about how long it takes, so the
-    longest start first."""
+    (usually a ``Run``). ``seconds``: about how long it takes, so the longest start
+    first. ``quiet``: a run whose figures are exact only on a machine nobody else keeps
+    busy (a leak's rate and shape, measured against the clock); it waits until the
+    tests that need no run are done and no other run is going, and quiet runs then go
+    together (they are light)."""
     if func is None:
-        return lambda f: shared_run(f, seconds=seconds)
+        return lambda f: shared_run(f, seconds=seconds, quiet=quiet)
     name = func.__name__
     if name in _RUNS and _RUNS[name] is not func:
         raise ValueError(f"two shared runs are named {name}")
     _RUNS[name] = func
     _SECONDS[name] = seconds
+    if quiet:
+        _QUIET.add(name)
 
     @pytest.fixture(scope="session", name=name)
     def fixture() -> Any:
@@ -135,38 +145,94 @@ def shared_run(func: Callable[[Path], Any] | None = None, *, seconds: float = 12
 
 
 class Pool:
-    """Starts shared runs in worker threads (their work is in child processes) and
-    hands each one's result to the tests that wait for it."""
+    """Runs the shared runs, each in a thread of its own (their work is in child
+    processes), at most ``parallel`` at once, quiet ones alone together; hands each
+    one's result to the tests that wait for it."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._futures: dict[str, Future[Any]] = {}
-        self._executor: ThreadPoolExecutor | None = None
+        self._waiting: list[str] = []
+        self._running: set[str] = set()
+        self._threads: list[threading.Thread] = []
+        self._tests_need_runs = False  # the tests that need no run are done
         self._base: Path | None = None
+        self._parallel = 1
+        self._opened = 0.0
+        # (name, start, end) of each run, seconds after the pool opened: what the
+        # session summary shows, to see where a slow suite waited.
+        self.spans: list[tuple[str, float, float]] = []
 
     def open(self, base: Path, parallel: int) -> None:
         self._base = base
-        self._executor = ThreadPoolExecutor(max_workers=parallel,
-                                            thread_name_prefix="shared-run")
+        self._parallel = max(parallel, 1)
+        self._opened = time.monotonic()
 
     def start(self, name: str) -> Future[Any]:
         with self._lock:
             if name not in self._futures:
-                if self._executor is None or self._base is None:
+                if self._base is None:
                     raise RuntimeError("shared runs are started by the test session")
-                work = self._base / name
-                work.mkdir()
-                self._futures[name] = self._executor.submit(_RUNS[name], work)
+                self._futures[name] = Future()
+                self._waiting.append(name)
+                self._dispatch()
             return self._futures[name]
 
     def result(self, name: str) -> Any:
-        # The test's own timeout (pytest-timeout) bounds the wait.
-        return self.start(name).result()
+        """Wait for a run's result (the test's own timeout bounds the wait). Called
+        only by tests that read runs, which come after the others: from now on, quiet
+        runs may go."""
+        with self._lock:
+            self._tests_need_runs = True
+        future = self.start(name)
+        with self._lock:
+            self._dispatch()
+        return future.result()
+
+    def _may_start(self, name: str) -> bool:
+        if len(self._running) >= self._parallel:
+            return False
+        if name in _QUIET:
+            others = [n for n in (*self._running, *self._waiting) if n not in _QUIET]
+            return self._tests_need_runs and not others
+        return not any(n in _QUIET for n in self._running)
+
+    def _dispatch(self) -> None:
+        """Start what may start now, in the order asked (called with the lock held)."""
+        assert self._base is not None
+        for name in list(self._waiting):
+            if self._may_start(name):
+                self._waiting.remove(name)
+                self._running.add(name)
+                work = self._base / name
+                work.mkdir()
+                thread = threading.Thread(target=self._run, args=(name, work),
+                                          name=f"shared-run-{name}", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+
+    def _run(self, name: str, work: Path) -> None:
+        future = self._futures[name]
+        started = time.monotonic()
+        try:
+            future.set_result(_RUNS[name](work))
+        except BaseException as exc:  # every test that reads the run fails with it
+            future.set_exception(exc)
+        finally:
+            with self._lock:
+                self._running.discard(name)
+                self.spans.append((name, started - self._opened, time.monotonic() - self._opened))
+                self._dispatch()
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        """Drop runs not started; wait for those going (each ends within its own
+        timeouts)."""
+        with self._lock:
+            for name in self._waiting:
+                self._futures[name].cancel()
+            self._waiting.clear()
+        for thread in self._threads:
+            thread.join()
 
 
 POOL = Pool()
@@ -190,8 +256,12 @@ def order(items: list[pytest.Item], parallel: int) -> list[str]:
                      key=lambda name: (-_SECONDS[name], name))
     free_at = [0.0] * max(parallel, 1)
     done_at: dict[str, float] = {}
-    for name in started:  # each on the first worker free
-        done_at[name] = heapq.heappop(free_at) + _SECONDS[name]
-        heapq.heappush(free_at, done_at[name])
+    for name in started:  # each on the first worker free; quiet ones after all others
+        if name not in _QUIET:
+            done_at[name] = heapq.heappop(free_at) + _SECONDS[name]
+            heapq.heappush(free_at, done_at[name])
+    for name in started:
+        if name in _QUIET:
+            done_at[name] = max(free_at) + _SECONDS[name]
     items.sort(key=lambda item: max((done_at[n] for n in runs_of(item)), default=0.0))
     return started

@@ -419,15 +419,26 @@ def test_pss_is_walked_again_only_when_the_trees_pages_changed(memhog):
     hog.send("fork 2")
     fds_before = len(os.listdir("/proc/self/fd"))
     sampler = TreeSampler(hog.pid, pss_interval=1.0)
+    ticks = iter(range(10**6))
+
+    def sample_with_pss() -> dict:  # every call a second later: a PSS read is due
+        return sampler.sample(float(next(ticks)))
+
     try:
-        first = sampler.sample(0.0)
+        first = sample_with_pss()
         assert sampler.counts.smaps_rollup == 3 and first["children"] == 2
-        sampler.sample(1.0)
-        assert sampler.counts.smaps_rollup_unchanged == 3  # idle: nothing walked again
+        # Once the children have touched their own pages, the tree is idle.
+        deadline = time.monotonic() + 30
+        while sampler.counts.smaps_rollup_unchanged == 0:
+            assert time.monotonic() < deadline, "the idle tree was walked again and again"
+            time.sleep(0.05)
+            idle = sample_with_pss()
+        assert sampler.counts.smaps_rollup_unchanged == 3  # all of it, not walked
+        walked = sampler.counts.smaps_rollup
         hog.send("alloc 20")
-        grown = sampler.sample(2.0)
-        assert sampler.counts.smaps_rollup == 6  # the whole tree, once more
-        assert grown["tree_pss_mb"] - first["tree_pss_mb"] == pytest.approx(20, abs=2)
+        grown = sample_with_pss()
+        assert sampler.counts.smaps_rollup == walked + 3  # the whole tree, once more
+        assert grown["tree_pss_mb"] - idle["tree_pss_mb"] == pytest.approx(20, abs=2)
         # Each process's status and stat stay open between ticks, and are let go of.
         assert len(os.listdir("/proc/self/fd")) == fds_before + 2 * 3
     finally:

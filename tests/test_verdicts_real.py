@@ -21,7 +21,7 @@ def test_the_demo_by_default_is_safe(demo_run):
     assert report["assessment"]["judged_against"]["source"] in ("host", "cgroup")
 
 
-@shared_run(seconds=45)
+@shared_run(seconds=45, quiet=True)
 def leaking_demo_run(work: Path) -> Run:
     return runner(work, *VERDICT, "--demo-leak-kb", "16", "--rate", "100")
 
@@ -56,7 +56,7 @@ def test_a_healthy_fastapi_app_under_uvicorn_workers(fastapi_workers_run):
     assert max(s["process"]["children"] for s in monitor["samples"]) >= 2
 
 
-@shared_run(seconds=45)
+@shared_run(seconds=45, quiet=True)
 def fastapi_leak_run(work: Path) -> Run:
     return runner(work, *VERDICT, *fastapi_command(free_port(), "LEAK_KB=32"), "--rate", "60")
 
@@ -69,7 +69,7 @@ def test_a_fastapi_app_that_keeps_memory_per_request(fastapi_leak_run):
     assert report["assessment"]["level"] == "critical"
 
 
-@shared_run(seconds=45)
+@shared_run(seconds=45, quiet=True)
 def fastapi_timer_run(work: Path) -> Run:
     # 40 KB a second per worker from a background thread: 4.7 MB/min, load or not.
     return runner(work, *VERDICT, *fastapi_command(free_port(), "TIMER_KB=40"), "--rate", "40")
