@@ -269,8 +269,10 @@ def test_fast_interval_keeps_schedule(memhog, tmp_path):
     reads = report["reads"]
     assert reads["status"]["count"] >= len(times)
     assert reads["smaps_rollup"]["interval_s"] == 1.0
-    rollups = reads["smaps_rollup"]  # walked, or found unchanged, once a second
-    assert rollups["count"] + rollups["unchanged"] == pytest.approx(3, abs=1)
+    rollups = reads["smaps_rollup"]  # walked, or found unchanged, once a second: 0, 1, 2
+    missed = report["summary"]["timing"]["missed_ticks"]
+    assert rollups["count"] + rollups["unchanged"] == 3 or missed, rollups
+    assert reads["process_scan"]["count"] == 3 or missed, reads
     assert rollups["count"] >= 1
     target = report["target"]
     assert target["pid"] == hog.pid and target["is_python"] is True

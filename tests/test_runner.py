@@ -187,6 +187,7 @@ def test_a_service_that_exits_during_startup(tmp_path):
     assert result.returncode == 1
     assert "exited with code 3 during start-up" in result.stderr
     assert "cannot bind" in result.stderr
+    assert os.listdir(out) == ["service.log"]  # its log, and nothing else
 
 
 def demo_cmd(port: int, *extra: str) -> str:
@@ -294,6 +295,24 @@ def test_url_only_measures_load_without_memory(url_only_run):
     assert "not observed" in report["memory"]["reason"]
     assert report["load_test"]["requests"] > 0
     assert not (url_only_run.out / "memory_analysis.json").exists()
+    # The demo's own requests, sent to the demo: no 404 to warn of, only a note.
+    assert not any("404" in reason for reason in report["assessment"]["reasons"])
+    assert "none with 404" in report["problems"][0]
+
+
+def test_nothing_listening_where_the_service_should_be_fails_at_once(tmp_path):
+    """A service the runner does not start is up or never will be: a wrong port is
+    said at once, not after the start-up timeout, and leaves no directory."""
+    url = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    result = run_script("memory_analysis_runner.py", "--url", url,
+                        "--output-dir", str(tmp_path / "out"), timeout=60)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert time.monotonic() - started < 20  # the start-up timeout is 30 s
+    assert result.stderr.startswith(f"memory_analysis_runner.py: error: cannot connect to "
+                                    f"{url}: connection refused"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("args, message", [
@@ -321,6 +340,7 @@ def test_url_only_measures_load_without_memory(url_only_run):
     (["--plan", ""], "--plan must be PROVIDER:PLAN"),
     (["--plan", "render:huge"], "'render' has no plan 'huge'"),
     (["--cycles", "0"], "--cycles must be 1 or more"),
+    (["--service-cmd", " ", "--url", "http://127.0.0.1:1"], "--service-cmd is empty"),
     (["--target-memory", "1K"], "--target-memory must be at least 1 MB"),
     (["--demo-hold-mb", "5", "--service-cmd", "true", "--url", "http://127.0.0.1:1"],
      "--demo-hold-mb is for the bundled demo service only"),

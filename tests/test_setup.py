@@ -17,16 +17,17 @@ def test_setup_refuses_a_python_older_than_the_project_needs(tmp_path):
     text = (ROOT / "pyproject.toml").read_text()
     (tmp_path / "pyproject.toml").write_text(
         text.replace('requires-python = ">=3.11"', 'requires-python = ">=3.99"'))
+    (tmp_path / "run_tests.sh").write_text("source scripts/ensure_venv.sh && ensure_venv\n")
     result = subprocess.run(
-        ["bash", "-c", "source scripts/ensure_venv.sh && ensure_venv"], cwd=tmp_path,
+        ["bash", "run_tests.sh"], cwd=tmp_path,
         env={**os.environ, "PYTHON": "python3"}, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     found = subprocess.run(["python3", "-c", "import platform; print(platform.python_version())"],
                            capture_output=True, text=True, check=True).stdout.strip()
-    assert lines[0].startswith(f"error: python3 is Python {found}; the suite needs Python "
-                               "3.99 or newer"), lines[0]
+    assert lines[0].startswith(f"run_tests.sh: error: python3 is Python {found}; the suite "
+                               "needs Python 3.99 or newer"), lines[0]
     assert not (tmp_path / ".venv").exists()
 
 

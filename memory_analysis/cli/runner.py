@@ -36,7 +36,9 @@ def _steps(text: str | None) -> list[int] | None:
                        f"(got {text!r})") from None
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(context_settings={"help_option_names": ["-h", "--help"]},
+               epilog="Also: 'report DIR' draws a run's pictures again from its JSON; "
+                      "'compare DIR_A DIR_B' sets two runs side by side (each takes --help).")
 @click.option("--baseline", type=float, default=30.0, show_default=True,
               help="Seconds of monitoring without load.")
 @click.option("--load-test", "load_test", type=float, default=120.0, show_default=True,

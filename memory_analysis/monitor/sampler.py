@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from memory_analysis.cadence import Cadence
 from memory_analysis.monitor import procfs
 from memory_analysis.monitor.cgroup import MemoryCgroup
 from memory_analysis.monitor.procfs import ProcessGone
@@ -148,6 +149,7 @@ class TreeSampler:
     pid: int
     include_children: bool = True
     pss_interval: float = 1.0
+    tick_s: float = 0.0  # how often ``sample`` is called (the sampling interval)
     counts: ReadCounts = field(default_factory=ReadCounts)
     # What could not be read, and why (e.g. PSS of another user's process).
     unreadable: dict[str, str] = field(default_factory=dict)
@@ -160,7 +162,8 @@ class TreeSampler:
         self._rollups: dict[int, _Rollup] = {}
         self._cpu_prev: dict[int, tuple[int, float]] = {}
         self._helpers: dict[int, bool] = {}  # PID -> started by multiprocessing for itself
-        self._next_deep_at = float("-inf")
+        # Ticks come every tick_s: one up to half a tick early is the one due.
+        self._deep = Cadence(self.pss_interval, self.tick_s / 2)
         self._members = [self.pid]
         self._open_fds: int | None = None
 
@@ -209,9 +212,7 @@ class TreeSampler:
         status = self._files[self.pid].status()
         if status.zombie:
             raise ProcessGone(self.pid)
-        deep = now >= self._next_deep_at
-        if deep:
-            self._next_deep_at = now + self.pss_interval
+        deep = self._deep.due(now)
         if self.include_children and deep:
             # Finding new descendants means reading every process's stat: an expensive
             # read, done on the PSS schedule. In between, known members are re-read.

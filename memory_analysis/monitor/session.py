@@ -171,7 +171,8 @@ class MonitorSession:
                     self.notes.append(problem)
             try:
                 self.sampler = TreeSampler(config.pid, config.include_children,
-                                           max(config.pss_interval, config.interval))
+                                           max(config.pss_interval, config.interval),
+                                           config.interval)
             except ProcessGone:
                 raise BadInput(f"no process with PID {config.pid}") from None
         self.agents: AgentReader | None = None

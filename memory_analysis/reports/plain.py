@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from memory_analysis.cadence import Cadence
+
 
 class PlainLines:
     """Prints lines, flushed at once (logs follow the run); ``due(t)`` lets through at
@@ -14,7 +16,10 @@ class PlainLines:
     def __init__(self, stream: TextIO = sys.stdout, every_s: float = 1.0) -> None:
         self.stream = stream
         self.every_s = every_s
-        self._next_t = 0.0
+        # Status comes with each sample or each second, a few ms after its own due time:
+        # one a tenth of a period early is the one due (else a line a second would come
+        # every other second now and then).
+        self._cadence = Cadence(every_s, every_s / 10)
 
     def _print(self, text: str = "") -> None:
         print(text, file=self.stream, flush=True)
@@ -23,10 +28,7 @@ class PlainLines:
         """Nothing to undo: lines already printed stay."""
 
     def due(self, t: float) -> bool:
-        if t + 1e-9 < self._next_t:
-            return False
-        self._next_t = t + self.every_s
-        return True
+        return self._cadence.due(t)
 
 
 class LivePanel:

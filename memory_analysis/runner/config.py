@@ -167,6 +167,9 @@ class RunnerConfig:
 
     def validate(self) -> None:
         """BadInput, with one sentence, for anything impossible or contradictory."""
+        if self.service_cmd is not None and not self.service_cmd.strip():
+            raise BadInput("--service-cmd is empty: give the command that starts your "
+                           "service, e.g. --service-cmd 'uvicorn app:app --port 8000'")
         if self.pid is not None and self.service_cmd is not None:
             raise BadInput("--pid and --service-cmd exclude each other: attach to a running "
                            "service or start one, not both")

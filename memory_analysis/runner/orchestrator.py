@@ -327,6 +327,15 @@ class AnalysisRun:
                 raise LoadFailed
 
     # -- the whole run -----------------------------------------------------------------
+    def _clear_agent_dir(self) -> None:
+        """Remove the agent's directory of a service that never started (what it holds
+        is this run's control file, and reports of processes that never served)."""
+        directory = self.config.agent_report_dir
+        if self.config.mode in ("demo", "command") and directory is not None:
+            agent_control.clear(directory)
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+
     def _clear_previous(self) -> None:
         """Remove what an earlier run left under the names this run writes, so that no
         file of it passes for this run's (a failed run then leaves no old report, and the
@@ -353,8 +362,12 @@ class AnalysisRun:
         outcome = RunOutcome(config, service, self.output_dir, timeline)
         try:
             self._enter("starting", f"waiting for {service.url}{config.health_path}", None)
-            outcome.startup_s = wait_until_healthy(
-                service, config.health_path, config.startup_timeout, self.stop)
+            try:
+                outcome.startup_s = wait_until_healthy(
+                    service, config.health_path, config.startup_timeout, self.stop)
+            except RunFailed:
+                self._clear_agent_dir()  # a service that never started leaves its log only
+                raise
             if config.openapi_on_service:
                 # Only now can the document be read: a bad one stops the run here.
                 _scenario, notes = choose_scenario(None, config.openapi_source(service.url),

@@ -285,6 +285,11 @@ def wait_until_healthy(service: Service, health_path: str, timeout_s: float,
     url = service.url.rstrip("/") + health_path
     start = time.monotonic()
     last_error = "no answer yet"
+    if not service.started_here:
+        # A service the runner did not start is already up, or never will be: nothing
+        # listening there is a wrong address, told at once rather than after the
+        # start-up timeout.
+        _check_listening(service.url)
     while True:
         ended = service.exit_info()
         if ended is not None:
@@ -308,6 +313,24 @@ def wait_until_healthy(service: Service, health_path: str, timeout_s: float,
                          f"(last: {last_error})"))
         if stop.wait(0.1):
             raise Interrupted
+
+
+def _check_listening(url: str) -> None:
+    """RunFailed, with the load tester's words, when nothing listens at ``url``."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=5):
+            return
+    except socket.gaierror as exc:
+        raise RunFailed(f"cannot connect to {url}: cannot resolve host {host!r} "
+                        f"({exc.strerror or exc})") from None
+    except ConnectionRefusedError:
+        raise RunFailed(f"cannot connect to {url}: connection refused (is the service "
+                        f"listening on port {port}?)") from None
+    except OSError:
+        return  # no answer yet (busy, or far away): the health check waits for it
 
 
 def _startup_failure(service: Service, message: str) -> str:

@@ -14,7 +14,7 @@ from memory_analysis import __version__
 from memory_analysis.analysis.analyze import analyze
 from memory_analysis.analysis.catalogs import load_catalogs
 from memory_analysis.analysis.limits import find_plan, parse_size_mb
-from memory_analysis.errors import BadInput
+from memory_analysis.errors import BadInput, RunFailed
 from memory_analysis.loadgen.choose import choose_scenario
 from memory_analysis.loadgen.runner import timeline_path
 from memory_analysis.loadgen.scenario import parse_endpoints
@@ -93,8 +93,10 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
         target_mb = parse_size_mb(config.target_memory) if config.target_memory else None
         run = AnalysisRun(config, view, stop, target_mb or (plan or {}).get("memory_mb"))
         outcome = run.run()
-    except BadInput:
-        for directory in made:  # deepest first; one holding anything stays
+    except (BadInput, RunFailed):
+        # Refused, or the service never started: directories this run made and left
+        # empty go (deepest first; one holding anything, the service's log, stays).
+        for directory in made:
             with contextlib.suppress(OSError):
                 directory.rmdir()
         raise
@@ -137,13 +139,18 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
     if config.demo_mix_on_own_service:
         not_found = (figures.get("errors") or {}).get("http_404", 0)
         share = not_found / figures["requests"] if figures.get("requests") else 0.0
-        note = ("the load was the bundled demo's requests, as neither --scenario nor "
-                f"--openapi was given; your service answered {share:.0%} of them with 404, "
-                "so the figures describe it turning requests away: describe your endpoints "
-                "(--openapi /openapi.json, or --scenario FILE)")
-        outcome.problems.insert(0, note)
         if share > 0:
+            note = ("the load was the bundled demo's requests, as neither --scenario nor "
+                    f"--openapi was given; your service answered {share:.0%} of them with "
+                    "404, so the figures describe it turning requests away: describe your "
+                    "endpoints (--openapi /openapi.json, or --scenario FILE)")
             report["assessment"]["reasons"].insert(0, note)
+        else:
+            note = ("the load was the bundled demo's requests, as neither --scenario nor "
+                    "--openapi was given (your service answered them, none with 404); if "
+                    "your users send other requests, describe them (--openapi "
+                    "/openapi.json, or --scenario FILE)")
+        outcome.problems.insert(0, note)
     if outcome.end_reason == "load_failed":
         # Whatever memory did, it did without the load the run was about.
         report["assessment"]["reasons"].insert(0, "the load did not run as asked: "
