@@ -313,21 +313,28 @@ def count_fds(pid: int) -> int:
         raise ProcessGone(pid) from None
 
 
-def scan_processes() -> dict[int, Stat]:
-    """/proc/PID/stat of every process visible, by PID.
+def scan_processes(skip: set[int] | frozenset[int] = frozenset()) -> tuple[dict[int, Stat],
+                                                                          set[int]]:
+    """/proc/PID/stat of every process visible but those in ``skip``, by PID; and every
+    PID visible.
 
     The kernel here has no /proc/PID/task/TID/children, so descendants are found the way
-    ps does it: one stat read per process. The same reads give each process's CPU time,
-    so a tick reads every stat file once.
+    ps does it: one stat read per process. A caller that knows a process is not in its
+    tree skips it (see ``TreeSampler``).
     """
     stats: dict[int, Stat] = {}
+    seen: set[int] = set()
     for entry in os.listdir("/proc"):
         if entry.isdigit():
+            pid = int(entry)
+            seen.add(pid)
+            if pid in skip:
+                continue
             try:
-                stats[int(entry)] = read_stat(int(entry))
+                stats[pid] = read_stat(pid)
             except (ProcessGone, PermissionError, ValueError):
                 continue
-    return stats
+    return stats, seen
 
 
 def descendants(pid: int, stats: dict[int, Stat]) -> list[int]:

@@ -165,6 +165,7 @@ class TreeSampler:
         # Ticks come every tick_s: one up to half a tick early is the one due.
         self._deep = Cadence(self.pss_interval, self.tick_s / 2)
         self._members = [self.pid]
+        self._outsiders: set[int] = set()  # PIDs seen at the last scan, not in the tree
         self._open_fds: int | None = None
 
     def _pages_changed(self, statuses: dict[int, procfs.Status],
@@ -214,11 +215,17 @@ class TreeSampler:
             raise ProcessGone(self.pid)
         deep = self._deep.due(now)
         if self.include_children and deep:
-            # Finding new descendants means reading every process's stat: an expensive
-            # read, done on the PSS schedule. In between, known members are re-read.
-            stats = procfs.scan_processes()
+            # Finding new descendants is an expensive read, done on the PSS schedule; in
+            # between, known members are re-read. It means reading the stat of every
+            # process; but one that was not in the tree at the last scan cannot have
+            # joined it (an orphan is adopted by an ancestor, never by a stranger), so
+            # only processes new since then are read, with the members. A PID freed and
+            # taken again between two scans would be missed: that takes the kernel's
+            # whole PID range (/proc/sys/kernel/pid_max) being used up meanwhile.
+            stats, seen = procfs.scan_processes(self._outsiders)
             self.counts.process_scan += 1
             self._set_members([self.pid, *procfs.descendants(self.pid, stats)], stats)
+            self._outsiders = seen - set(self._members)
         else:
             stats = {}
             for pid in self._members:
