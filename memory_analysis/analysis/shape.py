@@ -31,6 +31,7 @@ from memory_analysis.analysis.thresholds import (
     PAGE_MB,
     RELEASE_SIGMAS,
     SLOW_WARMUP_TIME_CONSTANTS,
+    SLOWING_RATIO,
     SPIKE_SIGMAS,
     WARMUP_ALPHA,
     chi2_quantile,
@@ -59,6 +60,9 @@ class Warmup:
     finished: bool
     growth_after_significant: bool
     at_longest: bool = False  # the time constant is the longest tried: it may be longer
+    # The fitted curve grows in the stretch's later half at under SLOWING_RATIO of its
+    # rate in the earlier half: it slows down as a filling cache does.
+    slowing: bool = True
 
 
 @dataclass(frozen=True)
@@ -75,10 +79,12 @@ class Settled:
     @property
     def unfinished_warmup(self) -> bool:
         """Still rising and slowing down at the end, with no growth beyond it shown (a
-        warm-up as slow as the longest time constant tried cannot show any)."""
+        warm-up as slow as the longest time constant tried cannot show any, unless the
+        whole curve hardly slows: then what was found is a faint bend in steady growth,
+        which the test of significance finds only because the noise is low)."""
         w = self.warmup
         return (w is not None and not w.finished and w.rise_mb > 0
-                and (not w.growth_after_significant or w.at_longest))
+                and (not w.growth_after_significant or (w.at_longest and w.slowing)))
 
 
 def troughs(t: list[float], mb: list[float]) -> tuple[list[float], list[float], int]:
@@ -236,11 +242,16 @@ def fit_warmup(t: list[float], mb: list[float]) -> Warmup | None:
     # over by the end, faster than the warm-up itself still grows there: otherwise it is
     # the fit sharing out the warm-up's own rise.
     still_rising = abs(coef[1]) / tau * math.exp(-span / tau)
+    # What the fitted curve adds in each half of the stretch (the same length each).
+    half = math.exp(-span / (2.0 * tau))
+    earlier = coef[2] * span / 2.0 + coef[1] * (1.0 - half)
+    later = coef[2] * span / 2.0 + coef[1] * (half - half * half)
     return Warmup(rise_mb=coef[1], tau_s=tau, over_s=over,
                   finished=left >= MIN_TREND_POINTS,
                   growth_after_significant=(coef[2] > z_one_sided(LEAK_ALPHA) * growth_se
                                             and coef[2] >= still_rising),
-                  at_longest=tau >= longest / ratio)
+                  at_longest=tau >= longest / ratio,
+                  slowing=earlier <= 0 or later < SLOWING_RATIO * earlier)
 
 
 def settle(t: list[float], mb: list[float]) -> Settled:
