@@ -266,19 +266,23 @@ def test_an_oom_killed_service_is_reported(oom_run):
 
 
 class DemoByHand:
-    """The demo started by a user in another terminal, on a free port."""
+    """The demo started by a user in another terminal, on a free port, and ready."""
 
     def __enter__(self) -> DemoByHand:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen([sys.executable, "-m", "memory_analysis.demo",
                                          "--host", "127.0.0.1", "--port", str(self.port)],
-                                        cwd=ROOT, stdout=subprocess.DEVNULL)
+                                        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        assert "ready on" in self.process.stdout.readline()  # it says so once it listens
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self.process.terminate()
         self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 @shared_run(seconds=8)
@@ -301,8 +305,8 @@ def test_url_only_measures_load_without_memory(url_only_run):
 
 
 def test_nothing_listening_where_the_service_should_be_fails_at_once(tmp_path):
-    """A service the runner does not start is up or never will be: a wrong port is
-    said at once, not after the start-up timeout, and leaves no directory."""
+    """A service given by its address alone runs elsewhere and is up already: a wrong
+    port is said at once, not after the start-up timeout, and leaves no directory."""
     url = f"http://127.0.0.1:{free_port()}"
     started = time.monotonic()
     result = run_script("memory_analysis_runner.py", "--url", url,

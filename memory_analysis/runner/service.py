@@ -285,10 +285,11 @@ def wait_until_healthy(service: Service, health_path: str, timeout_s: float,
     url = service.url.rstrip("/") + health_path
     start = time.monotonic()
     last_error = "no answer yet"
-    if not service.started_here:
-        # A service the runner did not start is already up, or never will be: nothing
-        # listening there is a wrong address, told at once rather than after the
-        # start-up timeout.
+    if service.mode == "url":
+        # A service given by its address alone runs elsewhere and is up already (the
+        # load tester checks it the same way): nothing listening there is a wrong
+        # address, told at once rather than after the start-up timeout. One given by
+        # its PID may still be starting (``app & runner --pid $!``): it is waited for.
         _check_listening(service.url)
     while True:
         ended = service.exit_info()
