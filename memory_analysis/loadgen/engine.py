@@ -21,7 +21,6 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import psutil
@@ -34,6 +33,7 @@ from memory_analysis.loadgen.mix import Mix
 from memory_analysis.loadgen.report import LATE_US
 from memory_analysis.loadgen.scenario import Endpoint, Scenario, render, render_text
 from memory_analysis.loadgen.stats import EndpointStats, GeneratorStats, Interval, RunStats
+from memory_analysis.reach import host_and_port, unreachable
 
 #: after the duration ends or a stop is asked for, in-flight requests get this long
 #: (at most the request timeout) to finish before they are cancelled and counted
@@ -106,22 +106,15 @@ def no_retries(session: aiohttp.ClientSession) -> None:
 
 async def preflight(url: str, timeout_s: float) -> None:
     """Open (and close) one TCP connection to ``url``; RunFailed when that is impossible."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host, port = host_and_port(url)
     limit = min(timeout_s, 10.0)
     try:
         _reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), limit)
     except TimeoutError:
         raise RunFailed(f"cannot connect to {url}: no answer within {limit:g} s") from None
-    except socket.gaierror as exc:
-        raise RunFailed(f"cannot connect to {url}: cannot resolve host {host!r} "
-                        f"({exc.strerror or exc})") from None
-    except ConnectionRefusedError:
-        raise RunFailed(f"cannot connect to {url}: connection refused "
-                        f"(is the service listening on port {port}?)") from None
     except OSError as exc:
-        raise RunFailed(f"cannot connect to {url}: {exc.strerror or exc}") from None
+        raise (unreachable(url, exc)
+               or RunFailed(f"cannot connect to {url}: {exc.strerror or exc}")) from None
     writer.close()
     try:
         await writer.wait_closed()

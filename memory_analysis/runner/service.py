@@ -28,6 +28,7 @@ import psutil
 
 from memory_analysis.childenv import child_env
 from memory_analysis.errors import BadInput, RunFailed
+from memory_analysis.reach import host_and_port, unreachable
 from memory_analysis.signals import Interrupted, StopSignal
 
 STOP_GRACE_S = 5.0
@@ -317,21 +318,15 @@ def wait_until_healthy(service: Service, health_path: str, timeout_s: float,
 
 
 def _check_listening(url: str) -> None:
-    """RunFailed, with the load tester's words, when nothing listens at ``url``."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    """RunFailed, with the load tester's words, when nothing is at ``url``."""
     try:
-        with socket.create_connection((host, port), timeout=5):
+        with socket.create_connection(host_and_port(url), timeout=5):
             return
-    except socket.gaierror as exc:
-        raise RunFailed(f"cannot connect to {url}: cannot resolve host {host!r} "
-                        f"({exc.strerror or exc})") from None
-    except ConnectionRefusedError:
-        raise RunFailed(f"cannot connect to {url}: connection refused (is the service "
-                        f"listening on port {port}?)") from None
-    except OSError:
-        return  # no answer yet (busy, or far away): the health check waits for it
+    except OSError as exc:
+        failure = unreachable(url, exc)
+        if failure is not None:
+            raise failure from None
+        # Else no answer yet (busy, or far away): the health check waits for it.
 
 
 def _startup_failure(service: Service, message: str) -> str:
