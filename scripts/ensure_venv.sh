@@ -8,7 +8,7 @@
 
 # The oldest Python the suite runs on: pyproject.toml's requires-python, its one home.
 python_needed() {
-    sed -n 's/^requires-python *= *">= *\([0-9.]*\)".*/\1/p' "$1/pyproject.toml"
+    sed -n 's/^requires-python *= *"[^0-9]*\([0-9][0-9.]*\).*/\1/p' "$1/pyproject.toml"
 }
 
 # True when "$1" runs Python "$2" or newer; else one line on stderr naming both.

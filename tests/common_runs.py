@@ -37,10 +37,10 @@ def script_scenario_run(work: Path) -> Run:
 
 
 def fastapi_command(port: int, env: str = "") -> list[str]:
-    """A FastAPI app under uvicorn with two workers; ``env``: NAME=value words first, as
-    a shell takes them."""
-    command = (f"{env} {sys.executable} -m uvicorn fastapi_app:app --host 127.0.0.1 "
-               f"--port {port} --workers 2 --log-level warning").strip()
+    """A FastAPI app under uvicorn with two workers, as the manual's first recipe writes
+    it; ``env``: NAME=value words first, as a shell takes them."""
+    command = (f"{env} {sys.executable} -m uvicorn fastapi_app:app --port {port} "
+               "--workers 2").strip()
     return ["--service-cmd", command, "--service-cwd", str(PROGRAMS),
             "--url", f"http://127.0.0.1:{port}",
             "--scenario", str(PROGRAMS / "fastapi_scenario.json")]

@@ -7,13 +7,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import shared_runs
+from shared_runs import PROGRAMS, ROOT  # noqa: F401 (tests import them from here)
 
-ROOT = Path(__file__).resolve().parent.parent
-PROGRAMS = Path(__file__).resolve().parent / "programs"
 # The corpus of memory shapes with known answers is shared with the benchmarks.
 sys.path.insert(0, str(ROOT / "bench"))
 # The runs several test files read are declared there.
@@ -24,6 +22,7 @@ _RUNS_TO_START = pytest.StashKey[list]()
 _TREE_BEFORE = pytest.StashKey[set]()
 
 
+@pytest.hookimpl(trylast=True)  # after -k and -m have deselected what will not run
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
                                   items: list[pytest.Item]) -> None:
     config.stash[_RUNS_TO_START] = shared_runs.order(items, PARALLEL)
@@ -40,10 +39,11 @@ def _shared_runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 
 def _tree_status() -> set[str] | None:
-    """``git status`` of the checkout, a line per changed or new file (None without git)."""
+    """What differs in the checkout from its last commit, ignored files included
+    (scripts/tree_changes.sh); None where it cannot tell (no git, not a checkout)."""
     try:
-        result = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"],
-                                cwd=ROOT, capture_output=True, text=True, timeout=60)
+        result = subprocess.run([str(ROOT / "scripts" / "tree_changes.sh")], cwd=ROOT,
+                                capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return set(result.stdout.splitlines()) if result.returncode == 0 else None

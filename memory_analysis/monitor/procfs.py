@@ -269,8 +269,15 @@ def _footprint_via_psutil(pid: int) -> SmapsRollup:
 
 
 def process_exists(pid: int) -> bool:
-    """True when ``pid`` is a process (a zombie too), as ``kill -0`` would tell."""
-    return pid > 0 and os.path.exists(f"/proc/{pid}/stat")
+    """True when ``pid`` is a process (a zombie too), not one of a process's threads
+    (which /proc also answers for)."""
+    if pid <= 0:
+        return False
+    try:
+        tgid = _line_value(_read(f"/proc/{pid}/status"), b"\nTgid:")
+    except (ProcessGone, PermissionError):
+        return False
+    return tgid is not None and int(tgid) == pid
 
 
 def describe(pid: int) -> dict[str, Any]:
@@ -364,7 +371,3 @@ def parse_meminfo(data: bytes, keys: tuple[str, ...] = MEMINFO_KEYS) -> dict[str
             values[key] = int(value.split()[0]) * 1024
     return values
 
-
-def read_meminfo() -> dict[str, int]:
-    """System memory from /proc/meminfo, in bytes (MemTotal, MemAvailable, Swap...)."""
-    return parse_meminfo(_read("/proc/meminfo"))

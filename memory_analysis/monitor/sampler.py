@@ -73,6 +73,12 @@ def cgroup_sample(group: MemoryCgroup | None) -> dict[str, Any] | None:
     }
 
 
+# An idle tree's PSS is read again at least this often: other processes starting or
+# stopping to share its pages change it with no fault in the tree. Such changes come
+# with processes starting and ending, seconds apart; ten PSS schedules of the default
+# second bound how long a figure can lag them.
+PSS_REFRESH_S = 10.0
+
 # Process names of the shells a service command may run under.
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ash", "busybox"})
 # Command lines of processes Python's multiprocessing starts for itself, not to serve.
@@ -167,13 +173,18 @@ class TreeSampler:
         self._members = [self.pid]
         self._outsiders: set[int] = set()  # PIDs seen at the last scan, not in the tree
         self._open_fds: int | None = None
+        self._walked_at = float("-inf")  # when smaps_rollup was last walked
 
     def _pages_changed(self, statuses: dict[int, procfs.Status],
-                       stats: dict[int, procfs.Stat]) -> bool:
-        """Whether any page of the tree may have changed since the last smaps_rollup:
-        a process joined or left, or one's RSS or fault count moved. PSS of one process
-        changes when another un-shares a page (copy on write), so any change re-reads
-        the whole tree; an idle tree is not walked again for nothing."""
+                       stats: dict[int, procfs.Stat], now: float) -> bool:
+        """Whether the tree's PSS may have changed since the last smaps_rollup: a
+        process joined or left, or one's RSS or fault count moved (PSS of one process
+        changes when another un-shares a page, copy on write, so any change re-reads
+        the whole tree); or PSS_REFRESH_S have passed, for what no fault in the tree
+        shows: processes outside it starting or stopping to share its pages (the same
+        files mapped, a parent outside the tree)."""
+        if now >= self._walked_at + PSS_REFRESH_S:
+            return True
         if statuses.keys() != self._rollups.keys():
             return True
         return any(self._rollups[pid].fingerprint != _fingerprint(st, stats.get(pid))
@@ -224,8 +235,10 @@ class TreeSampler:
             # whole PID range (/proc/sys/kernel/pid_max) being used up meanwhile.
             stats, seen = procfs.scan_processes(self._outsiders)
             self.counts.process_scan += 1
-            self._set_members([self.pid, *procfs.descendants(self.pid, stats)], stats)
-            self._outsiders = seen - set(self._members)
+            found = [self.pid, *procfs.descendants(self.pid, stats)]
+            self._set_members(found, stats)
+            # A descendant that could not be read this time is looked at again next time.
+            self._outsiders = seen - set(found)
         else:
             stats = {}
             for pid in self._members:
@@ -250,7 +263,8 @@ class TreeSampler:
         self.counts.status += len(statuses)
 
         if deep and self.pss_readable:
-            if self._pages_changed(statuses, stats):
+            if self._pages_changed(statuses, stats, now):
+                self._walked_at = now
                 for pid, st in statuses.items():
                     self._refresh_rollup(pid, st, stats.get(pid))
             else:
@@ -331,10 +345,14 @@ class TreeSampler:
                 continue
             try:
                 files = procfs.ProcessFiles(pid)
-                if files.stat().start_ticks != stats[pid].start_ticks:
-                    files.close()  # the PID was taken by another process since the scan
-                    continue
             except (ProcessGone, PermissionError):
+                continue
+            try:
+                same = files.stat().start_ticks == stats[pid].start_ticks
+            except (ProcessGone, PermissionError):
+                same = False
+            if not same:  # gone, or the PID taken by another process since the scan
+                files.close()
                 continue
             self._files[pid] = files
         self._members = [pid for pid in members if pid in self._files]
