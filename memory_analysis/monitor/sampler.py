@@ -5,9 +5,9 @@ every tick, through files kept open (``procfs.OpenFile``). Two reads cost more a
 every ``pss_interval`` seconds: smaps_rollup, which gives PSS and USS but locks the
 target's memory map while the kernel walks it, and the scan of the whole process table
 that finds new descendants (known descendants are re-read on every tick, and leave the
-tree as soon as they exit). Between two reads each
-process's PSS and USS are carried forward by the change in its RSS, so the tree total
-still moves at the sampling rate. All figures leave here in MB (2**20 bytes).
+tree as soon as they exit). Between two reads each process's PSS and USS are carried
+forward by the change in its RSS, so the tree total still moves at the sampling rate.
+All figures leave here in MB (2**20 bytes).
 """
 
 from __future__ import annotations
@@ -163,6 +163,8 @@ class TreeSampler:
 
     def __post_init__(self) -> None:
         """ProcessGone when the target does not exist."""
+        # The tree's processes, the target first, each with its files kept open: a
+        # process is in the tree while it is here.
         self._files: dict[int, procfs.ProcessFiles] = {self.pid: procfs.ProcessFiles(self.pid)}
         self._start_ticks = self._files[self.pid].stat().start_ticks
         self._rollups: dict[int, _Rollup] = {}
@@ -170,7 +172,6 @@ class TreeSampler:
         self._helpers: dict[int, bool] = {}  # PID -> started by multiprocessing for itself
         # Ticks come every tick_s: one up to half a tick early is the one due.
         self._deep = Cadence(self.pss_interval, self.tick_s / 2)
-        self._members = [self.pid]
         self._outsiders: set[int] = set()  # PIDs seen at the last scan, not in the tree
         self._open_fds: int | None = None
         self._walked_at = float("-inf")  # when smaps_rollup was last walked
@@ -241,13 +242,13 @@ class TreeSampler:
             self._outsiders = seen - set(found)
         else:
             stats = {}
-            for pid in self._members:
+            for pid, files in self._files.items():
                 try:
-                    stats[pid] = self._files[pid].stat()
+                    stats[pid] = files.stat()
                 except (ProcessGone, PermissionError):
                     if pid == self.pid:
                         raise ProcessGone(pid) from None
-        members = [pid for pid in self._members if pid in stats]
+        members = [pid for pid in self._files if pid in stats]
         target_stat = stats.get(self.pid)
         if target_stat is None or target_stat.start_ticks != self._start_ticks:
             raise ProcessGone(self.pid)
@@ -278,8 +279,6 @@ class TreeSampler:
             del self._helpers[gone]
         for gone in [pid for pid in self._files if pid not in statuses and pid != self.pid]:
             self._files.pop(gone).close()
-            if gone in self._members:
-                self._members.remove(gone)
 
         tree_rss = sum(st.rss for st in statuses.values())
         tree_pss = None
@@ -355,8 +354,7 @@ class TreeSampler:
                 files.close()
                 continue
             self._files[pid] = files
-        self._members = [pid for pid in members if pid in self._files]
-        for gone in [pid for pid in self._files if pid not in self._members]:
+        for gone in [pid for pid in self._files if pid not in members]:
             self._files.pop(gone).close()
 
     def close(self) -> None:

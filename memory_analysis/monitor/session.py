@@ -92,7 +92,8 @@ class MonitorConfig:
                 raise BadInput(f"{name} needs --agent-dir: the directory the service's agent "
                                "reports to (its MEMORY_ANALYSIS_AGENT)")
         if self.components is not None:
-            from memory_analysis.agent.control import read_component_map  # see _agents
+            # Imported here, as in MonitorSession: a plain monitor starts without it.
+            from memory_analysis.agent.control import read_component_map
 
             read_component_map(self.components)
         if self.agent_dir is not None:

@@ -22,7 +22,6 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import psutil
 
@@ -70,10 +69,9 @@ def port_holder(port: int) -> str | None:
 def check_port_free(url: str) -> None:
     """A service about to be started on this machine cannot listen where something
     already does: BadInput naming who, before it starts."""
-    parts = urlsplit(url)
-    if parts.hostname not in ("localhost", "127.0.0.1", "::1", "0.0.0.0"):
+    host, port = host_and_port(url)
+    if host not in ("localhost", "127.0.0.1", "::1", "0.0.0.0"):
         return
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     holder = port_holder(port)
     if holder is not None:
         raise BadInput(f"port {port} is already in use by {holder}: stop it, or start the "
