@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import shared_runs
-from shared_runs import PROGRAMS, ROOT  # noqa: F401 (tests import them from here)
+from shared_runs import PROGRAMS, ROOT, run_script  # noqa: F401 (tests import them here)
 
 # The corpus of memory shapes with known answers is shared with the benchmarks.
 sys.path.insert(0, str(ROOT / "bench"))
@@ -122,13 +122,3 @@ def memhog():
     yield start
     for hog in hogs:
         hog.stop()
-
-
-def run_script(script: str, *args: str, timeout: float = 60,
-               **kwargs) -> subprocess.CompletedProcess:
-    """Run a top-level script of the project as a user would, from the repository root."""
-    return subprocess.run(
-        [sys.executable, str(ROOT / script), *args],
-        capture_output=True, text=True, timeout=timeout, cwd=kwargs.pop("cwd", ROOT),
-        env={**os.environ, **kwargs.pop("env", {})}, **kwargs,
-    )

@@ -6,8 +6,8 @@ that tests only read is declared once, with ``@shared_run``, as a function of th
 directory it may write in; the test session starts every declared run that a selected
 test asks for (by naming it as a fixture) as soon as it starts, a few at a time beside
 the tests that need no run, and a test that asks for one waits until it is done. Tests
-that read shared runs are put after the others, in the order their runs were started,
-so the waiting is rare.
+that read shared runs are put after the others, in the order their runs are expected to
+finish, so the waiting is rare.
 
 A shared run is read, never changed: a test that must change a run's directory (draw
 its pictures again, run another command into it) copies it first (``copy_of``). What a
@@ -21,6 +21,7 @@ other run beside them.
 from __future__ import annotations
 
 import heapq
+import json
 import os
 import shutil
 import subprocess
@@ -34,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from memory_analysis.runner.service import free_port  # noqa: F401 (the runs' modules use it)
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS = Path(__file__).resolve().parent / "programs"
@@ -67,8 +70,6 @@ class Run:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def report(self, name: str = "comprehensive_memory_analysis.json") -> dict:
-        import json
-
         return json.loads((self.out / name).read_text())
 
     def ok(self) -> Run:
@@ -77,15 +78,27 @@ class Run:
         return self
 
 
+def run_program(argv: list[str], *, timeout: float = 60, cwd: str | Path | None = None,
+                env: dict[str, str] | None = None,
+                **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` as a user would: from ``cwd`` (default: the repository), with
+    ``env`` on top of this environment, its output captured as text."""
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd or ROOT, env={**os.environ, **(env or {})}, **kwargs)
+
+
+def run_script(script: str, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """Run a top-level script of the project (``memory_monitor.py``, ...) as a user would."""
+    return run_program([sys.executable, str(ROOT / script), *args], **kwargs)
+
+
 def command(args: list[str], out: Path, *, cwd: Path | None = None,
             env: dict[str, str] | None = None, timeout: float = 240) -> Run:
     """Run ``args`` (a top-level script of the project when it ends in ``.py``, else a
-    program) as a user would, from ``cwd`` (default: the repository), stdin closed."""
+    program) as a user would, stdin closed, as a ``Run`` whose reports are in ``out``."""
     argv = [sys.executable, str(ROOT / args[0]), *args[1:]] if args[0].endswith(".py") \
         else args
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                            cwd=cwd or ROOT, env={**os.environ, **(env or {})},
-                            stdin=subprocess.DEVNULL)
+    result = run_program(argv, timeout=timeout, cwd=cwd, env=env, stdin=subprocess.DEVNULL)
     return Run(out, result.returncode, result.stdout, result.stderr, argv)
 
 
@@ -94,12 +107,6 @@ def runner(work: Path, *args: str, **kwargs: Any) -> Run:
     out = work / "out"
     return command(["memory_analysis_runner.py", *args, "--output-dir", str(out)], out,
                    **kwargs)
-
-
-def free_port() -> int:
-    from memory_analysis.runner.service import free_port as pick
-
-    return pick()
 
 
 def copy_of(run: Run, where: Path) -> Path:
