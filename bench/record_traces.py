@@ -138,7 +138,7 @@ _trace("demo_leak_quick_busy", "demo_leak16", "leak", mode="demo", busy=True, ph
 SAMPLE_KEYS = {
     "process": ("tree_service_mb", "tree_mb", "rss_mb", "hwm_mb"),
     "cgroup": ("working_set_mb", "usage_mb", "peak_mb", "limit_mb", "percent"),
-    "system": ("percent", "total_mb"),
+    "system": ("percent", "total_mb", "used_mb", "available_mb"),
 }
 
 
@@ -184,6 +184,23 @@ def service_command(service: dict[str, Any], port: int) -> str:
     return f"{env} {command}".strip()
 
 
+def engine_state() -> dict[str, Any]:
+    """Which engine judged the run: the commit, and whether the analysis and runner code
+    in the working tree differed from it (other work in progress), with a digest of the
+    difference so two recordings can be told apart."""
+    import hashlib
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True,
+                              text=True).stdout
+    diff = git("diff", "HEAD", "--", "memory_analysis")
+    untracked = git("ls-files", "--others", "--exclude-standard", "--", "memory_analysis")
+    return {"commit": git("rev-parse", "HEAD").strip(),
+            "uncommitted_changes": bool(diff or untracked),
+            "diff_sha1": hashlib.sha1((diff + untracked).encode()).hexdigest()[:12]
+            if diff or untracked else None}
+
+
 def setup_service(service: dict[str, Any]) -> None:
     if service.get("setup") == "datasette":
         cwd = Path(service["cwd"])
@@ -193,9 +210,11 @@ def setup_service(service: dict[str, Any]) -> None:
                        check=True)
 
 
-def wait_health(url: str, timeout_s: float = 60.0) -> None:
+def wait_health(url: str, process: subprocess.Popen, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the service exited ({process.returncode}) before answering")
         with contextlib.suppress(OSError):
             with urllib.request.urlopen(url, timeout=2) as answer:
                 if answer.status < 500:
@@ -299,31 +318,35 @@ def build_trace(name: str, spec: dict[str, Any], out: Path, argv: list[str],
     })
 
 
-def record(name: str, keep: Path | None = None) -> Path:
-    spec = TRACE_TABLE[name]
+def run_once(spec: dict[str, Any], out: Path, work: Path,
+             extra: list[str] | None = None) -> dict[str, Any]:
+    """One run of the runner as ``spec`` says (a ``TRACE_TABLE`` entry: service, mode,
+    busy, phases), its output in ``out``; the attached service and the burners it started
+    are stopped before it returns. Returns how the run was made, with ``report`` (the
+    comprehensive report) and ``argv``."""
     service = SERVICES[spec["service"]]
     setup_service(service)
     port = free_port()
     burners: list[subprocess.Popen] = []
     attached: subprocess.Popen | None = None
-    work = Path(tempfile.mkdtemp(prefix=f"trace_{name}_"))
-    out = keep or work / "results"
     try:
         if spec["mode"] == "attached":
             attached = subprocess.Popen(
-                ["/bin/sh", "-c", "exec " + service_command(service, port)],
+                ["/bin/sh", "-c", "exec env " + service_command(service, port)],
                 cwd=service["cwd"], start_new_session=True,
                 stdout=open(work / "service.log", "wb"), stderr=subprocess.STDOUT)
-            wait_health(f"http://127.0.0.1:{port}{service.get('health', '/health')}")
+            wait_health(f"http://127.0.0.1:{port}{service.get('health', '/health')}", attached)
+        load_before = os.getloadavg()
         if spec["busy"]:
             burners = start_burners()
-        args = runner_arguments(spec, port, attached.pid if attached else None)
+        args = runner_arguments(spec, port, attached.pid if attached else None) + list(extra or [])
         argv = [PYTHON, "memory_analysis_runner.py", *args, "--quiet", "--output-dir", str(out)]
-        started = dt.datetime.now(dt.timezone.utc)
+        started = dt.datetime.now(dt.UTC)
         code = subprocess.run(argv, cwd=ROOT).returncode
-        if not (out / "comprehensive_memory_analysis.json").exists():
-            raise RuntimeError(f"{name}: the runner exited {code} without a report")
-        how = {
+        report_path = out / "comprehensive_memory_analysis.json"
+        if not report_path.exists():
+            raise RuntimeError(f"the runner exited {code} without a report")
+        return {
             "date": started.strftime("%Y-%m-%d %H:%M UTC"),
             "mode": spec["mode"],
             "busy": spec["busy"],
@@ -338,16 +361,30 @@ def record(name: str, keep: Path | None = None) -> Path:
             "burners": "two `python3 -c 'while True: pass'` for the whole run"
             if spec["busy"] else None,
             "runner_exit": code,
+            # other work on the machine (the recorder's own burners included when busy)
+            "loadavg_1min_before": round(load_before[0], 2),
+            "loadavg_1min_after": round(os.getloadavg()[0], 2),
             "cpus": os.cpu_count(),
-            "remake": f"bench/record_traces.py --only {name}",
+            "engine": engine_state(),
+            "report": json.loads(report_path.read_text()),
+            "argv": [Path(a).name if a == PYTHON else a for a in argv[:-1]] + ["<tmp>"],
         }
-        trace = build_trace(name, spec, out, [Path(a).name if a == PYTHON else a
-                                              for a in argv[:-1]] + ["<tmp>"], how)
     finally:
         for burner in burners:
             stop_group(burner)
         if attached is not None:
             stop_group(attached)
+
+
+def record(name: str, keep: Path | None = None) -> Path:
+    spec = TRACE_TABLE[name]
+    work = Path(tempfile.mkdtemp(prefix=f"trace_{name}_"))
+    out = keep or work / "results"
+    how = run_once(spec, out, work)
+    how.pop("report")
+    argv = how.pop("argv")
+    how["remake"] = f"bench/record_traces.py --only {name}"
+    trace = build_trace(name, spec, out, argv, how)
     TRACES.mkdir(exist_ok=True)
     path = TRACES / f"{name}.json.gz"
     data = json.dumps(trace, separators=(",", ":"), sort_keys=False).encode()
@@ -363,6 +400,50 @@ def record(name: str, keep: Path | None = None) -> Path:
     return path
 
 
+README_HEAD = """# Recorded memory traces of real services
+
+Runs of the real runner (`memory_analysis_runner.py`, `--users 20`, samples every 0.5 s)
+on services the leak verdict was never tuned on, kept small (3 decimals, gzip) for the
+leak benchmark. Load one with `bench/traces.py` (`load_trace(path)`: `samples`,
+`load_test`, `options` ready for `memory_analysis.analysis.analyze.analyze`, and `name`,
+`truth`, `how`); `.venv/bin/python bench/traces.py` judges every trace with the engine in
+the working tree beside the verdict recorded with it.
+
+`truth` is what the service was built to do, never what an engine said. "busy": two
+`python3 -c 'while True: pass'` burned both cores for the whole run. "attached": the
+recorder started the service and gave the runner `--pid PID --url URL`; "runner": the
+runner started it with `--service-cmd`. `load` is the machine's 1-minute load average
+before the run (other work on this shared 2-core machine included). `recorded` is the
+verdict of the engine in the working tree at recording time (`how.engine` names its
+commit and whether it had uncommitted changes): for reference only. Remake a trace with
+`.venv/bin/python bench/record_traces.py --only NAME`; this file with `--readme`.
+
+"""
+README_COLUMNS = ("name", "truth", "service", "started", "phases (s)", "cores", "date (UTC)",
+                  "load", "req/s", "recorded verdict", "KB", "remake")
+
+
+def write_readme() -> Path:
+    """bench/traces/README.md from the trace files: one line per trace."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from traces import load_all
+    lines = [README_HEAD, "| " + " | ".join(README_COLUMNS) + " |\n",
+             "|" + "---|" * len(README_COLUMNS) + "\n"]
+    for trace in load_all(TRACES):
+        how, rec = trace.how, trace.recorded
+        size = trace.path.stat().st_size / 1024.0 if trace.path else 0.0
+        lines.append(
+            f"| {trace.name} | {trace.truth} | {trace.what} | {how.get('mode')} | "
+            f"{'/'.join(map(str, how.get('phases', [])))} | "
+            f"{'busy' if how.get('busy') else 'quiet'} | {how.get('date')} | "
+            f"{how.get('loadavg_1min_before', '')} | {rec.get('rps') or 0:.0f} | "
+            f"{rec.get('verdict')} ({rec.get('confidence')}) | {size:.1f} | "
+            f"`bench/record_traces.py --only {trace.name}` |\n")
+    path = TRACES / "README.md"
+    path.write_text("".join(lines))
+    return path
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--list", action="store_true", help="list the traces and exit")
@@ -370,9 +451,14 @@ def main() -> int:
                         help="record only this trace (repeatable)")
     parser.add_argument("--skip-existing", action="store_true",
                         help="leave traces that already have a file")
+    parser.add_argument("--readme", action="store_true",
+                        help="write bench/traces/README.md from the trace files and exit")
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="with one --only: keep the runner's output directory here")
     options = parser.parse_args()
+    if options.readme:
+        print(write_readme())
+        return 0
     if options.list:
         for name, spec in TRACE_TABLE.items():
             print(f"{name:28} {spec['truth']:8} {spec['service']:12} {spec['mode']:9} "
