@@ -104,6 +104,42 @@ def test_judged_against_a_plan_or_the_container_limit():
     assert "limit of its memory cgroup" in contained["assessment"]["reasons"][0]
 
 
+def host_at(data, percent, total_mb=24_000.0):
+    """``data`` on a host of ``total_mb`` whose memory is ``percent`` used by everything."""
+    used = total_mb * percent / 100
+    for sample in data:
+        sample["system"] = {"percent": percent, "used_mb": used, "available_mb": total_mb - used,
+                            "total_mb": total_mb}
+    return data
+
+
+def test_against_the_host_the_level_is_the_services_and_the_hosts_state_is_beside_it():
+    """A 60 MB service on a host another program fills to 85 %: its peak is 0.25 % of the
+    host's memory, so it is safe; the host's state is reported, worded as the host's."""
+    result = analyze(host_at(samples(flat(50), flat(60), flat(50)), 85.0), LOAD)
+    assessment = result["assessment"]
+    assert assessment["judged_against"]["source"] == "host"
+    assert assessment["level"] == "safe", assessment
+    assert assessment["peak_percent_of_limit"] == pytest.approx(60 * 100 / 24_000, abs=0.02)
+    assert assessment["reasons"][0].startswith("peak memory 0.3 % of the host's 24,000 MB")
+    assert not any("85" in reason for reason in assessment["reasons"])
+    host = assessment["host"]
+    assert host["used_percent"] == 85.0 and host["available_mb"] == 3600.0
+    assert host["note"].startswith("the host's memory (everything running on it) was 85.0 % "
+                                   "used at its fullest (20,400 of 24,000 MB in use, 3,600 MB "
+                                   "available); other programs held at least 20,33")
+    # A host with room to spare is not mentioned.
+    assert "host" not in analyze(host_at(samples(flat(50), flat(60), flat(50)), 40.0),
+                                 LOAD)["assessment"]
+
+
+def test_a_service_that_fills_the_host_itself_is_critical():
+    data = host_at(samples(flat(50), flat(22_000), flat(50)), 93.0)
+    assessment = analyze(data, LOAD)["assessment"]
+    assert assessment["level"] == "critical", assessment
+    assert "; the service held 22,00" in assessment["host"]["note"]
+
+
 def test_memory_not_observed():
     result = analyze([], LOAD)
     check_contract(result)

@@ -1,17 +1,23 @@
 """Verdicts on real services the runner starts: the demo in each of its modes, a FastAPI
 app under uvicorn with two workers (healthy, leaking per request, leaking on a timer),
-repeated cycles, and a service running inside a memory cgroup with a limit."""
+repeated cycles, a service running inside a memory cgroup with a limit, and the demo on
+a host another process fills to 80 % of its memory."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from cgroups import LimitedCgroup, can_make_cgroups
 from common_runs import fastapi_command
-from shared_runs import VERDICT, Run, free_port, runner, shared_run
+from shared_runs import PROGRAMS, SHORT, VERDICT, Run, free_port, runner, shared_run
+
+from memory_analysis.analysis.thresholds import HOST_FULL_PERCENT
+from memory_analysis.monitor.cgroup import MemoryCgroup
 
 
 def test_the_demo_by_default_is_safe(demo_run):
@@ -123,3 +129,55 @@ def test_a_service_in_a_memory_cgroup_is_judged_against_its_limit(contained_run)
     assert judged["source"] == "cgroup" and judged["limit_mb"] == 400.0, judged
     assert report["memory"]["metric"] == "working_set"
     assert 0 < report["assessment"]["peak_percent_of_limit"] < 80
+
+
+def _own_memory_limited() -> bool:
+    """This process's memory cgroup has a limit: filling the host would fill it first."""
+    group = MemoryCgroup.of_process(os.getpid())
+    reading = group.read() if group else None
+    return reading is not None and reading.limit is not None
+
+
+@shared_run(seconds=25, quiet=True)
+def full_host_run(work: Path) -> Run | None:
+    """The bundled demo, short, while another process holds the host's memory up to 80 %
+    of its total (tests/programs/fill_host.py, which never leaves it less than 2 GB
+    available). Quiet: no other run adds its memory meanwhile."""
+    if _own_memory_limited():
+        return None
+    filler = subprocess.Popen([sys.executable, str(PROGRAMS / "fill_host.py"),
+                               str(HOST_FULL_PERCENT)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        ready = (filler.stdout.readline() if filler.stdout else "").split()
+        assert ready[:1] == ["ready"], f"fill_host.py said {ready!r}"
+        run = runner(work, *SHORT)
+        run.extra["filled_to_percent"] = float(ready[1])
+        return run
+    finally:
+        filler.kill()
+        filler.wait()
+
+
+@pytest.mark.skipif(_own_memory_limited(), reason="a memory cgroup limit holds this process")
+def test_a_small_service_on_a_host_another_process_fills_is_safe(full_host_run):
+    """The service's own peak against the host's memory decides the level; the host's
+    state (80 % in use by another program) is reported beside it, worded as the host's."""
+    report = full_host_run.ok().report()
+    assessment = report["assessment"]
+    assert assessment["judged_against"]["source"] == "host", assessment
+    assert assessment["level"] == "safe", assessment
+    assert assessment["peak_percent_of_limit"] < 2, assessment  # a ~70 MB demo of GBs
+    assert not any("in the 80-90 % band" in reason or "over 90" in reason
+                   for reason in assessment["reasons"]), assessment
+    if full_host_run.extra["filled_to_percent"] < HOST_FULL_PERCENT:
+        pytest.skip("the host could not be filled without leaving it under 2 GB available")
+    host = assessment["host"]
+    assert host["used_percent"] >= HOST_FULL_PERCENT - 0.05, host
+    assert host["note"] in report["problems"]
+    assert host["note"].startswith("the host's memory (everything running on it) was ")
+    assert "other programs held at least" in host["note"]
+    alerts = [a for a in report["alerts"] if a["metric"] == "system_percent"]
+    assert alerts and alerts[0]["message"].startswith("WARNING: the host's memory in use"), \
+        report["alerts"]
+    assert "the watched tree holds" in alerts[0]["message"]

@@ -20,7 +20,7 @@ from memory_analysis.analysis.leak import (
     settle_series,
     worth_caring_mb_per_min,
 )
-from memory_analysis.analysis.level import assess_level, held_matters
+from memory_analysis.analysis.level import assess_level, held_matters, host_state
 from memory_analysis.analysis.limits import judged_against
 from memory_analysis.analysis.memory import memory_block
 from memory_analysis.analysis.phases import phase_stats
@@ -116,7 +116,9 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
       ``load_start_t`` (float): when that default run started (samples' clock);
       ``target_memory_mb`` (float) or ``plan`` (``limits.find_plan``): the memory the
         service will get, to judge against;
-      ``catalogs`` (list): validated catalogs (``catalogs.load_catalogs``); default bundled.
+      ``catalogs`` (list): validated catalogs (``catalogs.load_catalogs``); default bundled;
+      ``end`` (``level.RunEnd``): how the run ended, when the service died or the load
+        failed (the level says so).
     """
     options = options or {}
     load = load_figures(load_test)
@@ -145,16 +147,23 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
     else:
         memory["leak"] = not_judged("service memory was not observed")
 
+    # The service's own peak against what it is judged against; for a cgroup, its
+    # working set of its limit. Never the host's used memory: other programs' is not the
+    # service's (the host's own state is reported beside the level).
     if judged["source"] == "cgroup":
-        peak_percent = seen["cgroup_peak_percent"]
-    elif judged["source"] == "host":
-        peak_percent = seen["host_peak_percent"]
+        peak_percent = seen["cgroup_peak_percent"] if series.mb else None
     else:
-        peak_percent = None if peak is None else peak * 100.0 / judged["limit_mb"]
+        peak_percent = (None if peak is None or not judged.get("limit_mb")
+                        else peak * 100.0 / judged["limit_mb"])
     leak = memory["leak"] if series.mb else None
-    assessment = assess_level(peak_percent if series.mb or judged["source"] == "host" else None,
-                              memory["recovery_percent"], judged, leak, memory.get("held_mb"),
-                              bool(memory.get("growth_negligible")))
+    assessment = assess_level(peak_percent, memory["recovery_percent"], judged, leak,
+                              memory.get("held_mb"), bool(memory.get("growth_negligible")),
+                              options.get("end"),
+                              (phases.get("load") or {}).get("memory_mb", {}).get("max"),
+                              load.get("requests"))
+    host = host_state(seen, peak)
+    if host is not None:
+        assessment["host"] = host
     noise = memory.get("noise_floor_mb") or NEGLIGIBLE_GROWTH_MB
     scaling = scaling_verdict(_steps(settled, segments, noise),
                               options.get("users"), _optimise_first(memory, judged),

@@ -11,9 +11,13 @@ milder level that names them (80 % and 90 % peak are warning; a recovery of exac
 or 60 % is warning), compared as the text shows them (``thresholds.shown``).
 
 Peak memory is a share of the memory the service will get (``limits.judged_against``):
-of its cgroup limit (the cgroup's working set, what the OOM killer acts on), of the
-user's target or plan (the service's peak), else of the host (the host's used memory,
-as everything on it competes for it).
+of its cgroup limit (the cgroup's working set, what the OOM killer acts on), else of the
+user's target or plan, else of the host's total memory: the service's own peak in each
+of the last three. What other programs hold on the host is not the service's: the
+host's own state is reported beside the level (``host_state``), never as its peak.
+
+How the run ended decides too (``RunEnd``): a service that died during the run is
+critical, and a run whose load sent no request has no level ("unknown").
 
 Recovery is read for growth that matters to sizing. Nearly every healthy CPython
 service keeps what it once allocated (a cache, pymalloc's arenas, glibc's heaps), so
@@ -28,12 +32,14 @@ poor recovery alone is not alarming:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from memory_analysis.analysis.leak import rate_text
 from memory_analysis.analysis.limits import describe
 from memory_analysis.analysis.thresholds import (
     HELD_MATTERS_PERCENT_OF_LIMIT,
+    HOST_FULL_PERCENT,
     PEAK_CRITICAL_PERCENT,
     PEAK_WARNING_PERCENT,
     RECOVERY_CRITICAL_PERCENT,
@@ -41,6 +47,73 @@ from memory_analysis.analysis.thresholds import (
     shown,
 )
 from memory_analysis.levels import ORDER
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """How a run ended, as far as the level cares (plain data from the runner).
+
+    ``service_died``: the service ended during the run; ``service_exit``: its ``exit``
+    block (``description``, ``signal``, ``oom_killed``) where known; ``died_during``:
+    "during the load" or "during the run". ``load_failure``: the load tester's own error
+    when the load did not run as asked, else None.
+    """
+
+    service_died: bool = False
+    service_exit: dict[str, Any] | None = None
+    died_during: str = "during the run"
+    load_failure: str | None = None
+
+
+def death_reason(end: RunEnd, load_peak_mb: float | None) -> str:
+    """Why a service that died is critical, in a sentence."""
+    exit_info = end.service_exit or {}
+    reason = f"the service {exit_info.get('description', 'died')} {end.died_during}"
+    if exit_info.get("oom_killed"):
+        reason += ": it ran out of memory (OOM kill counted in its cgroup)"
+    elif exit_info.get("signal") == "SIGKILL":
+        reason += ": SIGKILL is what the kernel's out-of-memory killer sends"
+    if load_peak_mb:
+        reason += f"; it had reached {load_peak_mb:.0f} MB"
+    return reason
+
+
+def host_state(seen: dict[str, float | None],
+               service_peak_mb: float | None) -> dict[str, Any] | None:
+    """The report's ``assessment.host``: the host's own memory when everything on it
+    used ``HOST_FULL_PERCENT`` or more of it at some sample, else None. ``seen``:
+    ``series.limits_seen``. Figures in MB and percent of the host's total, at the sample
+    where the host was fullest; ``note``: the sentence the report lists in ``problems``.
+    """
+    percent = seen.get("host_peak_percent")
+    total = seen.get("host_total_mb")
+    if percent is None or shown(percent, 1) < HOST_FULL_PERCENT:
+        return None
+    used = seen.get("host_used_mb_at_peak")
+    available = seen.get("host_available_mb_at_peak")
+    state: dict[str, Any] = {
+        "total_mb": None if total is None else round(total, 1),
+        "used_percent": round(percent, 2),
+        "used_mb": None if used is None else round(used, 1),
+        "available_mb": None if available is None else round(available, 1),
+        "service_peak_mb": None if service_peak_mb is None else round(service_peak_mb, 1),
+    }
+    figures = (f"{used:,.0f} of {total:,.0f} MB in use, {available:,.0f} MB available"
+               if used is not None and total and available is not None else "")
+    held = ""
+    if used is not None and service_peak_mb is not None:
+        # The service held at most its peak then: the rest is other programs', at least.
+        others = max(used - service_peak_mb, 0.0)
+        held = (f"; other programs held at least {others:,.0f} MB of it, the service "
+                f"{service_peak_mb:,.1f} MB at its peak" if others > service_peak_mb
+                else f"; the service held {service_peak_mb:,.1f} MB of it at its peak")
+    state["note"] = (f"the host's memory (everything running on it) was "
+                     f"{shown(percent, 1):.1f} % used at its fullest"
+                     + (f" ({figures})" if figures else "") + held
+                     + ": the level judges the service's own memory, but on a host this "
+                     "full the service may be slowed, swapped out or killed by the kernel's "
+                     "out-of-memory killer")
+    return state
 
 
 def held_matters(held_mb: float | None, limit_mb: float | None) -> bool:
@@ -102,11 +175,18 @@ def recovery_level(recovery_percent: float | None, leak: dict[str, Any] | None,
 
 def assess_level(peak_percent: float | None, recovery_percent: float | None,
                  judged: dict[str, Any], leak: dict[str, Any] | None = None,
-                 held_mb: float | None = None, growth_negligible: bool = False
-                 ) -> dict[str, Any]:
+                 held_mb: float | None = None, growth_negligible: bool = False,
+                 end: RunEnd | None = None, load_peak_mb: float | None = None,
+                 requests: int | None = None) -> dict[str, Any]:
     """The report's ``assessment``: ``level`` ("safe", "warning", "critical", or
-    "unknown" when neither column was observed), ``reasons`` (the deciding ones first),
-    ``judged_against`` and ``peak_percent_of_limit``."""
+    "unknown" when neither column was observed, or the load sent no request),
+    ``reasons`` (the deciding ones first), ``judged_against`` and
+    ``peak_percent_of_limit``.
+
+    ``peak_percent``: the service's peak as a share of ``judged["limit_mb"]`` (for a
+    cgroup, its working set of its limit). ``end``: how the run ended (a service that
+    died is critical, with ``load_peak_mb`` in the reason; a failed load is named first,
+    and with ``requests`` 0 no level is claimed)."""
     verdicts = [peak_level(peak_percent, judged),
                 recovery_level(recovery_percent, leak, held_mb, judged.get("limit_mb"),
                                growth_negligible)]
@@ -115,12 +195,22 @@ def assess_level(peak_percent: float | None, recovery_percent: float | None,
                            "peak_percent_of_limit": None if peak_percent is None
                            else round(peak_percent, 2)}
     if not known:
-        return {"level": "unknown", "reasons": [reason for _, reason in verdicts], **out}
-    level = next(name for name in ORDER if name in known)
-    reasons = [reason for lvl, reason in verdicts if lvl == level]
-    reasons += [reason for lvl, reason in verdicts if lvl != level]
-    if judged.get("source") == "host":
-        reasons.append("judged against the host's memory, as no container limit, "
-                       "--target-memory or --plan was given; the service will get less in "
-                       "the cloud")
+        level, reasons = "unknown", [reason for _, reason in verdicts]
+    else:
+        level = next(name for name in ORDER if name in known)
+        reasons = [reason for lvl, reason in verdicts if lvl == level]
+        reasons += [reason for lvl, reason in verdicts if lvl != level]
+        if judged.get("source") == "host":
+            reasons.append("judged against the host's memory, as no container limit, "
+                           "--target-memory or --plan was given; the service will get less "
+                           "in the cloud")
+    end = end or RunEnd()
+    if end.service_died:
+        level = "critical"
+        reasons.insert(0, death_reason(end, load_peak_mb))
+    if end.load_failure is not None:
+        # Whatever memory did, it did without the load the run was about.
+        reasons.insert(0, "the load did not run as asked: " + end.load_failure)
+        if not requests:
+            level = "unknown"
     return {"level": level, "reasons": reasons, **out}

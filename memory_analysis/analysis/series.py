@@ -182,14 +182,18 @@ def service_memory(samples: list[dict[str, Any]], service_cgroup: bool = False,
 
 def limits_seen(samples: list[dict[str, Any]]) -> dict[str, float | None]:
     """What the samples say about the memory around the service: the cgroup's limit and
-    the highest share of it in use, the host's memory and the highest share in use."""
+    the highest share of it in use, the host's memory (MB), the highest share of it in
+    use by everything on the host, and what was used and available (MB) at that moment."""
     groups = [s.get("cgroup") or {} for s in samples]
     systems = [s.get("system") or {} for s in samples]
     limits = [g["limit_mb"] for g in groups if g.get("limit_mb")]
     cgroup_percents = [g["percent"] for g in groups if g.get("percent") is not None]
     totals = [s["total_mb"] for s in systems if s.get("total_mb")]
-    host_percents = [s["percent"] for s in systems if s.get("percent") is not None]
+    fullest = max((s for s in systems if s.get("percent") is not None),
+                  key=lambda s: s["percent"], default=None)
     return {"cgroup_limit_mb": min(limits) if limits else None,
             "cgroup_peak_percent": max(cgroup_percents) if cgroup_percents else None,
             "host_total_mb": totals[-1] if totals else None,
-            "host_peak_percent": max(host_percents) if host_percents else None}
+            "host_peak_percent": fullest["percent"] if fullest else None,
+            "host_used_mb_at_peak": (fullest or {}).get("used_mb"),
+            "host_available_mb_at_peak": (fullest or {}).get("available_mb")}

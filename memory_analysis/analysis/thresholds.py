@@ -22,6 +22,11 @@ RECOVERY_CRITICAL_PERCENT = 60.0  # below: critical when the memory kept growing
 # Memory held after the load matters to sizing once it is as large as one band of the
 # table (80 % to 90 %): a plateau that size moves the peak a whole level.
 HELD_MATTERS_PERCENT_OF_LIMIT = PEAK_CRITICAL_PERCENT - PEAK_WARNING_PERCENT
+# The host's own memory, used by everything on it, is reported beside the verdict (never
+# as the service's peak) from the share at which the table would warn of a service's own:
+# a host that full may slow, swap or OOM-kill the service whatever its own size. The
+# monitor's default --warning alert is the same figure.
+HOST_FULL_PERCENT = PEAK_WARNING_PERCENT
 
 # -- noise floor of memory figures -----------------------------------------------------------
 # Growth below the largest of these is noise: PSS of a Python service moves by about 2 MB

@@ -13,7 +13,8 @@ from typing import Any
 _LEVELS = {"none": 0, "warning": 1, "critical": 2}
 
 _DESCRIPTIONS = {
-    "system_percent": "system memory",
+    # The host's memory used by everything on it, not the watched process's.
+    "system_percent": "the host's memory in use (all its processes)",
     "cgroup_percent": "cgroup working set of its limit",
 }
 

@@ -47,6 +47,16 @@ MIN_INTERVAL_S = 0.01
 FINISH_SIGNAL = signal.SIGUSR1
 
 
+def _host_detail(sample: dict[str, Any]) -> str:
+    """The end of a host memory alert: the host's figure is everyone's, so say how much
+    is left and how much of it the watched tree holds, lest it be read as the tree's."""
+    detail = f"; {sample['system']['available_mb']:,.0f} MB available"
+    process = sample["process"]
+    if process and process.get("tree_mb") is not None:
+        detail += f", the watched tree holds {process['tree_mb']:,.1f} MB"
+    return detail
+
+
 @dataclass
 class MonitorConfig:
     pid: int | None = None
@@ -236,6 +246,8 @@ class MonitorSession:
                               ("cgroup_percent", group["percent"] if group else None)):
             alert = self.tracker.check(sample["t"], metric, value)
             if alert:
+                if metric == "system_percent":
+                    alert["message"] += _host_detail(sample)
                 self.alerts.append(alert)
                 self.stream.write({"kind": "alert", **alert})
                 self.view.alerted(alert)

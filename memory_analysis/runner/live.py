@@ -64,7 +64,7 @@ class LiveStatus:
     peak_mb: float | None = None
     memory_mb: float | None = None
     percent: float | None = None
-    percent_of: str = "host"
+    percent_of: str = "host's memory"
     alerts: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
     failures: int = 0
@@ -112,8 +112,10 @@ class LiveStatus:
         elif group.get("percent") is not None:
             self.percent, self.percent_of = group["percent"], "cgroup limit"
         else:
-            self.percent = (sample.get("system") or {}).get("percent")
-            self.percent_of = "host"
+            # The service's own memory of the host's: what other programs hold is theirs.
+            total = (sample.get("system") or {}).get("total_mb")
+            self.percent = mb * 100.0 / total if total else None
+            self.percent_of = "host's memory"
 
     def status(self, phase: str, detail: str, started: float, planned_s: float | None
                ) -> dict[str, Any]:

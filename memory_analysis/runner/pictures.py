@@ -132,14 +132,17 @@ def merge_left_behind(folder: Path) -> dict[str, Any]:
     report = {"tool": TOOL, "schema_version": 1, "version": __version__, "complete": False,
               "end_reason": "runner_killed", "config": {},
               "files": {"memory": MONITOR_FILE, "load_test": LOAD_FILE}}
-    report.update(analyze(samples, load_summary(load), {
-        "tree_metric": (monitor.get("summary") or {}).get("tree_metric") or "pss"}))
+    blocks = analyze(samples, load_summary(load), {
+        "tree_metric": (monitor.get("summary") or {}).get("tree_metric") or "pss"})
+    report.update(blocks)
     report["load_test"] = load_summary(load)
     clock = monitor.get("start_time")
     report["timeline"] = {"steps": [{**step, "start_t": round(step["start"] - clock, 3)
                                      if clock else None} for step in steps]}
+    host = blocks["assessment"].get("host")
     report["problems"] = ["the runner stopped before merging (killed outright): this report "
-                          "was built afterwards from the tools' own files"]
+                          "was built afterwards from the tools' own files",
+                          *([host["note"]] if host else [])]
     report["alerts"] = list(monitor.get("alerts") or [])
     write_json_atomic(folder / MONITOR_FILE, {**monitor, "samples": samples})
     return report

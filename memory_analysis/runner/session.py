@@ -13,6 +13,7 @@ import psutil
 from memory_analysis import __version__
 from memory_analysis.analysis.analyze import analyze
 from memory_analysis.analysis.catalogs import load_catalogs
+from memory_analysis.analysis.level import RunEnd
 from memory_analysis.analysis.limits import find_plan, parse_size_mb
 from memory_analysis.errors import BadInput, RunFailed
 from memory_analysis.loadgen.choose import choose_scenario
@@ -60,20 +61,19 @@ def _own_cgroup_path() -> str | None:
     return group.directory if group else None
 
 
-def _death_reasons(service: dict[str, Any], outcome: RunOutcome,
-                   phases: dict[str, Any]) -> list[str]:
-    exit_info = service.get("exit") or {}
-    when = "during the load" if outcome.timeline.load_start and not outcome.timeline.load_end \
-        else "during the run"
-    reason = f"the service {exit_info.get('description', 'died')} {when}"
-    if exit_info.get("oom_killed"):
-        reason += ": it ran out of memory (OOM kill counted in its cgroup)"
-    elif exit_info.get("signal") == "SIGKILL":
-        reason += ": SIGKILL is what the kernel's out-of-memory killer sends"
-    load_peak = (phases.get("load") or {}).get("memory_mb", {}).get("max")
-    if load_peak:
-        reason += f"; it had reached {load_peak:.0f} MB"
-    return [reason]
+def _run_end(outcome: RunOutcome, service: dict[str, Any]) -> RunEnd | None:
+    """How the run ended, for the level (``level.RunEnd``); None when it completed.
+    ``service``: the report's ``service`` block (its ``exit`` says how it died)."""
+    died = outcome.end_reason == "service_died"
+    failed = outcome.end_reason == "load_failed"
+    if not died and not failed:
+        return None
+    during = ("during the load" if outcome.timeline.load_start and not outcome.timeline.load_end
+              else "during the run")
+    return RunEnd(service_died=died, service_exit=service.get("exit") if died else None,
+                  died_during=during,
+                  load_failure=outcome.problems[-1] if failed and outcome.problems else
+                  ("the load tester failed" if failed else None))
 
 
 def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> dict[str, Any]:
@@ -119,10 +119,14 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
     }
     if monitor and monitor.get("start_time"):
         options["segments"] = load_segments(runs, monitor["start_time"])
+    service = service_block(outcome, monitor)
+    end = _run_end(outcome, service)
+    if end is not None:
+        options["end"] = end
     figures = load_summary(load)
     blocks = analyze(samples, figures, options)
     report = header(outcome)
-    report["service"] = service_block(outcome, monitor)
+    report["service"] = service
     report.update(blocks)
     report["load_test"] = figures
     if outcome.service.pid is None:
@@ -131,11 +135,6 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
                                       "(--url alone), so only load and latency were measured")
     else:
         report["memory"]["observed"] = bool(samples)
-    if outcome.end_reason == "service_died":
-        report["assessment"]["level"] = "critical"
-        report["assessment"]["reasons"] = (_death_reasons(report["service"], outcome,
-                                                          report["phases"])
-                                           + report["assessment"]["reasons"])
     if config.demo_mix_on_own_service:
         not_found = (figures.get("errors") or {}).get("http_404", 0)
         share = not_found / figures["requests"] if figures.get("requests") else 0.0
@@ -144,19 +143,15 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
                     f"--openapi was given; your service answered {share:.0%} of them with "
                     "404, so the figures describe it turning requests away: describe your "
                     "endpoints (--openapi /openapi.json, or --scenario FILE)")
-            report["assessment"]["reasons"].insert(0, note)
+            # After the load's own failure, which the level names first.
+            report["assessment"]["reasons"].insert(1 if end and end.load_failure else 0,
+                                                   note)
         else:
             note = ("the load was the bundled demo's requests, as neither --scenario nor "
                     "--openapi was given (your service answered them, none with 404); if "
                     "your users send other requests, describe them (--openapi "
                     "/openapi.json, or --scenario FILE)")
         outcome.problems.insert(0, note)
-    if outcome.end_reason == "load_failed":
-        # Whatever memory did, it did without the load the run was about.
-        report["assessment"]["reasons"].insert(0, "the load did not run as asked: "
-                                               + outcome.problems[-1])
-        if not figures.get("requests"):
-            report["assessment"]["level"] = "unknown"
     clock = (monitor or {}).get("start_time")
     report["timeline"] = {"steps": [{**step, "file": Path(step["file"]).name,
                                      "start_t": round(step["start"] - clock, 3)
@@ -168,6 +163,9 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
                                 "throughput and memory figures describe the traced service; "
                                 "size it from a run without --tracemalloc")
     report["problems"] = outcome.problems + list((monitor or {}).get("notes", []))
+    host = report["assessment"].get("host")
+    if host:
+        report["problems"].append(host["note"])
     report["alerts"] = list((monitor or {}).get("alerts", []))
     report["monitor"] = {"complete": (monitor or {}).get("complete"),
                          "end_reason": (monitor or {}).get("end_reason"),
