@@ -109,3 +109,21 @@ def test_without_tracemalloc_the_components_say_why():
     assert result["components"] == {"available": False, "reason": "memory by component "
                                     "needs tracemalloc: run with --tracemalloc"}
     assert breakdown([sample(0, "baseline", {"1": proc("master", 1.0)})])["gc"] is None
+
+
+def test_the_longest_pause_is_one_the_total_counts():
+    """A process's first reading carries the longest pause of every window the agent
+    kept, start-up included (a 100.9 ms import-time collection), while the totals count
+    from that reading on: the longest pause credited to a phase is one of its pauses,
+    never longer than their total."""
+    samples = [sample(0, "baseline", {"1": proc("master", 20.0)},
+                      {"1": gc([50, 5, 1], pause_total=0.2, pause_max=0.1009)})]
+    for t in range(1, 11):
+        samples.append(sample(t, "load", {"1": proc("master", 20.0)},
+                              {"1": gc([50 + t, 5, 1], pause_total=0.2 + t * 0.0002,
+                                       pause_max=0.0003 if t == 4 else 0.0002)}))
+    phases = breakdown(samples)["gc"]
+    assert abs(phases["load"]["pause_total_s"] - 0.002) < 1e-9
+    assert phases["load"]["pause_longest_s"] == 0.0003
+    for figures in phases.values():
+        assert figures["pause_longest_s"] <= figures["pause_total_s"], figures

@@ -122,12 +122,14 @@ def gc_breakdown(samples: list[dict[str, Any]]) -> dict[str, Any] | None:
             "watched_s": 0.0})
         for pid, gc in _gc_of(sample).items():
             totals["pids"].add(pid)
-            totals["pause_longest_s"] = max(totals["pause_longest_s"],
-                                            gc.get("pause_max_s") or 0.0)
             previous = last.get(pid)
             last[pid] = (sample["t"], gc)
             if previous is None:
+                # The first reading's longest pause is of every window the agent kept,
+                # start-up included, which the totals (counted from here) leave out.
                 continue
+            totals["pause_longest_s"] = max(totals["pause_longest_s"],
+                                            gc.get("pause_max_s") or 0.0)
             before = previous[1]
             totals["watched_s"] += sample["t"] - previous[0]
             for key in ("collections", "collected"):
@@ -145,8 +147,10 @@ def gc_breakdown(samples: list[dict[str, Any]]) -> dict[str, Any] | None:
         totals = phases[phase]
         watched = totals.pop("watched_s")
         pids = totals.pop("pids")
+        # One pause is part of the total: never longer, whatever the agents' rounding.
+        longest = min(totals["pause_longest_s"], totals["pause_total_s"])
         out[phase] = {**totals, "pause_total_s": round(totals["pause_total_s"], 4),
-                      "pause_longest_s": round(totals["pause_longest_s"], 4),
+                      "pause_longest_s": round(longest, 4),
                       "processes": len(pids), "watched_s": round(watched, 1),
                       "gc_time_percent": round(totals["pause_total_s"] * 100.0 / watched, 3)
                       if watched > 0 else None}
