@@ -128,5 +128,6 @@ def suggestions(memory: dict[str, Any], assessment: dict[str, Any],
     fixes += _latency(load_test or {})
     if assessment.get("level") == "safe" and not fixes and leak.get("verdict") == "no leak":
         notes.append("Nothing to fix: memory stayed well under the limits and did not keep "
-                     "growing. Deploy with the recommended memory and alert at 80 %.")
+                     f"growing. Deploy with the recommended memory and alert at "
+                     f"{PEAK_WARNING_PERCENT:.0f} %.")
     return fixes + notes

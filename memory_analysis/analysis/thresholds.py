@@ -12,10 +12,14 @@ from __future__ import annotations
 import math
 from statistics import NormalDist
 
+from memory_analysis.levels import PEAK_CRITICAL_PERCENT, PEAK_WARNING_PERCENT
+
 # -- the level table (seed) ---------------------------------------------------------------
-# Peak memory as a share of the memory the service is judged against.
-PEAK_WARNING_PERCENT = 80.0    # at or above: warning (a boundary belongs to the milder level)
-PEAK_CRITICAL_PERCENT = 90.0   # above: critical
+# Peak memory as a share of the memory the service is judged against: at or above the
+# warning bound, warning (a boundary belongs to the milder level); above the critical
+# one, critical: PEAK_WARNING_PERCENT and PEAK_CRITICAL_PERCENT, imported above from
+# ``memory_analysis.levels``, where the monitor reads them for its alert defaults
+# without importing the analysis.
 # Share of the load's growth that came back by the end of the cooldown.
 RECOVERY_SAFE_PERCENT = 80.0   # above: safe
 RECOVERY_CRITICAL_PERCENT = 60.0  # below: critical when the memory kept growing (a leak)

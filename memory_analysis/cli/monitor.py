@@ -52,9 +52,9 @@ def _view(quiet: bool, interval: float) -> MonitorView:
               help="Seconds to monitor. Default: until Ctrl-C or the target exits.")
 @click.option("--output", "-o", default="memory_analysis.json", show_default=True,
               help="Report file; samples also stream to <name>.samples.jsonl beside it.")
-@click.option("--warning", type=float, default=80.0, show_default=True,
-              help="Warning alert threshold, percent of system memory or cgroup limit.")
-@click.option("--critical", type=float, default=90.0, show_default=True,
+@click.option("--warning", type=float, default=MonitorConfig.warning, show_default=True,
+              help="Warning alert threshold, percent of the host's memory or cgroup limit.")
+@click.option("--critical", type=float, default=MonitorConfig.critical, show_default=True,
               help="Critical alert threshold, percent.")
 @click.option("--pss-interval", type=float, default=1.0, show_default=True,
               help="Seconds between PSS/USS reads (smaps_rollup), which cost more than RSS.")

@@ -39,19 +39,23 @@ def _steps(text: str | None) -> list[int] | None:
 @click.command(context_settings={"help_option_names": ["-h", "--help"]},
                epilog="Also: 'report DIR' draws a run's pictures again from its JSON; "
                       "'compare DIR_A DIR_B' sets two runs side by side (each takes --help).")
-@click.option("--baseline", type=float, default=30.0, show_default=True,
+@click.option("--baseline", type=float, default=RunnerConfig.baseline, show_default=True,
               help="Seconds of monitoring without load.")
-@click.option("--load-test", "load_test", type=float, default=120.0, show_default=True,
+@click.option("--load-test", "load_test", type=float, default=RunnerConfig.load_test,
+              show_default=True,
               help="Seconds of load.")
-@click.option("--cooldown", type=float, default=30.0, show_default=True,
+@click.option("--cooldown", type=float, default=RunnerConfig.cooldown, show_default=True,
               help="Seconds of monitoring after the load.")
-@click.option("--quick", is_flag=True, help="Short phases: --baseline 15 --load-test 30 "
-              "--cooldown 15 (explicit phase options still win).")
-@click.option("--users", type=int, default=20, show_default=True, help="Concurrent users.")
-@click.option("--requests", type=int, default=15, show_default=True,
+@click.option("--quick", is_flag=True,
+              help=f"Short phases: --baseline {QUICK['baseline']:g} --load-test "
+                   f"{QUICK['load_test']:g} --cooldown {QUICK['cooldown']:g} (explicit phase "
+                   "options still win).")
+@click.option("--users", type=int, default=RunnerConfig.users, show_default=True,
+              help="Concurrent users.")
+@click.option("--requests", type=int, default=RunnerConfig.requests, show_default=True,
               help="Requests in one user's session; users repeat sessions until the load "
                    "phase ends.")
-@click.option("--interval", type=float, default=0.5, show_default=True,
+@click.option("--interval", type=float, default=RunnerConfig.interval, show_default=True,
               help="Seconds between memory samples.")
 @click.option("--service-cmd", default=None,
               help='Start this service (as a shell would run it), e.g. "uvicorn app:app '
@@ -61,26 +65,27 @@ def _steps(text: str | None) -> list[int] | None:
 @click.option("--pid", type=int, default=None, help="Attach to this running service (needs --url).")
 @click.option("--url", default=None,
               help="The service's base URL. Alone: a remote service, load and latency only.")
-@click.option("--output-dir", default="memory_analysis_results", show_default=True,
+@click.option("--output-dir", default=RunnerConfig.output_dir, show_default=True,
               help="Where the reports and logs go.")
-@click.option("--health-path", default="/health", show_default=True,
+@click.option("--health-path", default=RunnerConfig.health_path, show_default=True,
               help="Path polled until the service answers.")
-@click.option("--startup-timeout", type=float, default=30.0, show_default=True,
+@click.option("--startup-timeout", type=float, default=RunnerConfig.startup_timeout,
+              show_default=True,
               help="Seconds to wait for the service to become healthy.")
 @click.option("--users-steps", default=None,
               help="Hold the load phase at each user count in turn, e.g. 5,10,20, and fit "
                    "memory against users.")
 @click.option("--catalog", default=None, help="Your own plan catalog (JSON) to size against.")
-@click.option("--cycles", type=int, default=1, show_default=True,
+@click.option("--cycles", type=int, default=RunnerConfig.cycles, show_default=True,
               help="Repeat load and cooldown this many times: growth in every cycle is a "
                    "leak, in the first only a plateau.")
 @click.option("--target-memory", default=None, metavar="SIZE",
               help="Judge against the memory the service will get, e.g. 512M or 2G.")
 @click.option("--plan", default=None, metavar="PROVIDER:PLAN",
               help="Judge against a catalog plan's memory, e.g. render:standard.")
-@click.option("--demo-leak-kb", type=int, default=0, show_default=True,
+@click.option("--demo-leak-kb", type=int, default=RunnerConfig.demo_leak_kb, show_default=True,
               help="Demo service only: keep this many KB per request, to see a leak found.")
-@click.option("--demo-hold-mb", type=int, default=0, show_default=True,
+@click.option("--demo-hold-mb", type=int, default=RunnerConfig.demo_hold_mb, show_default=True,
               help="Demo service only: keep a bounded cache of this many MB, to see held "
                    "memory that is not a leak.")
 @click.option("--scenario", default=None, help="Passed to load_tester.py: endpoint mix file.")
@@ -95,7 +100,7 @@ def _steps(text: str | None) -> list[int] | None:
               help="Passed to load_tester.py: per-request seconds.")
 @click.option("--workers", default=None, help="Passed to load_tester.py: processes or 'auto'.")
 @with_agent_options
-@click.option("--agent/--no-agent", "agent", default=True, show_default=True,
+@click.option("--agent/--no-agent", "agent", default=RunnerConfig.agent, show_default=True,
               help="Load the agent into a Python service started here, for GC and object "
                    "figures (and --tracemalloc).")
 @click.option("--fail-on", type=click.Choice(["warning", "critical"]), default=None,

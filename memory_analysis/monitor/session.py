@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from memory_analysis import __version__
 from memory_analysis.argtext import number
 from memory_analysis.errors import BadInput
+from memory_analysis.levels import PEAK_CRITICAL_PERCENT, PEAK_WARNING_PERCENT
 from memory_analysis.monitor import procfs
 from memory_analysis.monitor.alerts import AlertTracker
 from memory_analysis.monitor.cgroup import MemoryCgroup
@@ -64,8 +65,8 @@ class MonitorConfig:
     interval: float = 1.0
     duration: float | None = None
     output: str = "memory_analysis.json"
-    warning: float = 80.0
-    critical: float = 90.0
+    warning: float = PEAK_WARNING_PERCENT
+    critical: float = PEAK_CRITICAL_PERCENT
     pss_interval: float = 1.0
     reset_peak: bool = False
     # Where the agents inside the service report (MEMORY_ANALYSIS_AGENT), and what to

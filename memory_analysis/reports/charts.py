@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from memory_analysis.analysis.series import memory_of
+from memory_analysis.levels import PEAK_CRITICAL_PERCENT, PEAK_WARNING_PERCENT
 
 # Pixels of each PNG: width and height (at DPI dots per inch).
 SIZE_PX = (1200, 500)
@@ -102,8 +103,10 @@ def memory_timeline(samples: list[dict[str, Any]], report: dict[str, Any],
     needs = report.get("recommendations") or {}
     lines = [(needs.get("recommended_memory_mb"), "recommended", "#2e7d32", "-"),
              (needs.get("min_memory_mb"), "minimum", "#9e9d24", "-.")]
-    lines += [(judged.get("warning_mb"), "warning (80 %)", "#ef6c00", "--"),
-              (judged.get("critical_mb"), "critical (90 %)", "#c62828", "--")]
+    lines += [(judged.get("warning_mb"), f"warning ({PEAK_WARNING_PERCENT:.0f} %)", "#ef6c00",
+               "--"),
+              (judged.get("critical_mb"), f"critical ({PEAK_CRITICAL_PERCENT:.0f} %)",
+               "#c62828", "--")]
     top = max([mb for _, mb in points] or [0.0])
     for value, label, colour, style in lines:
         if value is None:
