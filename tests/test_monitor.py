@@ -173,6 +173,41 @@ def test_cgroup_limit_alert_and_oom_kill(memhog, tmp_path):
     assert report["summary"]["cgroup"]["oom_kills"] >= 1
 
 
+@pytest.mark.skipif(not can_make_cgroups(), reason="needs root and a writable memory cgroup")
+def test_the_cgroup_peak_is_the_runs_own_and_the_lifetime_one_says_so(memhog, tmp_path):
+    """A group that held 300 MB before the run: the run's cgroup peak is its own (what it
+    sampled, or what the kernel saw after a reset); the group's lifetime mark appears
+    only as ``lifetime_peak_mb``. A spike during the run that the samples miss still
+    counts, once it raises the kernel's mark."""
+    group = LimitedCgroup(limit_mb=600)
+    try:
+        hog = memhog()
+        group.add(hog.pid)
+        hog.send("alloc 300")
+        hog.send("free")  # given back: the group's lifetime peak predates the run
+        quiet = tmp_path / "quiet.json"
+        result = run_script("memory_monitor.py", "--pid", str(hog.pid), "--interval", "0.1",
+                            "--duration", "1", "-o", str(quiet))
+        assert result.returncode == 0, result.stderr
+        spiky = tmp_path / "spiky.json"
+        proc = monitor("--pid", str(hog.pid), "--interval", "0.5", "--duration", "3",
+                       "-o", str(spiky))
+        wait_for_samples(tmp_path / "spiky.samples.jsonl", 2)
+        hog.send("spike 400 50")  # 50 ms between two samples half a second apart
+        assert proc.wait(timeout=20) == 0, proc.stderr.read()
+    finally:
+        hog.stop()
+        group.remove()
+    before = json.loads(quiet.read_text())["summary"]["cgroup"]
+    assert before["lifetime_peak_mb"] >= 300, before
+    assert before["peak_mb"] < 150, before
+    assert before["peak_basis"] in ("reset", "sampled")
+    assert "Cgroup peak (this run): " in result.stdout and "lifetime peak: " in result.stdout
+    during = json.loads(spiky.read_text())["summary"]["cgroup"]
+    assert during["peak_mb"] >= 400, during
+    assert during["lifetime_peak_mb"] >= 400, during
+
+
 def test_target_exit_ends_the_run_cleanly(memhog, tmp_path):
     hog = memhog()
     output = tmp_path / "exit.json"

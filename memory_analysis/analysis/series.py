@@ -129,10 +129,11 @@ def _unsampled_peak(samples: list[dict[str, Any]], metric: str | None,
                     sampled_max: float | None) -> tuple[float, str | None]:
     """The kernel's peak beyond the sampled one, counted only if it rose during the run.
 
-    The kernel's figure (VmHWM of the main process, memory.peak of the cgroup) is RSS or
-    usage, so it is compared with the sampled RSS or usage on the same basis; the
-    difference, a spike the samples missed, is what gets added to the service peak. A
-    peak that was already there at the first sample predates the run (start-up) and is
+    The kernel's figure (VmHWM of the main process; the cgroup's ``peak_mb``, the run's
+    own peak of its usage, see ``monitor.cgroup``) is RSS or usage, so it is compared
+    with the sampled RSS or usage on the same basis; the difference, a spike the samples
+    missed, is what gets added to the service peak. A peak that was already there at the
+    first sample predates the run (start-up) and is
     reported but not counted, so it cannot distort the recovery figure.
     """
     if metric == "working_set":

@@ -19,11 +19,16 @@ _UNLIMITED = 1 << 60
 
 @dataclass
 class CgroupReading:
+    """One reading, in bytes. ``peak``: the run's own peak (see ``MemoryCgroup``);
+    ``lifetime_peak``: the cgroup's high-water mark since it was made, which may be
+    another process's from long before (None where the kernel has none)."""
+
     usage: int
     working_set: int
     limit: int | None
     peak: int | None
     oom_kills: int
+    lifetime_peak: int | None = None
 
 
 def _int(text: bytes | None) -> int | None:
@@ -87,13 +92,26 @@ def _join(mount: tuple[str, str], path: str) -> str:
 
 
 class MemoryCgroup:
-    """A memory cgroup directory, v1 or v2, read on demand through files kept open."""
+    """A memory cgroup directory, v1 or v2, read on demand through files kept open.
+
+    A run reports its own peak, not the cgroup's lifetime one (another process may have
+    filled the group an hour before). On cgroup v2 from Linux 6.12, writing to
+    ``memory.peak`` resets the peak as seen through the descriptor written to, and only
+    there: ``reset_peak`` does that, and the peak is read through that descriptor
+    (``peak_basis`` "reset"). Elsewhere (v1, whose only reset is one for everyone, or an
+    older kernel) the run's peak is the highest usage sampled, or the lifetime mark when
+    it rose during the run (so a spike between two samples still counts; "sampled").
+    """
 
     def __init__(self, directory: str, version: int, top: str) -> None:
         self.directory = directory
         self.version = version
         self._top = top  # the mount point: limits are looked up to here
         self._files: dict[str, OpenFile | None] = {}
+        self._run_peak_fd = -1  # v2: memory.peak opened and written to by this run
+        self._first_lifetime: int | None = None
+        self._max_usage: int | None = None
+        self.peak_basis = "sampled"
 
     @classmethod
     def of_process(cls, pid: int) -> MemoryCgroup | None:
@@ -140,6 +158,45 @@ class MemoryCgroup:
     def _file(self, name: str) -> bytes | None:
         return self._text(f"{self.directory}/{name}")
 
+    def reset_peak(self) -> str | None:
+        """Make the peak this run's own (v2, Linux 6.12+: a descriptor of its own on
+        ``memory.peak``, reset by a write). Returns why it could not, or None. Changes
+        nothing anyone else reads."""
+        if self.version != 2:
+            return ("cgroup v1 resets its peak for everyone, so the run's cgroup peak is "
+                    "the highest usage sampled")
+        try:
+            fd = os.open(f"{self.directory}/memory.peak", os.O_RDWR | os.O_CLOEXEC)
+        except OSError as exc:
+            return f"memory.peak could not be opened for a reset: {exc.strerror or exc}"
+        try:
+            os.write(fd, b"reset\n")
+        except OSError as exc:
+            os.close(fd)
+            return ("memory.peak cannot be reset on this kernel (before Linux 6.12): "
+                    f"{exc.strerror or exc}")
+        self._run_peak_fd = fd
+        self.peak_basis = "reset"
+        return None
+
+    def _run_peak(self, usage: int, lifetime: int | None) -> int:
+        """The run's own peak: through the reset descriptor, else the highest usage
+        sampled, or the lifetime mark once it rose during the run."""
+        self._max_usage = usage if self._max_usage is None else max(self._max_usage, usage)
+        if self._first_lifetime is None:
+            self._first_lifetime = lifetime
+        if self._run_peak_fd >= 0:
+            try:
+                value = _int(os.pread(self._run_peak_fd, 64, 0))
+            except OSError:
+                value = None
+            if value is not None:
+                return max(value, self._max_usage)
+        if lifetime is not None and self._first_lifetime is not None \
+                and lifetime > self._first_lifetime:
+            return max(lifetime, self._max_usage)
+        return self._max_usage
+
     def _v2_limit(self) -> int | None:
         # The tightest memory.max from this group up to the mount point.
         limit = None
@@ -163,7 +220,7 @@ class MemoryCgroup:
                 inactive = _keyed(stat, b"inactive_file")
             limit = _keyed(stat, b"hierarchical_memory_limit") or _int(
                 self._file("memory.limit_in_bytes"))
-            peak = _int(self._file("memory.max_usage_in_bytes"))
+            lifetime = _int(self._file("memory.max_usage_in_bytes"))
             oom_kills = _keyed(self._file("memory.oom_control"), b"oom_kill")
         else:
             usage = _int(self._file("memory.current"))
@@ -171,15 +228,19 @@ class MemoryCgroup:
                 return None
             inactive = _keyed(self._file("memory.stat"), b"inactive_file")
             limit = self._v2_limit()
-            peak = _int(self._file("memory.peak"))
+            lifetime = _int(self._file("memory.peak"))
             oom_kills = _keyed(self._file("memory.events"), b"oom_kill")
         if limit is not None and limit >= _UNLIMITED:
             limit = None
         return CgroupReading(usage=usage, working_set=max(usage - (inactive or 0), 0),
-                             limit=limit, peak=peak, oom_kills=oom_kills or 0)
+                             limit=limit, peak=self._run_peak(usage, lifetime),
+                             oom_kills=oom_kills or 0, lifetime_peak=lifetime)
 
     def close(self) -> None:
         for file in self._files.values():
             if file is not None:
                 file.close()
         self._files.clear()
+        if self._run_peak_fd >= 0:
+            os.close(self._run_peak_fd)
+            self._run_peak_fd = -1

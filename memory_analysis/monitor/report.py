@@ -39,6 +39,8 @@ class MonitorSummary:
         self.peak_tree_mb: float | None = None
         self.cgroup_usage_mb = array("d")
         self.cgroup_peak_mb = array("d")
+        self.cgroup_lifetime_peak_mb: float | None = None
+        self.cgroup_peak_basis: str | None = None  # "reset" or "sampled" (MemoryCgroup)
         self.jitter_ms = array("d")
         self.oom_kills_first: int | None = None
         self.oom_kills_last: int | None = None
@@ -64,6 +66,8 @@ class MonitorSummary:
             self.cgroup_usage_mb.append(group["usage_mb"])
             if group.get("peak_mb") is not None:
                 self.cgroup_peak_mb.append(group["peak_mb"])
+            if group.get("lifetime_peak_mb") is not None:
+                self.cgroup_lifetime_peak_mb = group["lifetime_peak_mb"]
             if self.oom_kills_first is None:
                 self.oom_kills_first = group["oom_kills"]
             self.oom_kills_last = group["oom_kills"]
@@ -100,9 +104,13 @@ class MonitorSummary:
         if self.cgroup_usage_mb:
             peaks = [p for p in (_peak(self.cgroup_usage_mb), _peak(self.cgroup_peak_mb))
                      if p is not None]
+            # The run's own peak: never the cgroup's lifetime one, which may be another
+            # process's from before the run; that has a name of its own.
             summary["cgroup"] = {
                 "usage_mb": summarize(self.cgroup_usage_mb, 3),
                 "peak_mb": max(peaks),
+                "peak_basis": self.cgroup_peak_basis,
+                "lifetime_peak_mb": self.cgroup_lifetime_peak_mb,
                 "oom_kills": self.oom_kills_last,
                 "oom_kills_during_run": (self.oom_kills_last or 0) - (self.oom_kills_first or 0),
             }

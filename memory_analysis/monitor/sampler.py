@@ -69,6 +69,7 @@ def cgroup_sample(group: MemoryCgroup | None) -> dict[str, Any] | None:
         "limit_mb": _mb(limit),
         "percent": round(reading.working_set * 100.0 / limit, 2) if limit else None,
         "peak_mb": _mb(reading.peak),
+        "lifetime_peak_mb": _mb(reading.lifetime_peak),
         "oom_kills": reading.oom_kills,
     }
 

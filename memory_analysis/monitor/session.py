@@ -276,6 +276,10 @@ class MonitorSession:
     def run(self) -> dict[str, Any]:
         interval = self.config.interval
         duration = self.config.duration
+        if self.cgroup is not None:
+            # The run's cgroup peak is its own where the kernel allows (see MemoryCgroup).
+            self.cgroup.reset_peak()
+            self.summary.cgroup_peak_basis = self.cgroup.peak_basis
         self._start_wall = time.time()
         start = time.monotonic()
         header = self._header()

@@ -30,7 +30,7 @@ def _summary_lines(report: dict[str, Any], files: list[str]) -> list[str]:
         f"Stopped: {report['end_reason'].replace('_', ' ')}"
         + ("" if report["complete"] else " (report marked incomplete)"),
         f"Samples: {summary['sample_count']} over {summary['duration_s']:.1f} s",
-        f"System memory: mean {summary['system_percent']['mean']}%, "
+        f"Host memory in use (all its processes): mean {summary['system_percent']['mean']}%, "
         f"peak {summary['system_percent']['max']}%",
     ]
     if summary.get("peak_rss_mb") is not None:
@@ -38,7 +38,10 @@ def _summary_lines(report: dict[str, Any], files: list[str]) -> list[str]:
                      f"Peak tree ({summary['tree_metric']}): {_mb(summary['peak_tree_mb'])}")
     if summary.get("cgroup"):
         group = summary["cgroup"]
-        lines.append(f"Cgroup peak: {_mb(group['peak_mb'])}, OOM kills: {group['oom_kills']}")
+        lifetime = group.get("lifetime_peak_mb")
+        lines.append(f"Cgroup peak (this run): {_mb(group['peak_mb'])}"
+                     + (f", lifetime peak: {_mb(lifetime)}" if lifetime is not None else "")
+                     + f", OOM kills: {group['oom_kills']}")
     lines.append(f"Alerts: {len(report['alerts'])}")
     for reason in report["unreadable"].values():
         lines.append(f"Not readable: {reason}")
@@ -49,7 +52,7 @@ def _summary_lines(report: dict[str, Any], files: list[str]) -> list[str]:
 
 
 def _status_line(status: dict[str, Any]) -> str:
-    parts = [f"t={status['t']:7.1f}s", f"system {status['system_percent']:5.1f}%"]
+    parts = [f"t={status['t']:7.1f}s", f"host {status['system_percent']:5.1f}%"]
     if status["rss_mb"] is not None:
         parts += [f"rss {_mb(status['rss_mb'])}", f"tree {_mb(status['tree_mb'])}",
                   f"peak {_mb(status['peak_rss_mb'])}"]
@@ -114,7 +117,7 @@ class LiveView(LivePanel):
         remaining = status["remaining_s"]
         table.add_row("Elapsed", f"{status['t']:.1f} s" + (
             f"  ({remaining:.0f} s left)" if remaining is not None else ""))
-        table.add_row("System memory", f"{status['system_percent']:.1f} %")
+        table.add_row("Host memory in use", f"{status['system_percent']:.1f} %")
         if status["rss_mb"] is not None:
             table.add_row("RSS now / peak",
                           f"{_mb(status['rss_mb'])} / {_mb(status['peak_rss_mb'])}")
