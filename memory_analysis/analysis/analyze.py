@@ -17,7 +17,6 @@ from memory_analysis.analysis.leak import (
     LoadSegment,
     leak_verdict,
     not_judged,
-    settle_series,
     worth_caring_mb_per_min,
 )
 from memory_analysis.analysis.level import assess_level, held_matters, host_state
@@ -27,7 +26,7 @@ from memory_analysis.analysis.phases import phase_stats
 from memory_analysis.analysis.plans import recommend_plans
 from memory_analysis.analysis.scaling import scaling_verdict, step_levels
 from memory_analysis.analysis.series import MemorySeries, limits_seen, service_memory
-from memory_analysis.analysis.shape import Settled
+from memory_analysis.analysis.shape import Settled, settle_series
 from memory_analysis.analysis.sizing import requirements
 from memory_analysis.analysis.suggestions import suggestions
 from memory_analysis.analysis.thresholds import (
@@ -143,7 +142,7 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
             series, [LoadSegment(s["start_t"], s["end_t"], s.get("requests") or 0,
                                  s.get("timeline")) for s in segments],
             worth_caring_mb_per_min(_ceiling(judged, plans, needs), peak),
-            judged.get("limit_mb"), peak, settled)
+            judged.get("limit_mb"), peak)
     else:
         memory["leak"] = not_judged("service memory was not observed")
 

@@ -1,63 +1,81 @@
-"""Leak verdict: memory that keeps growing after warm-up, with how sure the run can be.
+"""Leak verdict: memory that keeps growing under steady load, with how sure the run can be.
 
 Memory that stays high after a load is not a leak: a cache that filled keeps its
-entries, and CPython's and glibc's allocators keep freed memory for reuse. A leak keeps
-growing once the warm-up has levelled off. So the verdict trends service memory over
-the load and the cooldown, past each stretch's warm-up (``shape.settle``), comparing
-only samples taken under the same load (each user step, and every cycle's load, against
-its own kind; cooldowns against cooldowns), and asks three questions of that trend:
+entries, and CPython's and glibc's allocators keep freed memory for reuse. Nor is growth
+that keeps slowing and would stay within the memory the service gets. A leak is growth
+that would use that memory up. So the verdict fits the load's memory whole with
+competing shapes (``growth``: flat, linear, levelling off, slowing, a step; periodic
+releases first reduced to the floor they fall back to, ``shape.troughs``), against what
+drives it (requests served, so a request rate that sags on a busy machine is not a
+warm-up levelling off), and asks where it is going: the growth every shape the data
+allow projects over ``WORTH_CARING_HORIZON_H`` of the same load, against the headroom
+between the peak and the memory the service gets.
 
-1. Is it growing? Only on strong evidence: the lower bound of Sen's interval at
-   ``LEAK_ALPHA`` must be above zero.
-2. If not, could the run have seen a leak worth caring about (one that would use up the
-   headroom of the memory the service gets within ``WORTH_CARING_HORIZON_H``)? Only
-   then is the answer "no leak"; otherwise "too short to tell", with the run length that
-   would tell. Every verdict states the run's detection limit: the growth it finds 95 %
-   of the time.
-3. Does the growth follow the requests or the clock? Growth that stops in the cooldown
-   follows the requests (then bytes kept per request are stated); growth that goes on
-   without load follows time (a timer, a background task) and is stated per minute.
+- "leak": the growth was clear, and even the lowest projection (at ``LEAK_ALPHA``) uses
+  the headroom up;
+- "no leak": even the highest projection (at ``NO_LEAK_ALPHA``) stays within it;
+- "too short to tell" otherwise, with what would tell: more of a periodic release's
+  teeth, the step's settling, or the run length at which noise would no longer hide a
+  leak worth caring about.
 
-Growth that came back in the cooldown followed the load (a backlog, buffers), and is
-not a leak. A warm-up that had not levelled off by the end of the load cannot be told
-from a leak: too short to tell.
+Either definite verdict needs ``MIN_INDEPENDENT_POINTS``; "high confidence" needs
+``HIGH_CONFIDENCE_DOF`` and a bound ten times stricter. Growth that came back in the
+cooldown followed the load (a backlog, buffers, a collector that had not run), and is
+not a leak; growth that went on in the cooldown follows the clock (a timer), growth
+that stopped with the load follows the requests (then the bytes kept per request are
+stated).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from memory_analysis.analysis.series import MemorySeries, Stretch
-from memory_analysis.analysis.shape import Settled, growth_beyond_slow_warmup, settle
-from memory_analysis.analysis.stats import linear_fit, median
+from memory_analysis.analysis.growth import (
+    FAMILIES,
+    Noise,
+    Points,
+    Projection,
+    ShapeFit,
+    dof_of,
+    fit_shapes,
+    linear_bound,
+    plausible,
+    project,
+)
+from memory_analysis.analysis.memory import cooldown_end_mb
+from memory_analysis.analysis.series import MemorySeries
+from memory_analysis.analysis.shape import troughs
+from memory_analysis.analysis.stats import median
 from memory_analysis.analysis.thresholds import (
     DETECTION_POWER,
+    HIGH_CONFIDENCE_DOF,
+    LATE_SAMPLE_GAP,
+    LATE_SAMPLES_SHARE,
     LEAK_ALPHA,
+    MIN_INDEPENDENT_POINTS,
     MIN_LEAK_GROWTH_MB,
     MIN_TREND_POINTS,
     NO_LEAK_ALPHA,
     RELEASED_SHARE,
-    SLOWING_RATIO,
-    WARMUP_ALPHA,
+    SHAPE_RUN_FACTOR,
     WORTH_CARING_HORIZON_H,
     shown,
-    t_quantile,
     z_one_sided,
 )
-from memory_analysis.analysis.trend import (
-    Block,
-    Trend,
-    level_se,
-    margin,
-    marginal_variance,
-    sen_trend,
-)
+from memory_analysis.analysis.trend import level_se
 
 MB = 1024 * 1024
-# Samples that tell where memory stood when the load stopped.
-END_SAMPLES = 3
+HORIZON_S = WORTH_CARING_HORIZON_H * 3600.0
+# Points a fit takes from one stretch at most: the fits' cost grows with them, and
+# neighbouring samples half a second apart add little (they are alike). A stretch is
+# thinned by a whole stride, so its samples stay evenly spaced (the noise's
+# autocorrelation is measured in lags of one spacing).
+MOST_POINTS = 200
+# Shapes the cooldown is fitted with: it has no requests, so nothing slows with them.
+COOLDOWN_FAMILIES = tuple(f for f in FAMILIES
+                          if f.name in ("flat", "linear", "levels off", "linear after warm-up"))
 
 
 @dataclass(frozen=True)
@@ -110,69 +128,161 @@ def worth_caring_mb_per_min(ceiling_mb: float | None, peak_mb: float | None) -> 
     return max(ceiling_mb - peak_mb, 0.0) / (WORTH_CARING_HORIZON_H * 60.0)
 
 
-@dataclass
-class _Evidence:
-    """The settled stretches and the trends taken over them."""
+@dataclass(frozen=True)
+class LeakVerdict:
+    """The report's ``memory.leak`` block, as one value. ``as_dict`` is what the report
+    carries; every sentence in ``reason`` is made from these same figures."""
 
-    series: MemorySeries
-    settled: list[tuple[Stretch, Settled]] = field(default_factory=list)
-    pooled: Trend | None = None
-    load: Trend | None = None
-    cooldown: Trend | None = None
-    beyond_warmup: Trend | None = None
-    per_request: Trend | None = None
+    verdict: str  # "leak", "no leak", "too short to tell" or "not judged"
+    reason: str
+    confidence: str = "none"  # "high", "medium", "low" or "none"
+    shape: str | None = None  # "flat", "linear", "levels off", "slowing", "periodic", "step"
+    follows: str | None = None  # "requests", "time", "load" or None
+    slope_mb_per_min: float | None = None
+    slope_ci_mb_per_min: list[float] | None = None
+    projected_growth_mb: float | None = None
+    projected_growth_ci_mb: list[float] | None = None
+    headroom_mb: float | None = None
+    time_to_limit_h: float | None = None
+    bytes_per_request: int | None = None
+    detection_limit_mb_per_min: float | None = None
+    worth_caring_mb_per_min: float | None = None
+    independent_points: float | None = None
+    dof: float | None = None
+    figures: dict[str, Any] = field(default_factory=dict)
 
-    def blocks(self, phase: str | None = None) -> list[Block]:
-        """One block per stretch of steady load (pairs only within it): samples are
-        compared only with samples under the same load and the same run of it. Levels
-        of different stretches (steps, cycles) are never compared by the trend, whose
-        uncertainty is that of the noise within stretches; cycles are compared by
-        where each one ended (``_cycles``)."""
-        return [Block(list(p.t), list(p.mb)) for s, p in self.settled
-                if phase is None or s.phase == phase]
+    @property
+    def suspected(self) -> bool:
+        return self.verdict == "leak"
 
-
-def settle_series(series: MemorySeries) -> list[tuple[Stretch, Settled]]:
-    """Each load and cooldown stretch settled (``shape.settle``); with several cycles, a
-    stretch whose warm-up never finished is left out when a later cycle's stretch at the
-    same load did settle (that one, already warm, speaks for it: growth in the first
-    cycle only is a plateau)."""
-    settled = [(s, settle(s.t, s.mb)) for s in series.stretches()
-               if len(s.t) >= MIN_TREND_POINTS]
-    settled = [(s, p) for s, p in settled if len(p.t) >= MIN_TREND_POINTS // 2]
-    kept = []
-    for stretch, points in settled:
-        later = [p for s, p in settled if (s.phase, s.users) == (stretch.phase, stretch.users)
-                 and s.cycle > stretch.cycle]
-        if points.unfinished_warmup and any(not p.unfinished_warmup for p in later):
-            continue
-        kept.append((stretch, points))
-    return kept
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        figures = out.pop("figures")
+        return {"suspected": self.suspected, **out, "horizon_h": WORTH_CARING_HORIZON_H,
+                **figures}
 
 
-def _per_request_blocks(evidence: _Evidence, segments: list[LoadSegment]) -> list[Block]:
-    """Load blocks with x = requests sent so far instead of seconds."""
-    blocks = []
-    for block in evidence.blocks("load"):
-        x = [requests_by(t, segments) for t in block.x]
-        blocks.append(Block(x, list(block.y), block.starts))
-    return blocks
-
-
-def _per_min(value: float | None) -> float | None:
-    return None if value is None else value * 60.0
+def not_judged(reason: str, confidence: str = "none") -> dict[str, Any]:
+    return LeakVerdict("not judged", reason, confidence).as_dict()
 
 
 def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def not_judged(reason: str, confidence: str = "none") -> dict[str, Any]:
-    return {"suspected": False, "verdict": "not judged", "slope_mb_per_min": None,
-            "slope_ci_mb_per_min": None, "detection_limit_mb_per_min": None,
-            "worth_caring_mb_per_min": None, "time_to_limit_h": None,
-            "bytes_per_request": None, "follows": None, "confidence": confidence,
-            "reason": reason}
+@dataclass
+class _Run:
+    """What the verdict is built from: the load's points and their fits, the cooldown's,
+    and the figures gathered on the way."""
+
+    series: MemorySeries
+    points: Points
+    shapes: list[ShapeFit]
+    noise: Noise
+    rate_per_s: float | None  # the load's mean request rate; x is in its seconds
+    periodic: list[tuple[int, float | None]]  # (releases, period) of periodic stretches
+    cooldown: tuple[Points, list[ShapeFit], Noise] | None
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def best(self) -> ShapeFit:
+        return self.shapes[0]
+
+    @property
+    def x_end(self) -> float:
+        return max(self.points.x)
+
+    @property
+    def span_s(self) -> float:
+        return max(self.points.t) - min(self.points.t)
+
+
+def _driver(series: MemorySeries, segments: list[LoadSegment]):
+    """x of a sample at time t, and the load's mean request rate: requests sent since the
+    load began, in seconds at the mean rate (the clock, when no requests were counted)."""
+    load_t = [t for t, p in zip(series.t, series.phase, strict=True) if p == "load"]
+    first = load_t[0] if load_t else 0.0
+    seconds = sum(max(s.end_t - s.start_t, 0.0) for s in segments)
+    requests = sum(s.requests for s in segments)
+    if requests <= 0 or seconds <= 0:
+        return (lambda t: t - first), None
+    rate = requests / seconds
+    return (lambda t: requests_by(t, segments) / rate), rate
+
+
+def _load_points(series: MemorySeries, to_x) -> tuple[Points, list[tuple[int, float | None]]]:
+    """The load stretches' points to fit: a periodic release's floor, or every sample
+    (spikes taken out), each stretch thinned to ``MOST_POINTS``."""
+    xs, ys, groups, ts = [], [], [], []
+    periodic = []
+    for index, stretch in enumerate(s for s in series.stretches() if s.phase == "load"):
+        if len(stretch.t) < MIN_TREND_POINTS:
+            continue
+        t, y, releases = troughs(stretch.t, stretch.mb)
+        if releases:
+            period = (t[-1] - t[0]) / (len(t) - 1) if len(t) > 1 else None
+            periodic.append((releases, period))
+        for i in _every(len(t)):
+            xs.append(to_x(t[i]))
+            ys.append(y[i])
+            groups.append(index)
+            ts.append(t[i])
+    return Points(xs, ys, groups, ts), periodic
+
+
+def _every(count: int) -> list[int]:
+    """Indexes of at most ``MOST_POINTS`` of ``count`` samples, by a whole stride."""
+    return list(range(0, count, max(1, math.ceil(count / MOST_POINTS))))
+
+
+def _cooldown(series: MemorySeries) -> tuple[Points, list[ShapeFit], Noise] | None:
+    stretches = [s for s in series.stretches() if s.phase == "cooldown"
+                 and len(s.t) >= MIN_TREND_POINTS]
+    if not stretches:
+        return None
+    last = stretches[-1]
+    t, y, _ = troughs(last.t, last.mb)
+    keep = _every(len(t))
+    points = Points([t[i] - t[0] for i in keep], [y[i] for i in keep], [0] * len(keep),
+                    [t[i] for i in keep])
+    fitted = fit_shapes(points, COOLDOWN_FAMILIES)
+    return None if fitted is None else (points, fitted[0], fitted[1])
+
+
+def _late_share(series: MemorySeries) -> float:
+    """Share of the load's sampling gaps longer than ``LATE_SAMPLE_GAP`` times the usual
+    one: the monitor itself was kept waiting (a starved machine)."""
+    load_t = [t for t, p in zip(series.t, series.phase, strict=True) if p == "load"]
+    gaps = [b - a for a, b in zip(load_t, load_t[1:], strict=False)]
+    usual = median(gaps)
+    if not gaps or not usual:
+        return 0.0
+    return sum(1 for g in gaps if g > LATE_SAMPLE_GAP * usual) / len(gaps)
+
+
+def leak_verdict(series: MemorySeries, segments: list[LoadSegment] | None = None,
+                 worth_caring: float | None = None, limit_mb: float | None = None,
+                 peak_mb: float | None = None) -> dict[str, Any]:
+    """The report's ``memory.leak`` block.
+
+    ``segments``: the load tester's runs on the samples' clock, to count requests;
+    ``worth_caring``: the slowest leak worth caring about, MB/min
+    (``worth_caring_mb_per_min``: the headroom over the horizon); ``limit_mb`` and
+    ``peak_mb``: the memory the service is judged against and its peak, for the time
+    until it is reached.
+    """
+    segments = segments or []
+    to_x, rate = _driver(series, segments)
+    points, periodic = _load_points(series, to_x)
+    fitted = fit_shapes(points) if points.x else None
+    if fitted is None:
+        load_points = sum(1 for p in series.phase if p == "load")
+        if periodic and points.x:
+            return _too_few_teeth(points, periodic).as_dict()
+        return not_judged(f"no stretch of steady load had {MIN_TREND_POINTS} samples or more "
+                          f"({load_points} load samples in all): too few to judge a trend")
+    run = _Run(series, points, fitted[0], fitted[1], rate, periodic, _cooldown(series))
+    return _judge(run, segments, worth_caring, limit_mb, peak_mb).as_dict()
 
 
 def kept_text(bytes_per_request: int) -> str:
@@ -195,34 +305,6 @@ def _hours(hours: float) -> str:
     return f"{hours:.1f} h" if hours < 10 else f"{hours:,.0f} h"
 
 
-def _last_stretch(evidence: _Evidence, phase: str) -> tuple[Stretch, Settled] | None:
-    found = [(s, p) for s, p in evidence.settled if s.phase == phase]
-    return found[-1] if found else None
-
-
-def _released(evidence: _Evidence, slope: float) -> tuple[float, float, float] | None:
-    """(MB given back in the last cooldown, MB grown over the last load stretch, the
-    standard error of what was given back)."""
-    load = _last_stretch(evidence, "load")
-    cool = _last_stretch(evidence, "cooldown")
-    if load is None or cool is None or cool[0].t[0] < load[0].t[-1]:
-        return None
-    points = load[1]
-    # The load's level as memory stood when it stopped (its last samples, before any
-    # warm-up was taken out; the rate of growth may have changed over the stretch, so no
-    # line is extended to it), and the level the cooldown settles to (its release, like a
-    # warm-up, taken out).
-    tail = points.raw[-END_SAMPLES:]
-    end_level = sum(tail) / len(tail)
-    cool_level = sum(cool[1].mb) / len(cool[1].mb)
-    fit = linear_fit(points.t, points.raw)
-    residuals = ([y - fit[1] - fit[0] * t for t, y in zip(points.t, points.raw, strict=True)]
-                 if fit else [0.0])
-    # The end level rests on a few neighbouring samples: as uncertain as one sample.
-    se = math.hypot(math.sqrt(marginal_variance(residuals)), level_se(cool[1].mb))
-    return end_level - cool_level, slope * (points.t[-1] - points.t[0]), se
-
-
 def _cycles(series: MemorySeries) -> list[dict[str, Any]]:
     """Per cycle: where memory stood at the end of its load and of its cooldown."""
     out: dict[int, dict[str, Any]] = {}
@@ -239,258 +321,248 @@ def _cycles(series: MemorySeries) -> list[dict[str, Any]]:
     return cycles
 
 
-def leak_verdict(series: MemorySeries, segments: list[LoadSegment] | None = None,
-                 worth_caring: float | None = None, limit_mb: float | None = None,
-                 peak_mb: float | None = None,
-                 settled: list[tuple[Stretch, Settled]] | None = None) -> dict[str, Any]:
-    """The report's ``memory.leak`` block.
-
-    ``segments``: the load tester's runs on the samples' clock, to count requests (bytes
-    kept per request); ``worth_caring``: the slowest leak worth caring about, MB/min
-    (``worth_caring_mb_per_min``); ``limit_mb`` and ``peak_mb``: the memory the service
-    is judged against and its peak, to project a leak to the hours until it is reached;
-    ``settled``: ``settle_series(series)`` when the caller has it already.
-    """
-    evidence = _Evidence(series, settled if settled is not None else settle_series(series))
-    if not any(s.phase == "load" for s, _ in evidence.settled):
-        load_points = sum(1 for p in series.phase if p == "load")
-        return not_judged(f"no stretch of steady load had {MIN_TREND_POINTS} samples or more "
-                          f"({load_points} load samples in all): too few to judge a trend")
-    evidence.pooled = sen_trend(evidence.blocks())
-    evidence.load = sen_trend(evidence.blocks("load"))
-    evidence.cooldown = sen_trend(evidence.blocks("cooldown"))
-    evidence.beyond_warmup = _beyond_warmup(evidence)
-    if evidence.pooled is None or evidence.load is None:
-        return not_judged("the load phase's samples hold no trend")
-    return _judge(evidence, segments or [], worth_caring, limit_mb, peak_mb)
+def _rate_bounds(shape: ShapeFit, noise: Noise, x: float, alpha: float) -> tuple[float, float]:
+    """Bounds at ``alpha`` each side on the shape's rate at ``x`` (per unit of x)."""
+    weights = shape.family.rate(shape.best.theta, x)
+    if not weights:
+        return 0.0, 0.0
+    return (linear_bound(shape, noise, alpha, False, weights),
+            linear_bound(shape, noise, alpha, True, weights))
 
 
-def _judge(evidence: _Evidence, segments: list[LoadSegment], worth_caring: float | None,
-           limit_mb: float | None, peak_mb: float | None) -> dict[str, Any]:
-    pooled, load, cool = evidence.pooled, evidence.load, evidence.cooldown
-    assert pooled is not None and load is not None
-    detection = _detection_limit(pooled)
-    figures: dict[str, Any] = {
-        "detection_limit_mb_per_min": _round(detection),
-        "worth_caring_mb_per_min": _round(worth_caring),
-        "window_start_t": round(min(p.t[0] for _, p in evidence.settled), 3),
-        "window_end_t": round(max(p.t[-1] for _, p in evidence.settled), 3),
-        "window_points": pooled.n,
-        "independent_points": round(pooled.n_eff, 1),
-        "load_slope_mb_per_min": _round(_per_min(load.slope)),
-        "cooldown_slope_mb_per_min": _round(_per_min(cool.slope)) if cool else None,
-    }
-    figures["trend_lines"] = _trend_lines(evidence, pooled)
-    sawtooth = [p for _, p in evidence.settled if p.releases]
-    if sawtooth:
-        periods = [p.period_s for p in sawtooth if p.period_s]
-        figures["periodic_release"] = {"stretches": len(sawtooth),
-                                       "period_s": _round(median(periods), 2) if periods else None}
-    warmups = [(s, p.warmup) for s, p in evidence.settled if p.warmup and s.phase == "load"]
-    if warmups:
-        first = warmups[0][1]
-        assert first is not None
-        figures["warmup"] = {"rise_mb": round(first.rise_mb, 2), "tau_s": round(first.tau_s, 1),
-                             "over_after_s": round(first.over_s, 1), "finished": first.finished}
-    cycles = _cycles(evidence.series)
-    if len(cycles) > 1:
-        figures["cycles"] = cycles
-
-    # Any leak grows under load (one that follows time grows all the time): growth seen
-    # only in a cooldown, with the load's own trend falling, is the noise of a short stretch.
-    growing = pooled.bound(LEAK_ALPHA, upper=False) > 0 and load.slope > 0
-    span = figures["window_end_t"] - figures["window_start_t"]
-    upper = pooled.bound(NO_LEAK_ALPHA, upper=True)
-    unfinished = any(s.phase == "load" and p.unfinished_warmup for s, p in evidence.settled)
-    figures["growing"] = growing
-    # "No leak" only when the run could have seen a leak worth caring about.
-    ruled_out = (worth_caring is not None and upper * 60.0 < worth_caring
-                 and detection <= worth_caring and not unfinished)
-    if growing and pooled.slope * span >= MIN_LEAK_GROWTH_MB:
-        if unfinished or _slowing(evidence) or _faint_warmup(evidence):
-            return _too_short(evidence, figures, detection, worth_caring, warming=True)
-        return _leak(evidence, segments, figures, limit_mb, peak_mb)
-    # Growth that was seen is called too slow to matter only on the evidence a leak needs:
-    # its bound at LEAK_ALPHA under the rate worth caring about, and under an arena.
-    strong_upper = pooled.bound(LEAK_ALPHA, upper=True)
-    too_slow = (ruled_out and worth_caring is not None and strong_upper * 60.0 < worth_caring
-                and strong_upper * span < MIN_LEAK_GROWTH_MB)
-    if growing and not too_slow:
-        return _too_short(evidence, figures, detection, worth_caring, warming=unfinished,
-                          creeping=True)
-    if ruled_out:
-        assert worth_caring is not None
-        return _no_leak(evidence, figures, detection, worth_caring, growing)
-    return _too_short(evidence, figures, detection, worth_caring, warming=unfinished)
+def _rate_interval(run: _Run, confidence: float) -> tuple[float, float]:
+    """The rate at the end of the load (per unit of x), over every shape the data allow:
+    the best shape's rate alone would hide how much the choice of shape moves it."""
+    alpha = (1.0 - confidence) / 2.0
+    bounds = [_rate_bounds(s, run.noise, run.x_end, alpha) for s in plausible(run.shapes)]
+    return min(b[0] for b in bounds), max(b[1] for b in bounds)
 
 
-def _clearly_slower(first: Trend, second: Trend) -> bool:
-    """``second`` grows at under ``SLOWING_RATIO`` of ``first``'s rate, clearly (at
-    ``WARMUP_ALPHA``)."""
-    dof = min(first.dof, second.dof)
-    clearly = first.slope - second.slope > t_quantile(1.0 - WARMUP_ALPHA, dof) * math.hypot(
-        first.se, second.se)
-    return clearly and second.slope < SLOWING_RATIO * first.slope
-
-
-def _slowing(evidence: _Evidence) -> bool:
-    """Growth that slows down over the load, as a warm-up does and a leak under steady
-    load does not: the later half of a load stretch grows clearly slower than its earlier
-    half (a warm-up's rate falls by e^(−T/2τ) between the halves: under two thirds for a
-    time constant up to 1.2 times the stretch), or, with cycles, the last cycle's load
-    grows clearly slower than the first's (a warm-up longer than one cycle)."""
-    for stretch, points in evidence.settled:
-        if stretch.phase != "load" or len(points.t) < 2 * MIN_TREND_POINTS:
+def _detection_limit(run: _Run) -> float | None:
+    """The steady growth (MB/min) the run finds 95 % of the time: its bound at
+    ``LEAK_ALPHA`` plus the same kind of margin at the power, for a leak on its own or
+    behind a warm-up, whichever the data do not rule out and hides more."""
+    limits = []
+    for shape in plausible(run.shapes):
+        if shape.family.name not in ("linear", "linear after warm-up"):
             continue
-        middle = (points.t[0] + points.t[-1]) / 2.0
-        # Before the fitted warm-up is taken out: a warm-up slower than the fit can
-        # follow leaves its slowing there.
-        halves = [[(t, y) for t, y in zip(points.t, points.raw, strict=True)
-                   if (t < middle) == k] for k in (True, False)]
-        first, second = (sen_trend([Block([t for t, _ in h], [y for _, y in h])]) for h in halves)
-        if first is not None and second is not None and _clearly_slower(first, second):
-            return True
-    cycles = sorted({s.cycle for s, _ in evidence.settled if s.phase == "load"})
-    if len(cycles) >= 2:
-        first, last = (sen_trend([Block(list(p.t), list(p.raw)) for s, p in evidence.settled
-                                  if s.phase == "load" and s.cycle == c])
-                       for c in (cycles[0], cycles[-1]))
-        if first is not None and last is not None and _clearly_slower(first, last):
-            return True
-    return False
+        weights = [0.0] * (len(shape.best.coef) - 1) + [1.0]  # the linear term alone
+        slope = shape.best.coef[-1]
+        low = linear_bound(shape, run.noise, LEAK_ALPHA, False, weights)
+        power_low = linear_bound(shape, run.noise, 1.0 - DETECTION_POWER, False, weights)
+        limits.append(max((slope - low) + (slope - power_low), 0.0) * 60.0)
+    return max(limits) if limits else None
 
 
-def _beyond_warmup(evidence: _Evidence) -> Trend | None:
-    """The load stretches' growth once the slowest warm-up that levels off within each
-    is allowed for (``growth_beyond_slow_warmup``), combined by inverse variance."""
-    weights, total, n, n_eff, worst, fitted = 0.0, 0.0, 0, 0.0, 0.0, 0
-    for stretch, points in evidence.settled:
-        if stretch.phase != "load":
-            continue
-        fit = growth_beyond_slow_warmup(points.t, points.mb)
-        if fit is None or fit[1] <= 0:
-            continue
-        growth, se, independent, se_worst = fit
-        weight = 1.0 / se ** 2
-        weights += weight
-        total += growth * weight
-        worst += weight * se_worst  # the worst case adds up, as correlations may
-        n += len(points.t)
-        n_eff += independent
-        fitted += 3
-    if weights == 0:
+def _released(run: _Run) -> tuple[float, float, float] | None:
+    """(MB given back by the end of the cooldown, MB the last load stretch grew by, the
+    standard error of what was given back). Given back is measured from where the load
+    left memory (the fitted shape at its end: a periodic release's floor) to the
+    cooldown's end level, the same end level the recovery figure uses."""
+    if run.cooldown is None:
         return None
-    return Trend(slope=total / weights, se=math.sqrt(1.0 / weights), n=n, n_eff=n_eff,
-                 dof=max(n_eff - fitted, 1.0), se_worst=worst / weights)
+    last = max(run.points.groups)
+    rows = [i for i, g in enumerate(run.points.group) if g == last]
+    if run.cooldown[0].t[0] < run.points.t[rows[-1]]:
+        return None
+    end = cooldown_end_mb(run.series)
+    if end is None:
+        return None
+    start_level = run.best.best.value(run.points, rows[0])
+    end_level = run.best.best.value(run.points, rows[-1])
+    tail = run.cooldown[0].y[-max(len(run.cooldown[0].y) // 4, 2):]
+    se = math.hypot(math.sqrt(run.noise.marginal), level_se(tail))
+    return end_level - end, end_level - start_level, se
 
 
-def _faint_warmup(evidence: _Evidence) -> bool:
-    """True when a warm-up that levels off within the load could account for the growth
-    of the load stretches (the growth beyond it is not clearly above zero), and the
-    cooldown does not show growth going on without requests, which no warm-up would."""
-    cool = evidence.cooldown
-    if cool is not None and cool.bound(LEAK_ALPHA, upper=False) > 0:
-        return False
-    beyond = evidence.beyond_warmup
-    return beyond is not None and beyond.bound(LEAK_ALPHA, upper=False) <= 0
+def _follows(run: _Run) -> str | None:
+    """"requests" when growth under load slows to under half its rate once the load
+    stops (the midpoint between all of it going on and none), "time" when it clearly
+    goes on without load; None when no cooldown tells."""
+    if run.cooldown is None:
+        return None
+    points, shapes, noise = run.cooldown
+    cool = shapes[0]
+    x = max(points.x)
+    cool_rate = cool.rate(x)
+    cool_low, cool_high = _rate_bounds(cool, noise, x, NO_LEAK_ALPHA)
+    load_rate = run.best.rate(run.x_end) * (1.0 if run.rate_per_s is None else 1.0)
+    load_low, _ = _rate_bounds(run.best, run.noise, run.x_end, NO_LEAK_ALPHA)
+    spread = math.hypot(load_rate - load_low, cool_high - cool_rate)
+    if cool_rate < RELEASED_SHARE * load_rate and load_rate - cool_rate > spread:
+        return "requests"
+    if cool_low > 0:
+        return "time"
+    return None
 
 
-def _detection_limit(trend: Trend) -> float:
-    """The growth (MB/min) the run's growth test finds 95 % of the time: its own bound at
-    ``LEAK_ALPHA`` plus the same kind of margin at the power. Growth that fast cannot
-    hide; whether it is then called a leak, or too short to tell (too little over the
-    run, or a warm-up could account for it), the verdict says."""
-    return (margin(LEAK_ALPHA, trend.se, trend.dof, trend.se_worst)
-            + margin(1.0 - DETECTION_POWER, trend.se, trend.dof, trend.se_worst)) * 60.0
+def _hours_to(run: _Run, needed_mb: float) -> float | None:
+    """Hours of the same load until the best shape has added ``needed_mb``."""
+    if needed_mb <= 0:
+        return 0.0
+    grow = run.best.growth
+    longest = 10 * 365 * 24 * 3600.0
+    if grow(run.x_end, run.x_end + longest) < needed_mb:
+        return None
+    low, high = 0.0, longest
+    for _ in range(80):
+        middle = (low + high) / 2.0
+        if grow(run.x_end, run.x_end + middle) < needed_mb:
+            low = middle
+        else:
+            high = middle
+    return high / 3600.0
 
 
-def _trend_lines(evidence: _Evidence, pooled: Trend,
-                 phases: tuple[str, ...] = ("load", "cooldown")) -> list[dict[str, float]]:
-    """A trend as drawn over each stretch (of ``phases``) it was fitted to: the
-    stretch's own level (the median of its points less the slope), and the 95 % interval
-    of the slope fanning out from the stretch's middle. For the charts."""
-    low, high = pooled.interval(0.95)
+def _after_step(run: _Run) -> _Run | None:
+    """The run from the step on, fitted again without a step: what memory did after it
+    was loaded. None when too little of it is left."""
+    x0 = run.best.best.theta
+    assert x0 is not None
+    step_group = max(run.points.groups)
+    keep = [i for i, (x, g) in enumerate(zip(run.points.x, run.points.group, strict=True))
+            if x >= x0 or g != step_group]
+    after = Points([run.points.x[i] for i in keep], [run.points.y[i] for i in keep],
+                   [run.points.group[i] for i in keep], [run.points.t[i] for i in keep])
+    fitted = fit_shapes(after, tuple(f for f in FAMILIES if f.name != "step"))
+    if fitted is None:
+        return None
+    rise = run.best.growth(x0 - 1e-9, x0 + 1e-9)
+    at = next(t for x, t in zip(run.points.x, run.points.t, strict=True) if x >= x0)
+    figures = {**run.figures, "step": {"rise_mb": round(rise, 2), "at_t": round(at, 3)}}
+    return _Run(run.series, after, fitted[0], fitted[1], run.rate_per_s, run.periodic,
+                run.cooldown, figures)
+
+
+def _trend_lines(run: _Run) -> list[dict[str, float]]:
+    """The best shape as drawn over each load stretch it was fitted to, a few straight
+    pieces per stretch; a straight shape's pieces carry its 95 % interval."""
     lines = []
-    for stretch, points in evidence.settled:
-        if len(points.t) < 2 or stretch.phase not in phases:
+    for group in run.points.groups:
+        rows = [i for i, g in enumerate(run.points.group) if g == group]
+        if len(rows) < 2:
             continue
-        level = median([mb - pooled.slope * t for t, mb in zip(points.t, points.mb,
-                                                                strict=True)])
-        if level is None:
-            continue
-        start, end = points.t[0], points.t[-1]
-        middle_t = (start + end) / 2.0
-        middle = level + pooled.slope * middle_t
-        lines.append({"start_t": round(start, 3), "end_t": round(end, 3),
-                      "start_mb": round(level + pooled.slope * start, 3),
-                      "end_mb": round(level + pooled.slope * end, 3),
-                      "low_start_mb": round(middle - low * (middle_t - start), 3),
-                      "low_end_mb": round(middle + low * (end - middle_t), 3),
-                      "high_start_mb": round(middle - high * (middle_t - start), 3),
-                      "high_end_mb": round(middle + high * (end - middle_t), 3)})
+        every = max(1, len(rows) // 8)
+        marks = rows[::every] + ([rows[-1]] if rows[-1] not in rows[::every] else [])
+        for a, b in zip(marks, marks[1:], strict=False):
+            start = run.best.best.value(run.points, a)
+            end = run.best.best.value(run.points, b)
+            lines.append({"start_t": round(run.points.t[a], 3), "end_t": round(run.points.t[b], 3),
+                          "start_mb": round(start, 3), "end_mb": round(end, 3),
+                          "low_start_mb": round(start, 3), "low_end_mb": round(end, 3),
+                          "high_start_mb": round(start, 3), "high_end_mb": round(end, 3)})
     return lines
 
 
-def _interval(trend: Trend) -> list[float]:
-    low, high = trend.interval(0.95)
-    return [round(low * 60.0, 3), round(high * 60.0, 3)]
-
-
-def _leak(evidence: _Evidence, segments: list[LoadSegment], figures: dict[str, Any],
-          limit_mb: float | None, peak_mb: float | None) -> dict[str, Any]:
-    pooled, load, cool = evidence.pooled, evidence.load, evidence.cooldown
-    assert pooled is not None and load is not None
-    released = _released(evidence, load.slope)
+def _judge(run: _Run, segments: list[LoadSegment], worth_caring: float | None,
+           limit_mb: float | None, peak_mb: float | None) -> LeakVerdict:
+    if run.best.name == "step":
+        after = _after_step(run)
+        if after is None:
+            return _too_short(run, worth_caring, "step")
+        run = after
+    noise = run.noise
+    best = run.best
+    x0 = min(run.points.x)
+    headroom = None if worth_caring is None else worth_caring * WORTH_CARING_HORIZON_H * 60.0
+    projection = project(run.shapes, noise, run.x_end, run.x_end + HORIZON_S,
+                         LEAK_ALPHA, NO_LEAK_ALPHA)
+    weights = best.family.growth(best.best.theta, x0, run.x_end)
+    grown = best.growth(x0, run.x_end)
+    grown_low = linear_bound(best, noise, LEAK_ALPHA, False, weights) if weights else 0.0
+    growing = grown_low > 0
+    slope = best.rate(run.x_end) * 60.0
+    low, high = _rate_interval(run, 0.95)
+    late = _late_share(run.series)
+    run.figures.update({
+        "window_start_t": round(min(run.points.t), 3),
+        "window_end_t": round(max(run.points.t), 3),
+        "window_points": len(run.points.x),
+        "growth_over_run_mb": round(grown, 3),
+        "growing": growing,
+        "late_samples_share": round(late, 3),
+        "trend_lines": _trend_lines(run),
+        "shapes_considered": [{"shape": s.family.name, "bic": round(s.bic - best.bic, 2)}
+                              for s in run.shapes],
+    })
+    if run.periodic:
+        periods = [p for _, p in run.periodic if p]
+        run.figures["periodic_release"] = {
+            "stretches": len(run.periodic),
+            "period_s": _round(median(periods), 2) if periods else None}
+    cycles = _cycles(run.series)
+    if len(cycles) > 1:
+        run.figures["cycles"] = cycles
+    follows = _follows(run)
+    base: dict[str, Any] = dict(
+        slope_mb_per_min=_round(slope), slope_ci_mb_per_min=[round(low * 60, 3),
+                                                             round(high * 60, 3)],
+        projected_growth_mb=round(projection.estimate, 1),
+        projected_growth_ci_mb=[round(projection.low, 1), round(projection.high, 1)],
+        headroom_mb=_round(headroom, 1),
+        detection_limit_mb_per_min=_round(_detection_limit(run)),
+        worth_caring_mb_per_min=_round(worth_caring),
+        independent_points=round(noise.n_eff, 1), dof=round(dof_of(best, noise), 1),
+        shape="periodic" if run.periodic and best.name in ("flat", "linear") else best.name,
+        figures=run.figures)
+    if noise.n_eff < MIN_INDEPENDENT_POINTS:
+        return _too_short(run, worth_caring, "evidence", base)
+    released = _released(run)
+    returned = None
     if released is not None:
-        given_back, grown, se = released
-        figures["released_in_cooldown_mb"] = round(given_back, 2)
-        # Halfway between "all kept" (a leak) and "all returned" (memory that follows the
-        # load), and clearly on one side of it: dismissing growth that was seen takes the
-        # evidence calling a leak takes (LEAK_ALPHA); keeping it, the usual 95 %.
-        beyond = given_back - RELEASED_SHARE * grown
-        if grown > 0 and beyond > z_one_sided(LEAK_ALPHA) * se:
-            return {"suspected": False, "verdict": "no leak",
-                    "slope_mb_per_min": _round(load.slope * 60), "slope_ci_mb_per_min":
-                    _interval(load), "time_to_limit_h": None, "bytes_per_request": None,
-                    "follows": "load", "confidence": "medium",
-                    "reason": (f"grew {shown(grown, 1):.1f} MB during the load "
-                               f"({rate_text(load.slope * 60)}) but {shown(given_back, 1):.1f} MB "
-                               "of it came back in the cooldown: memory that follows the load "
-                               "in flight (a backlog, buffers), not a leak"),
-                    **figures}
-        if grown > 0 and beyond > -z_one_sided(NO_LEAK_ALPHA) * se:
-            return _too_short(evidence, figures, _detection_limit(pooled),
-                              figures.get("worth_caring_mb_per_min"), warming=False,
-                              returned=(grown, given_back))
-    follows: str | None = None
-    if cool is not None:
-        # Growth under load that slows to under half its rate after it (the midpoint
-        # between all of it going on and none) follows the requests, even if the
-        # cooldown creeps up a little (a heap's last pages being touched, a sampler
-        # inside the service); growth going on at its rate without load follows the clock.
-        if (load.slope - cool.slope > z_one_sided(NO_LEAK_ALPHA) * math.hypot(load.se, cool.se)
-                and cool.slope < RELEASED_SHARE * load.slope):
-            follows = "requests"
-        elif cool.bound(NO_LEAK_ALPHA, upper=False) > 0:
-            follows = "time"
-    trend = load if follows == "requests" else pooled
-    slope = trend.slope * 60.0
-    if follows == "requests":  # the load's trend, over the load it was fitted to
-        figures["trend_lines"] = _trend_lines(evidence, load, phases=("load",))
+        given_back, grown_last, se = released
+        run.figures["released_in_cooldown_mb"] = round(given_back, 2)
+        beyond = given_back - RELEASED_SHARE * grown_last
+        if growing and grown_last > 0 and beyond > z_one_sided(LEAK_ALPHA) * se:
+            return LeakVerdict(
+                "no leak", confidence="medium", follows="load", **base,
+                reason=(f"grew {shown(grown_last, 1):.1f} MB during the load "
+                        f"({rate_text(slope)} at its end) but {shown(given_back, 1):.1f} MB "
+                        "of it came back in the cooldown: memory that follows the load in "
+                        "flight (a backlog, buffers, a collector that had not run yet), not "
+                        "a leak"))
+        if grown_last > 0 and beyond > -z_one_sided(NO_LEAK_ALPHA) * se:
+            returned = (grown_last, given_back)
+    if growing and grown >= MIN_LEAK_GROWTH_MB and (headroom is None
+                                                    or projection.low > headroom):
+        if returned is not None:
+            return _too_short(run, worth_caring, "returned", base, returned=returned)
+        return _leak(run, base, projection, headroom, follows, limit_mb, peak_mb)
+    if headroom is not None and projection.high <= headroom:
+        return _no_leak(run, base, projection, headroom, growing, late)
+    if run.periodic and best.name in ("flat", "linear"):
+        return _too_short(run, worth_caring, "noise", base)
+    # What left it open: the best shape's own future (still slowing, or not), or a leak
+    # the noise could hide beside it.
+    own = project([best], noise, run.x_end, run.x_end + HORIZON_S, LEAK_ALPHA, NO_LEAK_ALPHA)
+    shaped = best.name in ("levels off", "slowing") and (
+        headroom is None or own.high > headroom or base["detection_limit_mb_per_min"] is None)
+    return _too_short(run, worth_caring, "shape" if shaped else "noise", base)
 
+
+def _confidence(run: _Run, strict_ok: bool) -> str:
+    """"high" only on the evidence ``HIGH_CONFIDENCE_DOF`` asks for, a stricter bound,
+    a cooldown seen, and a monitor that was not kept waiting."""
+    late = run.figures.get("late_samples_share") or 0.0
+    if (strict_ok and dof_of(run.best, run.noise) >= HIGH_CONFIDENCE_DOF
+            and late < LATE_SAMPLES_SHARE and run.cooldown is not None):
+        return "high"
+    return "medium"
+
+
+def _leak(run: _Run, base: dict[str, Any], projection: Projection, headroom: float | None,
+          follows: str | None, limit_mb: float | None, peak_mb: float | None) -> LeakVerdict:
+    strict = project(run.shapes, run.noise, run.x_end, run.x_end + HORIZON_S,
+                     LEAK_ALPHA / 10.0, NO_LEAK_ALPHA)
+    confidence = _confidence(run, headroom is not None and strict.low > headroom)
+    slope = base["slope_mb_per_min"] or 0.0
     per_request = None
-    if follows == "requests" and segments:
-        evidence.per_request = sen_trend(_per_request_blocks(evidence, segments))
-        if evidence.per_request is not None:
-            per_request = max(0, round(evidence.per_request.slope * MB))
+    if follows == "requests" and run.rate_per_s:
+        per_request = max(0, round(run.best.rate(run.x_end) / run.rate_per_s * MB))
     hours = None
-    if limit_mb is not None and peak_mb is not None and slope > 0:
-        hours = max(limit_mb - peak_mb, 0.0) / slope / 60.0
-    confidence = "high" if pooled.bound(LEAK_ALPHA / 10, upper=False) > 0 else "medium"
-    if cool is None and confidence == "high":
-        confidence = "medium"  # nobody saw whether it comes back
-    low, high = _interval(trend)
-    cycles = figures.get("cycles")
+    if limit_mb is not None and peak_mb is not None:
+        hours = _hours_to(run, limit_mb - peak_mb)
+    low, high = base["slope_ci_mb_per_min"]
     if follows == "requests":
         kept = f", {kept_text(per_request)}" if per_request is not None else ""
         how = f"grew {rate_text(slope)} under load and stopped when the requests did{kept}"
@@ -499,103 +571,144 @@ def _leak(evidence: _Evidence, segments: list[LoadSegment], figures: dict[str, A
                "something allocates on its own (a timer, a background task, a queue never "
                "drained)")
     else:
-        how = (f"grew {rate_text(slope)} past the warm-up and did not give it back"
-               + ("" if cool is not None else " (no cooldown was observed to see whether "
-                  "it comes back)"))
-    if cycles:
-        rises = [c["growth_mb"] for c in cycles[1:] if c.get("growth_mb") is not None]
-        if rises and all(r > 0 for r in rises):
-            how += "; every cycle ended higher than the one before (" + ", ".join(
-                f"{r:+.1f} MB" for r in rises) + ")"
+        how = (f"grew {rate_text(slope)} and did not give it back"
+               + ("" if run.cooldown is not None else " (no cooldown was observed to see "
+                  "whether it comes back)"))
+    if run.best.name == "slowing":
+        how += (f"; it slows down, but not enough: about {projection.estimate:,.0f} MB more "
+                f"within {WORTH_CARING_HORIZON_H:.0f} h of this load (at least "
+                f"{projection.low:,.0f} MB), beyond the {headroom or 0:,.0f} MB of headroom")
+    elif run.best.name == "levels off":
+        how += (f"; it slows down, yet what is still to come (at least "
+                f"{projection.low:,.0f} MB) is beyond the {headroom or 0:,.0f} MB of headroom")
+    rises = [c["growth_mb"] for c in run.figures.get("cycles", [])[1:]
+             if c.get("growth_mb") is not None]
+    if rises and all(r > 0 for r in rises):
+        how += "; every cycle ended higher than the one before (" + ", ".join(
+            f"{r:+.1f} MB" for r in rises) + ")"
     reason = f"{how} (95 % interval {low:.2f} to {high:.2f} MB/min)"
-    if hours is not None:
-        reason += (f"; at this rate the {limit_mb:,.0f} MB it is judged against is reached in "
-                   f"about {_hours(hours)}")
-    return {"suspected": True, "verdict": "leak", "slope_mb_per_min": _round(slope),
-            "slope_ci_mb_per_min": [low, high], "time_to_limit_h": _round(hours, 2),
-            "bytes_per_request": per_request, "follows": follows, "confidence": confidence,
-            "reason": reason, **figures}
+    if hours is not None and limit_mb is not None:
+        if hours == 0:
+            reason += (f"; the peak is already at or above the {limit_mb:,.0f} MB it is "
+                       "judged against")
+        else:
+            reason += (f"; at this rate the {limit_mb:,.0f} MB it is judged against is "
+                       f"reached in about {_hours(hours)}")
+    return LeakVerdict("leak", reason, confidence, follows=follows, bytes_per_request=per_request,
+                       time_to_limit_h=_round(hours, 2), **base)
 
 
-def _no_leak(evidence: _Evidence, figures: dict[str, Any], detection: float,
-             worth_caring: float, growing: bool) -> dict[str, Any]:
-    pooled = evidence.pooled
-    assert pooled is not None
-    slope = pooled.slope * 60.0
-    confidence = "high"
+def _no_leak(run: _Run, base: dict[str, Any], projection: Projection, headroom: float,
+             growing: bool, late: float) -> LeakVerdict:
     horizon = f"{WORTH_CARING_HORIZON_H / 24:.0f} days"
-    if growing:
-        days = ""
-        if slope > 0:
-            # The headroom is what a leak of ``worth_caring`` uses up within the horizon.
-            lasts = worth_caring * WORTH_CARING_HORIZON_H / slope / 24.0
-            days = f"; at that rate the headroom would last about {lasts:.0f} days"
-        what = (f"grows {rate_text(slope)}, too slowly to matter: less than "
-                f"{MIN_LEAK_GROWTH_MB:g} MB over the run, and under the {rate_text(worth_caring)} "
-                f"that would use up the headroom within {horizon}{days}")
+    slope = base["slope_mb_per_min"] or 0.0
+    worth = base["worth_caring_mb_per_min"] or 0.0
+    shape = base["shape"]
+    step = run.figures.get("step")
+    if step:
+        what = (f"rose {step['rise_mb']:.1f} MB once (at {step['at_t']:.0f} s), then "
+                f"stayed within {max(projection.high, 0.0):,.1f} MB of that over {horizon} "
+                f"of this load, under the {headroom:,.0f} MB of headroom")
+    elif shape == "slowing":
+        what = (f"grows ever more slowly ({rate_text(slope)} at the end of the load), as a "
+                "cache filling on a long-tailed key distribution does: about "
+                f"{projection.estimate:,.0f} MB more (at most {projection.high:,.0f} MB) "
+                f"within {horizon} of this load, under the {headroom:,.0f} MB of headroom")
+    elif shape == "levels off":
+        warm = run.best.best.theta or 0.0
+        what = (f"levels off after warming up (time constant {warm:.0f} s): at most "
+                f"{projection.high:,.1f} MB still to come, under the {headroom:,.0f} MB of "
+                "headroom")
+    elif growing:
+        lasts = headroom / slope / 60.0 / 24.0 if slope > 0 else math.inf
+        what = (f"grows {rate_text(slope)}, too slowly to matter: under the "
+                f"{rate_text(worth)} that would use up the headroom within {horizon}"
+                + (f"; at that rate the headroom would last about {lasts:.0f} days"
+                   if math.isfinite(lasts) else ""))
     else:
-        what = (f"no growth faster than {rate_text(max(detection, 0.0))} could hide in this run "
-                f"(trend {rate_text(slope)}); a leak worth caring about would grow "
-                f"{rate_text(worth_caring)} or more (using up the headroom within {horizon})")
-    return {"suspected": False, "verdict": "no leak", "slope_mb_per_min": _round(slope),
-            "slope_ci_mb_per_min": _interval(pooled), "time_to_limit_h": None,
-            "bytes_per_request": None, "follows": None, "confidence": confidence,
-            "reason": _shape_note(evidence) + what, **figures}
+        what = (f"no growth faster than {rate_text(base['detection_limit_mb_per_min'] or 0.0)} "
+                f"could hide in this run (trend {rate_text(slope)}); a leak worth caring "
+                f"about would grow {rate_text(worth)} or more (using up the headroom within "
+                f"{horizon})")
+    if shape == "periodic":
+        what = "falls back to the same floor after each periodic release: " + what
+    strict = project(run.shapes, run.noise, run.x_end, run.x_end + HORIZON_S,
+                     LEAK_ALPHA, LEAK_ALPHA)
+    confidence = _confidence(run, strict.high <= headroom)
+    return LeakVerdict("no leak", what, confidence, **base)
 
 
-def _too_short(evidence: _Evidence, figures: dict[str, Any], detection: float,
-               worth_caring: float | None, warming: bool, creeping: bool = False,
-               returned: tuple[float, float] | None = None) -> dict[str, Any]:
-    pooled = evidence.pooled
-    assert pooled is not None
-    span = figures["window_end_t"] - figures["window_start_t"]
+def _too_few_teeth(points: Points, periodic: list[tuple[int, float | None]]) -> LeakVerdict:
+    """A periodic release with too few teeth to trend where it falls back to."""
+    periods = [p for _, p in periodic if p]
+    period = median(periods) if periods else None
+    teeth = len(points.x)
+    figures: dict[str, Any] = {"periodic_release": {"stretches": len(periodic),
+                                                    "period_s": _round(period, 2)}}
+    more = MIN_TREND_POINTS - teeth
+    span = max(points.t) - min(points.t) if points.t else 0.0
+    if period:
+        figures["run_needed_s"] = round(span + more * period)
+    why = (f"memory saws: it rises and is released about every {period or 0:.0f} s, and "
+           f"this load saw {teeth} of those releases; where it falls back to after each one "
+           f"is what a leak would raise, and {MIN_TREND_POINTS} releases tell it")
+    if period:
+        why += (f": a load phase about {math.ceil((span + (more + 1) * period) / 60)} min "
+                "long would")
+    return LeakVerdict("too short to tell", why, "low", shape="periodic", figures=figures)
+
+
+def _too_short(run: _Run, worth_caring: float | None, kind: str,
+               base: dict[str, Any] | None = None,
+               returned: tuple[float, float] | None = None) -> LeakVerdict:
+    """"too short to tell", with what would tell: the ``kind`` of what limited the run
+    ("evidence", "noise", "shape", "step", "returned")."""
+    base = dict(base or {"shape": run.best.name, "figures": run.figures,
+                         "independent_points": round(run.noise.n_eff, 1)})
+    figures = base["figures"]
+    span = run.span_s
+    detection = base.get("detection_limit_mb_per_min")
     needed = None
-    if worth_caring and detection > worth_caring and span > 0:
-        # The trend's standard error falls as the run's length to the power 3/2 (n and
-        # the spread of times both grow with it).
-        factor = (detection / worth_caring) ** (2.0 / 3.0)
-        needed = span * factor
-        figures["run_needed_s"] = round(needed)
-        figures["run_length_factor"] = round(factor, 2)
-    if warming:
-        why = ("memory was still rising and slowing down at the end of the load, as a "
-               "cache or pool that is filling does; until it levels off a leak cannot be "
-               "told from it: run a longer load phase, or --cycles 2")
-    elif returned is not None:
+    if kind == "evidence":
+        needed = span * MIN_INDEPENDENT_POINTS / max(run.noise.n_eff, 0.5)
+        why = (f"memory wandered so slowly that this load held about {run.noise.n_eff:.1f} "
+               f"independent points, and a verdict needs {MIN_INDEPENDENT_POINTS:.0f}")
+    elif kind == "step":
+        needed = span * 2.0
+        why = ("memory rose once, near the end of the load, and too little came after it to "
+               "tell whether it settled")
+    elif kind == "shape":
+        needed = span * SHAPE_RUN_FACTOR
+        why = ("memory was still rising and slowing down at the end of the load, as a cache "
+               "or pool that is filling does; whether it levels off within the headroom "
+               f"(about {base.get('projected_growth_mb') or 0:,.0f} MB more in "
+               f"{WORTH_CARING_HORIZON_H:.0f} h by its best fit, up to "
+               f"{(base.get('projected_growth_ci_mb') or [0, 0])[1]:,.0f} MB) this run "
+               "cannot tell")
+    elif kind == "returned":
+        assert returned is not None
         grown, given_back = returned
+        needed = span * SHAPE_RUN_FACTOR
         why = (f"memory grew {shown(grown, 1):.1f} MB during the load and "
                f"{shown(given_back, 1):.1f} MB came back in the cooldown: whether it was kept "
-               "(a leak) or follows the load in flight is within the noise; a longer load "
-               "phase, or --cycles 2, would tell")
-    elif creeping:
-        why = (f"memory grew {rate_text(pooled.slope * 60)}, about "
-               f"{pooled.slope * span:.1f} MB over the run: too little to tell a leak from a "
-               "heap still being filled page by page; a longer load phase, or --cycles 2, "
-               "would tell")
+               "(a leak) or follows the load in flight is within the noise")
     elif not worth_caring:
         why = ("the peak already reached the memory the service is judged against, so any "
                "growth would matter and none can be ruled out; give it more memory first")
     else:
-        why = (f"no growth faster than {rate_text(detection)} could hide in this run, but a leak "
-               f"of {rate_text(worth_caring or 0.0)} would already use up the headroom within "
-               f"{WORTH_CARING_HORIZON_H / 24:.0f} days")
-        if needed is not None:
-            why += (f"; about {math.ceil(needed / 60)} min of steady load and cooldown (this "
-                    f"run trended {span / 60:.1f} min) would tell")
-        else:
-            why += "; a longer load phase would tell"
-    figures["warming"] = warming
-    return {"suspected": False, "verdict": "too short to tell",
-            "slope_mb_per_min": _round(pooled.slope * 60), "slope_ci_mb_per_min": _interval(pooled),
-            "time_to_limit_h": None, "bytes_per_request": None, "follows": None,
-            "confidence": "low", "reason": why, **figures}
-
-
-def _shape_note(evidence: _Evidence) -> str:
-    notes = []
-    warm = next((p.warmup for s, p in evidence.settled if s.phase == "load" and p.warmup), None)
-    if warm is not None and warm.rise_mb > 0:
-        notes.append(f"levelled off after warming up (time constant {warm.tau_s:.0f} s)")
-    if any(p.releases for _, p in evidence.settled):
-        notes.append("falls back to the same floor after each periodic release")
-    return ("; ".join(notes) + ": ") if notes else ""
+        if detection and detection > worth_caring and span > 0:
+            # The trend's standard error falls as the run's length to the power 3/2 (n and
+            # the spread of times both grow with it).
+            needed = span * (detection / worth_caring) ** (2.0 / 3.0)
+        why = (f"no growth faster than {rate_text(detection or 0.0)} could hide in this run, "
+               f"but a leak of {rate_text(worth_caring)} would already use up the headroom "
+               f"within {WORTH_CARING_HORIZON_H / 24:.0f} days")
+    if needed is not None and span > 0:
+        figures["run_needed_s"] = round(needed)
+        figures["run_length_factor"] = round(needed / span, 2)
+        why += (f"; a load phase of about {math.ceil(needed / 60)} min (this one trended "
+                f"{span / 60:.1f} min) would tell")
+    elif kind != "noise" or worth_caring:
+        why += "; a longer load phase would tell"
+    figures["warming"] = kind == "shape"
+    return LeakVerdict("too short to tell", why, "low", **base)

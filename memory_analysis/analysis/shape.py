@@ -22,7 +22,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from memory_analysis.analysis.stats import mad, median
+from memory_analysis.analysis.series import MemorySeries, Stretch
+from memory_analysis.analysis.stats import least_squares, mad, median
 from memory_analysis.analysis.thresholds import (
     LEAK_ALPHA,
     MIN_RELEASES,
@@ -135,45 +136,6 @@ def despike(values: list[float]) -> list[float]:
         if spread > 0 and abs(values[i] - middle) > SPIKE_SIGMAS * spread:
             out[i] = middle
     return out
-
-
-def _solve(matrix: list[list[float]], rhs: list[float]) -> list[float] | None:
-    """Gaussian elimination with partial pivoting; None when singular."""
-    size = len(rhs)
-    m = [row[:] + [value] for row, value in zip(matrix, rhs, strict=True)]
-    for col in range(size):
-        pivot = max(range(col, size), key=lambda r: abs(m[r][col]))
-        if abs(m[pivot][col]) < 1e-12:
-            return None
-        m[col], m[pivot] = m[pivot], m[col]
-        for row in range(size):
-            if row != col:
-                factor = m[row][col] / m[col][col]
-                m[row] = [a - factor * b for a, b in zip(m[row], m[col], strict=True)]
-    return [m[i][size] / m[i][i] for i in range(size)]
-
-
-def least_squares(columns: list[list[float]], y: list[float]
-                  ) -> tuple[list[float], float, list[list[float]]] | None:
-    """Ordinary least squares of ``y`` on ``columns``: (coefficients, residual sum of
-    squares, inverse of XᵀX); None when the columns are collinear."""
-    k = len(columns)
-    xtx = [[sum(a * b for a, b in zip(columns[i], columns[j], strict=True)) for j in range(k)]
-           for i in range(k)]
-    xty = [sum(a * b for a, b in zip(columns[i], y, strict=True)) for i in range(k)]
-    coef = _solve(xtx, xty)
-    if coef is None:
-        return None
-    inverse = []
-    for j in range(k):
-        unit = [1.0 if i == j else 0.0 for i in range(k)]
-        column = _solve(xtx, unit)
-        if column is None:
-            return None
-        inverse.append(column)
-    fitted = [sum(coef[i] * columns[i][r] for i in range(k)) for r in range(len(y))]
-    rss = sum((a - b) ** 2 for a, b in zip(y, fitted, strict=True))
-    return coef, rss, inverse
 
 
 def fit_warmup(t: list[float], mb: list[float]) -> Warmup | None:
@@ -311,3 +273,21 @@ def growth_beyond_slow_warmup(t: list[float], mb: list[float]
                for c, v in zip(curve, x, strict=True)]
     worst = math.sqrt(max(marginal_variance(residuals), variance)) * sum(abs(w) for w in weights)
     return coef[2], se, n / correlation, worst
+
+
+def settle_series(series: MemorySeries) -> list[tuple[Stretch, Settled]]:
+    """Each load and cooldown stretch settled (``shape.settle``); with several cycles, a
+    stretch whose warm-up never finished is left out when a later cycle's stretch at the
+    same load did settle (that one, already warm, speaks for it: growth in the first
+    cycle only is a plateau)."""
+    settled = [(s, settle(s.t, s.mb)) for s in series.stretches()
+               if len(s.t) >= MIN_TREND_POINTS]
+    settled = [(s, p) for s, p in settled if len(p.t) >= MIN_TREND_POINTS // 2]
+    kept = []
+    for stretch, points in settled:
+        later = [p for s, p in settled if (s.phase, s.users) == (stretch.phase, stretch.users)
+                 and s.cycle > stretch.cycle]
+        if points.unfinished_warmup and any(not p.unfinished_warmup for p in later):
+            continue
+        kept.append((stretch, points))
+    return kept

@@ -87,3 +87,42 @@ def mad(values: Sequence[float]) -> float | None:
         return None
     spread = median([abs(v - middle) for v in values])
     return None if spread is None else 1.4826 * spread
+
+
+def _solve(matrix: list[list[float]], rhs: list[float]) -> list[float] | None:
+    """Gaussian elimination with partial pivoting; None when singular."""
+    size = len(rhs)
+    m = [row[:] + [value] for row, value in zip(matrix, rhs, strict=True)]
+    for col in range(size):
+        pivot = max(range(col, size), key=lambda r: abs(m[r][col]))
+        if abs(m[pivot][col]) < 1e-12:
+            return None
+        m[col], m[pivot] = m[pivot], m[col]
+        for row in range(size):
+            if row != col:
+                factor = m[row][col] / m[col][col]
+                m[row] = [a - factor * b for a, b in zip(m[row], m[col], strict=True)]
+    return [m[i][size] / m[i][i] for i in range(size)]
+
+
+def least_squares(columns: list[list[float]], y: list[float]
+                  ) -> tuple[list[float], float, list[list[float]]] | None:
+    """Ordinary least squares of ``y`` on ``columns``: (coefficients, residual sum of
+    squares, inverse of XᵀX); None when the columns are collinear."""
+    k = len(columns)
+    xtx = [[sum(a * b for a, b in zip(columns[i], columns[j], strict=True)) for j in range(k)]
+           for i in range(k)]
+    xty = [sum(a * b for a, b in zip(columns[i], y, strict=True)) for i in range(k)]
+    coef = _solve(xtx, xty)
+    if coef is None:
+        return None
+    inverse = []
+    for j in range(k):
+        unit = [1.0 if i == j else 0.0 for i in range(k)]
+        column = _solve(xtx, unit)
+        if column is None:
+            return None
+        inverse.append(column)
+    fitted = [sum(coef[i] * columns[i][r] for i in range(k)) for r in range(len(y))]
+    rss = sum((a - b) ** 2 for a, b in zip(y, fitted, strict=True))
+    return coef, rss, inverse

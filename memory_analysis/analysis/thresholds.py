@@ -64,6 +64,30 @@ RELEASED_SHARE = 0.5
 MIN_LEAK_GROWTH_MB = 1.0
 # Fewest points a stretch of steady load needs for a trend.
 MIN_TREND_POINTS = 6
+# Evidence a definite verdict ("leak" or "no leak") needs: independent points, after the
+# noise's autocorrelation is counted. The autocorrelation time is estimated from the
+# same series, and on a series only a few times longer than its memory it comes out too
+# short (Sokal's rule of thumb wants fifty times); with fewer than five independent
+# points the interval's width itself is a guess, however narrow it looks.
+MIN_INDEPENDENT_POINTS = 5.0
+# "High confidence" needs this many degrees of freedom besides a bound ten times
+# stricter: from 20 on, Student's t at the leak's error rate is within a third of the
+# normal quantile, so a misjudged noise cannot double the interval.
+HIGH_CONFIDENCE_DOF = 20.0
+# A shape the data favour another over by a Bayes factor of 20 or more (a difference in
+# the Bayesian information criterion of 2·ln 20 ≈ 6: "strong" evidence, Kass and
+# Raftery 1995) is ruled out; shapes closer than that are all possible futures.
+PLAUSIBLE_BIC = 2.0 * math.log(20.0)
+
+# A load phase this many times longer is asked for when the shape of the growth, not the
+# noise, left the verdict open (still slowing, or given back within the noise): each
+# doubling shows whether the slowing goes on.
+SHAPE_RUN_FACTOR = 2.0
+# A sampling gap this many times the usual one means the monitor was kept waiting (a
+# starved machine); when more than this share of the load's gaps are such, "high
+# confidence" is not given.
+LATE_SAMPLE_GAP = 1.5
+LATE_SAMPLES_SHARE = 0.1
 
 # -- shape recognition -------------------------------------------------------------------------
 PAGE_MB = 4.0 / 1024  # the finest change a memory figure shows
@@ -75,8 +99,9 @@ RELEASE_SIGMAS = 5.0
 MMAP_THRESHOLD_MB = 128.0 / 1024
 # A sample this many robust standard deviations from its neighbours' median is a spike.
 SPIKE_SIGMAS = 5.0
-# Releases needed before the memory counts as periodic and its troughs are trended.
-MIN_RELEASES = 3
+# Releases needed before the memory counts as periodic and its troughs are trended: two
+# teeth that fall back to one floor are a sawtooth, whatever its period.
+MIN_RELEASES = 2
 # A warm-up (a rise that levels off) is recognised when it explains the stretch better
 # than a straight line at this error rate; it is over once what is left of it is smaller
 # than the noise.

@@ -1,0 +1,408 @@
+"""Shapes of memory growth under steady load, fitted over whole stretches and compared.
+
+A leak and a cache that fills look alike over a few minutes; what tells them apart is
+where the curve is going. So instead of cutting a warm-up off and trending what is left,
+every stretch of steady load is fitted whole with competing shapes:
+
+- ``flat``: a level;
+- ``linear``: a level and a steady rate (a leak, or growth too slow to matter);
+- ``levels off``: a rise that slows with a time constant and stops,
+  ``r·(1 − e^(−x/τ))`` (a cache or pool that fills, a heap warming up);
+- ``linear after warm-up``: the two together (a leak behind a warm-up);
+- ``slowing``: growth that keeps slowing without a ceiling, ``c·x^p`` (0 < p < 1) or
+  ``c·ln(x + s)``: a cache filling on a long-tailed key distribution (distinct keys
+  grow like a power of the requests below one, or their logarithm);
+- ``step``: memory loaded once, then flat.
+
+``x`` is what drives the growth: requests served since the load began, in seconds at
+the run's mean request rate (a request rate that sags on a busy machine then does not
+look like a warm-up levelling off), or the clock. Several stretches (user steps,
+cycles) are fitted together: one shape, one level each (memory in flight differs
+between steps), by one least-squares fit, so each stretch weighs as the information it
+holds.
+
+Shapes are compared by the Bayesian information criterion counted in independent points
+(neighbouring memory samples are alike: ``trend.autocorrelation_time``). The best shape
+is the one a verdict speaks of; every shape the data cannot rule out (its criterion
+within ``PLAUSIBLE_BIC`` of the best, among shapes no more complex than the best: a shape
+more flexible than the best has not earned its extra parameter) bounds what the future
+may hold. Each shape projects the growth still to come at the run's load to a horizon,
+with an interval: over the nonlinear parameter's values the data allow (a profile
+likelihood) and the linear coefficients' own error.
+
+Pure functions over lists of floats.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from memory_analysis.analysis.stats import least_squares
+from memory_analysis.analysis.thresholds import (
+    MIN_TREND_POINTS,
+    PLAUSIBLE_BIC,
+    chi2_quantile,
+    t_quantile,
+)
+from memory_analysis.analysis.trend import autocorrelation_time, marginal_variance
+
+# Values tried for each shape's nonlinear parameter.
+GRID_STEPS = 24
+POWERS = tuple(0.05 * k for k in range(1, 19))  # 0.05 .. 0.90: a power of 1 is linear
+# A time constant or log offset this many stretch lengths long is as straight as the
+# run can show; longer ones are the linear shape.
+LONGEST_SPANS = 20.0
+# A warm-up with a leak behind it must be over within the stretch for the leak's rate to
+# be told from the warm-up's: 98 % of it (four time constants) inside.
+FINISHED_WARMUP_SPANS = 1.0
+# Golden-section steps that refine the best value of a continuous parameter between its
+# grid neighbours.
+REFINE_STEPS = 10
+
+
+@dataclass(frozen=True)
+class Points:
+    """What one fit sees: ``x`` (the driver), ``y`` (MB), ``group`` (the stretch each
+    point belongs to: each stretch has its own level), ``t`` (the samples' clock)."""
+
+    x: list[float]
+    y: list[float]
+    group: list[int]
+    t: list[float]
+
+    @property
+    def groups(self) -> list[int]:
+        return sorted(set(self.group))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One shape at one value of its nonlinear parameter, fitted: its coefficients, each
+    stretch's level, the residual sum of squares, (X̃ᵀX̃)⁻¹ and X̃ (the shape's columns
+    less each stretch's mean: the levels are taken out first, Frisch–Waugh), and the
+    columns as they are."""
+
+    theta: float | None
+    coef: list[float]
+    levels: dict[int, float]
+    rss: float
+    inverse: list[list[float]]
+    centred: list[list[float]]
+    columns: list[list[float]]
+
+    def value(self, points: Points, row: int) -> float:
+        return self.levels[points.group[row]] + sum(
+            c * col[row] for c, col in zip(self.coef, self.columns, strict=True))
+
+
+@dataclass(frozen=True)
+class Family:
+    """A shape: its columns at θ, the growth its coefficients add from ``x0`` to ``x1``
+    (as weights on the coefficients), its rate at ``x`` (the same), and the θ grid."""
+
+    name: str
+    params: int  # fitted parameters besides the levels, counting a searched θ
+    # θ is None for the shapes without one (flat, linear).
+    columns: Callable[[Any, list[float]], list[list[float]]]
+    growth: Callable[[Any, float, float], list[float]]
+    rate: Callable[[Any, float], list[float]]
+    grid: Callable[[Points], list[float | None]]
+
+
+def _taus(points: Points, spans: float = LONGEST_SPANS) -> list[float | None]:
+    """Time constants (or offsets) from the samples' spacing to ``spans`` stretches."""
+    xs = sorted(points.x)
+    span = xs[-1] - xs[0]
+    gaps = sorted(b - a for a, b in zip(xs, xs[1:], strict=False) if b > a)
+    shortest = max(gaps[len(gaps) // 2] if gaps else span / 100.0, span / 500.0)
+    longest = spans * span
+    if span <= 0 or longest <= shortest:
+        return []
+    ratio = (longest / shortest) ** (1.0 / (GRID_STEPS - 1))
+    return [shortest * ratio ** k for k in range(GRID_STEPS)]
+
+
+def _finished_taus(points: Points) -> list[float | None]:
+    return _taus(points, FINISHED_WARMUP_SPANS)
+
+
+def _steps_at(points: Points) -> list[float | None]:
+    """Where a step may be: between samples, with enough of the stretch either side to
+    show each level."""
+    xs = sorted(set(points.x))
+    inside = xs[MIN_TREND_POINTS // 2: len(xs) - MIN_TREND_POINTS // 2]
+    every = max(1, len(inside) // (2 * GRID_STEPS))
+    return [(a + b) / 2.0 for a, b in zip(inside[::every], inside[1::every], strict=False)]
+
+
+def _exp(tau: float, x: float) -> float:
+    return 1.0 - math.exp(-x / tau)
+
+
+def _log_offset(s: float, x: float) -> float:
+    return math.log(x + s)
+
+
+FAMILIES: tuple[Family, ...] = (
+    Family("flat", 0, lambda _, x: [], lambda _, a, b: [], lambda _, x: [], lambda p: [None]),
+    Family("linear", 1, lambda _, x: [list(x)], lambda _, a, b: [b - a], lambda _, x: [1.0],
+           lambda p: [None]),
+    Family("levels off", 2, lambda tau, x: [[_exp(tau, v) for v in x]],
+           lambda tau, a, b: [_exp(tau, b) - _exp(tau, a)],
+           lambda tau, x: [math.exp(-x / tau) / tau], _taus),
+    Family("linear after warm-up", 3, lambda tau, x: [[_exp(tau, v) for v in x], list(x)],
+           lambda tau, a, b: [_exp(tau, b) - _exp(tau, a), b - a],
+           lambda tau, x: [math.exp(-x / tau) / tau, 1.0], _finished_taus),
+    Family("slowing", 2, lambda p, x: [[max(v, 0.0) ** p for v in x]],
+           lambda p, a, b: [max(b, 0.0) ** p - max(a, 0.0) ** p],
+           lambda p, x: [p * max(x, 1e-9) ** (p - 1.0)], lambda pts: list(POWERS)),
+    Family("slowing (logarithmic)", 2, lambda s, x: [[_log_offset(s, max(v, 0.0)) for v in x]],
+           lambda s, a, b: [_log_offset(s, max(b, 0.0)) - _log_offset(s, max(a, 0.0))],
+           lambda s, x: [1.0 / (max(x, 0.0) + s)], _taus),
+    # The step's place is searched over the whole stretch: it costs more than one
+    # parameter's worth of fit (a change point found by search), counted as two.
+    Family("step", 3, lambda x0, x: [[1.0 if v >= x0 else 0.0 for v in x]],
+           lambda x0, a, b: [1.0 if a < x0 <= b else 0.0], lambda _, x: [0.0], _steps_at),
+)
+
+
+@dataclass(frozen=True)
+class Noise:
+    """The noise every shape is judged against: its variance about the best-fitting
+    shape, how many samples make one independent one, and the variance of its slow
+    wander (``trend.marginal_variance``)."""
+
+    variance: float
+    correlation: float
+    marginal: float
+    n: int
+
+    @property
+    def n_eff(self) -> float:
+        return self.n / self.correlation
+
+
+@dataclass(frozen=True)
+class ShapeFit:
+    """A shape fitted to the points: its best candidate, the candidates the data allow
+    (profile likelihood at the bound's error rate is applied when projecting), and its
+    information criterion."""
+
+    family: Family
+    best: Candidate
+    candidates: list[Candidate]
+    bic: float
+
+    @property
+    def name(self) -> str:
+        return "slowing" if self.family.name.startswith("slowing") else self.family.name
+
+    def growth(self, x0: float, x1: float, candidate: Candidate | None = None) -> float:
+        """What the shape adds between ``x0`` and ``x1``."""
+        c = candidate or self.best
+        weights = self.family.growth(c.theta, x0, x1)
+        return sum(w * k for w, k in zip(weights, c.coef, strict=True))
+
+    def rate(self, x: float, candidate: Candidate | None = None) -> float:
+        """The shape's growth per unit of x at ``x``."""
+        c = candidate or self.best
+        weights = self.family.rate(c.theta, x)
+        return sum(w * k for w, k in zip(weights, c.coef, strict=True))
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Growth still to come (MB) from ``x0`` to ``x1``: the best shape's estimate and the
+    bounds over every plausible shape (lower at one error rate, upper at another)."""
+
+    estimate: float
+    low: float
+    high: float
+    dof: float
+
+
+def _fit(points: Points, family: Family, theta: float | None) -> Candidate | None:
+    columns = family.columns(theta, points.x)
+    sums: dict[int, list[float]] = {}
+    for i, g in enumerate(points.group):
+        row = sums.setdefault(g, [0.0] * (len(columns) + 2))
+        row[0] += 1
+        row[1] += points.y[i]
+        for j, col in enumerate(columns):
+            row[j + 2] += col[i]
+    means = {g: [v / row[0] for v in row[1:]] for g, row in sums.items()}
+    y = [v - means[g][0] for v, g in zip(points.y, points.group, strict=True)]
+    centred = [[v - means[g][j + 1] for v, g in zip(col, points.group, strict=True)]
+               for j, col in enumerate(columns)]
+    if centred:
+        fit = least_squares(centred, y)
+        if fit is None:
+            return None
+        coef, rss, inverse = fit
+    else:
+        coef, rss, inverse = [], sum(v * v for v in y), []
+    levels = {g: m[0] - sum(c * m[j + 1] for j, c in enumerate(coef)) for g, m in means.items()}
+    return Candidate(theta, coef, levels, max(rss, 0.0), inverse, centred, columns)
+
+
+def _noise(points: Points, candidate: Candidate, params: int) -> Noise:
+    """The noise about ``candidate``, each stretch's autocorrelation counted in
+    proportion to its size."""
+    residuals = [y - candidate.value(points, i) for i, y in enumerate(points.y)]
+    weighted, largest = 0.0, 0.0
+    for group in points.groups:
+        mine = [r for r, g in zip(residuals, points.group, strict=True) if g == group]
+        weighted += min(autocorrelation_time(mine), float(len(mine))) * len(mine)
+        largest = max(largest, marginal_variance(mine))
+    n = len(points.y)
+    variance = candidate.rss / max(n - params, 1)
+    return Noise(variance=variance, correlation=max(weighted / n, 1.0),
+                 marginal=max(largest, variance), n=n)
+
+
+def _refine(points: Points, family: Family, candidates: list[Candidate]) -> list[Candidate]:
+    """Candidates between the best grid value's neighbours, by golden-section search on
+    the parameter's logarithm: the grid is coarse for a large rise."""
+    thetas = [c.theta for c in candidates]
+    best = min(range(len(candidates)), key=lambda i: candidates[i].rss)
+    low = thetas[max(best - 1, 0)]
+    high = thetas[min(best + 1, len(thetas) - 1)]
+    assert low is not None and high is not None
+    a, b = math.log(low), math.log(high)
+    golden = (math.sqrt(5.0) - 1.0) / 2.0
+    found = []
+    for _ in range(REFINE_STEPS):
+        left, right = b - golden * (b - a), a + golden * (b - a)
+        fl, fr = _fit(points, family, math.exp(left)), _fit(points, family, math.exp(right))
+        if fl is None or fr is None:
+            break
+        found += [fl, fr]
+        if fl.rss < fr.rss:
+            b = right
+        else:
+            a = left
+    return found
+
+
+def fit_shapes(points: Points, families: Sequence[Family] = FAMILIES
+               ) -> tuple[list[ShapeFit], Noise] | None:
+    """Every shape fitted to ``points``, best first by the information criterion, with
+    the noise they were judged against. None with too few points to fit a line."""
+    if len(points.x) < MIN_TREND_POINTS or max(points.x) <= min(points.x):
+        return None
+    fitted: list[tuple[Family, list[Candidate]]] = []
+    for family in families:
+        candidates = [c for c in (_fit(points, family, th) for th in family.grid(points))
+                      if c is not None]
+        if family.name != "step" and len(candidates) > 2:
+            candidates += _refine(points, family, candidates)
+        if candidates:
+            fitted.append((family, candidates))
+    if not fitted:
+        return None
+    levels = len(points.groups)
+    # The noise is measured about the tightest fit first, then about the shape that fit
+    # ranks best: a flexible shape at its best parameter also fits some of the noise's
+    # slow wander, and would make the noise look smaller and quicker than it is.
+    tightest = min(((f, c) for f, cs in fitted for c in cs), key=lambda fc: fc[1].rss)
+    noise = _noise(points, tightest[1], levels + tightest[0].params)
+    shapes = _ranked(points, fitted, noise)
+    noise = _noise(points, shapes[0].best, levels + shapes[0].family.params)
+    return _ranked(points, fitted, noise), noise
+
+
+def _ranked(points: Points, fitted: list[tuple[Family, list[Candidate]]],
+            noise: Noise) -> list[ShapeFit]:
+    levels = len(points.groups)
+    n_eff = max(noise.n_eff, 2.0)
+    floor = noise.variance * 1e-9 + 1e-12  # a perfect fit must not give log(0)
+    shapes = []
+    for family, candidates in fitted:
+        best = min(candidates, key=lambda c: c.rss)
+        bic = (n_eff * math.log((best.rss + floor) / len(points.y))
+               + (family.params + levels) * math.log(n_eff))
+        shapes.append(ShapeFit(family, best, candidates, bic))
+    shapes.sort(key=lambda s: s.bic)
+    return shapes
+
+
+def plausible(shapes: list[ShapeFit], simpler_only: bool = False) -> list[ShapeFit]:
+    """The best shape and every shape the data do not rule out (criterion within
+    ``PLAUSIBLE_BIC``); with ``simpler_only``, only those no more complex than the best.
+
+    A shape that nests the best one (a warm-up with a time constant far beyond the run
+    is a straight line) always comes close to it, so it cannot stand against the best:
+    a leak is called on the best shape and the simpler ones. But it can hide growth the
+    best one does not show, so "no leak" must hold for it too."""
+    best = shapes[0]
+    return [s for s in shapes if s is best or (
+        s.bic - best.bic <= PLAUSIBLE_BIC
+        and (not simpler_only or s.family.params <= best.family.params))]
+
+
+def _bound_margin(weights: Sequence[float], candidate: Candidate, noise: Noise,
+                  alpha: float, dof: float) -> float:
+    """How far a one-sided bound at ``alpha`` lies from ``weights · coef``: the tighter
+    of two, each at ``alpha / 2`` (so the pair errs at ``alpha`` at most) — Student's t
+    on the autocorrelation-corrected error, and the largest error any stationary noise
+    of the measured wander could give (a weighted sum of the points has a standard
+    deviation of at most σ·Σ|wᵢ|, whatever their correlation), also with t, as σ
+    itself is estimated from few independent points when the noise wanders slowly."""
+    inverse = candidate.inverse
+    k = len(weights)
+    if k == 0:
+        return 0.0
+    row = [sum(weights[i] * inverse[i][j] for i in range(k)) for j in range(k)]
+    quad = sum(row[j] * weights[j] for j in range(k))
+    se = math.sqrt(max(quad, 0.0) * noise.variance * noise.correlation)
+    # The estimate's weight on each point: wᵀ (X̃ᵀX̃)⁻¹ X̃ᵀ.
+    point_weights = [sum(row[j] * candidate.centred[j][p] for j in range(k))
+                     for p in range(noise.n)]
+    worst = math.sqrt(noise.marginal) * sum(abs(w) for w in point_weights)
+    return t_quantile(1.0 - alpha / 2.0, dof) * min(se, worst)
+
+
+def linear_bound(shape: ShapeFit, noise: Noise, alpha: float, upper: bool,
+                 weights: Sequence[float], candidate: Candidate | None = None) -> float:
+    """A one-sided bound on ``weights · (the shape's own coefficients)``."""
+    c = candidate or shape.best
+    value = sum(w * k for w, k in zip(weights, c.coef, strict=True))
+    spread = _bound_margin(weights, c, noise, alpha, dof_of(shape, noise))
+    return value + spread if upper else value - spread
+
+
+def dof_of(shape: ShapeFit, noise: Noise) -> float:
+    """Degrees of freedom: independent points less the fitted parameters."""
+    return max(noise.n_eff - len(shape.best.levels) - shape.family.params, 1.0)
+
+
+def allowed(shape: ShapeFit, noise: Noise, alpha: float) -> list[Candidate]:
+    """The values of the shape's nonlinear parameter the data allow at ``alpha``
+    (likelihood ratio against its best, counted in independent points)."""
+    if len(shape.candidates) == 1:
+        return [shape.best]
+    limit = chi2_quantile(1.0 - alpha, 1)
+    n_eff = max(noise.n_eff, 2.0)
+    best = max(shape.best.rss, noise.variance * 1e-9 + 1e-12)
+    return [c for c in shape.candidates
+            if n_eff * math.log(max(c.rss, best) / best) <= limit]
+
+
+def project(shapes: list[ShapeFit], noise: Noise, x0: float, x1: float,
+            alpha_low: float, alpha_high: float) -> Projection:
+    """Growth from ``x0`` to ``x1`` by the best shape, bounded over the plausible ones:
+    the lowest lower bound at ``alpha_low`` (the best and simpler shapes), and the highest
+    upper bound at ``alpha_high`` (every shape not ruled out)."""
+    best = shapes[0]
+    low, high = math.inf, -math.inf
+    for alpha, upper in ((alpha_low, False), (alpha_high, True)):
+        for shape in plausible(shapes, simpler_only=not upper):
+            for c in allowed(shape, noise, alpha):
+                weights = shape.family.growth(c.theta, x0, x1)
+                bound = linear_bound(shape, noise, alpha, upper, weights, c) if weights else 0.0
+                low, high = (low, max(high, bound)) if upper else (min(low, bound), high)
+    return Projection(estimate=best.growth(x0, x1), low=low, high=high,
+                      dof=dof_of(best, noise))
