@@ -31,14 +31,13 @@ from memory_analysis.analysis.thresholds import (
     MMAP_THRESHOLD_MB,
     PAGE_MB,
     RELEASE_SIGMAS,
-    SLOW_WARMUP_TIME_CONSTANTS,
     SLOWING_RATIO,
     SPIKE_SIGMAS,
     WARMUP_ALPHA,
     chi2_quantile,
     z_one_sided,
 )
-from memory_analysis.analysis.trend import autocorrelation_time, marginal_variance
+from memory_analysis.analysis.trend import autocorrelation_time
 
 # Time constants tried for a warm-up, from one sample to half the stretch.
 TAU_STEPS = 30
@@ -237,42 +236,6 @@ def settle(t: list[float], mb: list[float]) -> Settled:
         values = [v for _, v in points]
     return Settled(t=[ti for ti, _ in points], mb=values, raw=[v for _, v in points],
                    releases=releases, period_s=period, warmup=warmup)
-
-
-def growth_beyond_slow_warmup(t: list[float], mb: list[float]
-                              ) -> tuple[float, float, float, float] | None:
-    """(growth MB/s, its standard error, independent points, its standard error for any
-    stationary noise: see ``trend.margin``) once the slowest warm-up that still levels
-    off within the stretch (time constant a quarter of it, so 98 % of it happens
-    inside) is allowed for: ``a + r·(1 − e^(−4x/T)) + b·x``.
-
-    A faint warm-up, too noisy to be recognised by ``fit_warmup``, can pass for steady
-    growth; here its whole rise is explained away, and what is left is growth no such
-    warm-up accounts for. None for a stretch too short to fit.
-    """
-    n = len(t)
-    if n < 2 * MIN_TREND_POINTS:
-        return None
-    x = [v - t[0] for v in t]
-    span = x[-1]
-    if span <= 0:
-        return None
-    curve = [1.0 - math.exp(-SLOW_WARMUP_TIME_CONSTANTS * v / span) for v in x]
-    fit = least_squares([[1.0] * n, curve, x], mb)
-    if fit is None:
-        return None
-    coef, rss, inverse = fit
-    residuals = [y - coef[0] - coef[1] * c - coef[2] * v
-                 for y, c, v in zip(mb, curve, x, strict=True)]
-    correlation = autocorrelation_time(residuals)
-    variance = rss / max(n - 3, 1)
-    se = math.sqrt(max(inverse[2][2] * variance * correlation, 0.0))
-    # The growth is a weighted sum of the points; its weights are the third row of
-    # (XᵀX)⁻¹Xᵀ, and for any stationary noise its standard error is at most σ·Σ|wᵢ|.
-    weights = [inverse[2][0] + inverse[2][1] * c + inverse[2][2] * v
-               for c, v in zip(curve, x, strict=True)]
-    worst = math.sqrt(max(marginal_variance(residuals), variance)) * sum(abs(w) for w in weights)
-    return coef[2], se, n / correlation, worst
 
 
 def settle_series(series: MemorySeries) -> list[tuple[Stretch, Settled]]:
