@@ -172,17 +172,26 @@ FAMILIES: tuple[Family, ...] = (
 @dataclass(frozen=True)
 class Noise:
     """The noise every shape is judged against: its variance about the best-fitting
-    shape, how many samples make one independent one, and the variance of its slow
-    wander (``trend.marginal_variance``)."""
+    shape, how many samples make one independent one, the variance of its slow wander
+    (``trend.marginal_variance``), and its excursions: runs of residuals on one side of
+    the fit, each one look at how far the wander goes."""
 
     variance: float
     correlation: float
     marginal: float
     n: int
+    excursions: int = 1
 
     @property
     def n_eff(self) -> float:
         return self.n / self.correlation
+
+    @property
+    def looks(self) -> float:
+        """Independent looks at the noise: its independent points, or, for a wander too
+        slow to have many, its excursions (the wander's amplitude, which bounds what it
+        can do to an estimate, is seen once in each)."""
+        return max(self.n_eff, float(self.excursions))
 
 
 @dataclass(frozen=True)
@@ -259,8 +268,12 @@ def _noise(points: Points, candidate: Candidate, params: int) -> Noise:
         largest = max(largest, marginal_variance(mine))
     n = len(points.y)
     variance = candidate.rss / max(n - params, 1)
+    excursions = 0
+    for group in points.groups:
+        signs = [r > 0 for r, g in zip(residuals, points.group, strict=True) if g == group]
+        excursions += 1 + sum(1 for a, b in zip(signs, signs[1:], strict=False) if a != b)
     return Noise(variance=variance, correlation=max(weighted / n, 1.0),
-                 marginal=max(largest, variance), n=n)
+                 marginal=max(largest, variance), n=n, excursions=excursions)
 
 
 def _refine(points: Points, family: Family, candidates: list[Candidate]) -> list[Candidate]:
@@ -350,7 +363,8 @@ def _bound_margin(weights: Sequence[float], candidate: Candidate, noise: Noise,
     on the autocorrelation-corrected error, and the largest error any stationary noise
     of the measured wander could give (a weighted sum of the points has a standard
     deviation of at most σ·Σ|wᵢ|, whatever their correlation), also with t, as σ
-    itself is estimated from few independent points when the noise wanders slowly."""
+    itself is estimated from few looks when the noise wanders slowly (one per
+    excursion of the residuals)."""
     inverse = candidate.inverse
     k = len(weights)
     if k == 0:
@@ -362,7 +376,11 @@ def _bound_margin(weights: Sequence[float], candidate: Candidate, noise: Noise,
     point_weights = [sum(row[j] * candidate.centred[j][p] for j in range(k))
                      for p in range(noise.n)]
     worst = math.sqrt(noise.marginal) * sum(abs(w) for w in point_weights)
-    return t_quantile(1.0 - alpha / 2.0, dof) * min(se, worst)
+    # The wander's amplitude is estimated once per excursion: Student's t for as many
+    # looks as the residuals took, less one.
+    worst_dof = max(float(noise.excursions) - 1.0, 1.0)
+    return min(t_quantile(1.0 - alpha / 2.0, dof) * se,
+               t_quantile(1.0 - alpha / 2.0, worst_dof) * worst)
 
 
 def linear_bound(shape: ShapeFit, noise: Noise, alpha: float, upper: bool,

@@ -38,6 +38,7 @@ from memory_analysis.analysis.growth import (
     Points,
     Projection,
     ShapeFit,
+    allowed,
     dof_of,
     fit_shapes,
     linear_bound,
@@ -149,6 +150,7 @@ class LeakVerdict:
     worth_caring_mb_per_min: float | None = None
     independent_points: float | None = None
     dof: float | None = None
+    excursions: int | None = None
     figures: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -347,10 +349,14 @@ def _detection_limit(run: _Run) -> float | None:
         if shape.family.name not in ("linear", "linear after warm-up"):
             continue
         weights = [0.0] * (len(shape.best.coef) - 1) + [1.0]  # the linear term alone
-        slope = shape.best.coef[-1]
-        low = linear_bound(shape, run.noise, LEAK_ALPHA, False, weights)
-        power_low = linear_bound(shape, run.noise, 1.0 - DETECTION_POWER, False, weights)
-        limits.append(max((slope - low) + (slope - power_low), 0.0) * 60.0)
+        # Over the warm-up's time constants the data allow: the longer one, the more
+        # of a leak it could pass for.
+        for candidate in allowed(shape, run.noise, NO_LEAK_ALPHA):
+            slope = candidate.coef[-1]
+            low = linear_bound(shape, run.noise, LEAK_ALPHA, False, weights, candidate)
+            power_low = linear_bound(shape, run.noise, 1.0 - DETECTION_POWER, False, weights,
+                                     candidate)
+            limits.append(max((slope - low) + (slope - power_low), 0.0) * 60.0)
     return max(limits) if limits else None
 
 
@@ -503,9 +509,10 @@ def _judge(run: _Run, segments: list[LoadSegment], worth_caring: float | None,
         detection_limit_mb_per_min=_round(_detection_limit(run)),
         worth_caring_mb_per_min=_round(worth_caring),
         independent_points=round(noise.n_eff, 1), dof=round(dof_of(best, noise), 1),
+        excursions=noise.excursions,
         shape="periodic" if run.periodic and best.name in ("flat", "linear") else best.name,
         figures=run.figures)
-    if noise.n_eff < MIN_INDEPENDENT_POINTS:
+    if noise.looks < MIN_INDEPENDENT_POINTS:
         return _too_short(run, worth_caring, "evidence", base)
     released = _released(run)
     returned = None
@@ -670,9 +677,10 @@ def _too_short(run: _Run, worth_caring: float | None, kind: str,
     detection = base.get("detection_limit_mb_per_min")
     needed = None
     if kind == "evidence":
-        needed = span * MIN_INDEPENDENT_POINTS / max(run.noise.n_eff, 0.5)
-        why = (f"memory wandered so slowly that this load held about {run.noise.n_eff:.1f} "
-               f"independent points, and a verdict needs {MIN_INDEPENDENT_POINTS:.0f}")
+        needed = span * MIN_INDEPENDENT_POINTS / max(run.noise.looks, 0.5)
+        why = (f"memory wandered so slowly that this load held about {run.noise.looks:.0f} "
+               f"independent looks at its noise, and a verdict needs "
+               f"{MIN_INDEPENDENT_POINTS:.0f}")
     elif kind == "step":
         needed = span * 2.0
         why = ("memory rose once, near the end of the load, and too little came after it to "
@@ -703,6 +711,10 @@ def _too_short(run: _Run, worth_caring: float | None, kind: str,
         why = (f"no growth faster than {rate_text(detection or 0.0)} could hide in this run, "
                f"but a leak of {rate_text(worth_caring)} would already use up the headroom "
                f"within {WORTH_CARING_HORIZON_H / 24:.0f} days")
+    step = figures.get("step")
+    if step and kind != "step":
+        why = (f"memory rose {step['rise_mb']:.1f} MB once (at {step['at_t']:.0f} s); after "
+               f"that, {why}")
     if needed is not None and span > 0:
         figures["run_needed_s"] = round(needed)
         figures["run_length_factor"] = round(needed / span, 2)

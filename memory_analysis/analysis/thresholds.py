@@ -64,11 +64,13 @@ RELEASED_SHARE = 0.5
 MIN_LEAK_GROWTH_MB = 1.0
 # Fewest points a stretch of steady load needs for a trend.
 MIN_TREND_POINTS = 6
-# Evidence a definite verdict ("leak" or "no leak") needs: independent points, after the
-# noise's autocorrelation is counted. The autocorrelation time is estimated from the
-# same series, and on a series only a few times longer than its memory it comes out too
-# short (Sokal's rule of thumb wants fifty times); with fewer than five independent
-# points the interval's width itself is a guess, however narrow it looks.
+# Evidence a definite verdict ("leak" or "no leak") needs: independent looks at the
+# noise, after its autocorrelation is counted (independent points, or for a wander too
+# slow to have many, the excursions of the residuals from the fit, each of which shows
+# the wander's amplitude once). The noise's memory is estimated from the same series,
+# and on a series only a few times longer than it comes out too short (Sokal's rule of
+# thumb wants fifty times); with fewer than five looks, an interval's width is a guess,
+# however narrow it looks.
 MIN_INDEPENDENT_POINTS = 5.0
 # "High confidence" needs this many degrees of freedom besides a bound ten times
 # stricter: from 20 on, Student's t at the leak's error rate is within a third of the
@@ -112,9 +114,6 @@ WARMUP_ALPHA = 0.01
 # two-minute load to the second (measured on the demo and on a FastAPI app under
 # uvicorn); a fall by a third is not the load's.
 SLOWING_RATIO = 2.0 / 3.0
-# The slowest warm-up allowed for before growth counts as steady: one that is over (98 %)
-# within the stretch, four time constants.
-SLOW_WARMUP_TIME_CONSTANTS = 4.0
 
 # -- scaling -----------------------------------------------------------------------------------
 # Each parameter of a curve of memory against load must earn its place at this error rate.

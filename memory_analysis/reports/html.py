@@ -72,7 +72,13 @@ def _verdict(report: dict[str, Any]) -> str:
             ["memory trend", _n(leak.get("slope_mb_per_min"), " MB/min", 3)
              + (" (95 %: {} to {})".format(*[_n(v, "", 3) for v in leak["slope_ci_mb_per_min"]])
                 if leak.get("slope_ci_mb_per_min") else "")],
-            ["detection limit", _n(leak.get("detection_limit_mb_per_min"), " MB/min", 3)]]
+            ["detection limit", _n(leak.get("detection_limit_mb_per_min"), " MB/min", 3)],
+            ["growth shape", _e(leak.get("shape") or "-")],
+            [f"more in {leak.get('horizon_h') or 72:.0f} h",
+             _n(leak.get("projected_growth_mb"), " MB", 0) + (" ({} to {}; headroom {})".format(
+                 *[_n(v, " MB", 0) for v in leak["projected_growth_ci_mb"]],
+                 _n(leak.get("headroom_mb"), " MB", 0))
+                if leak.get("projected_growth_ci_mb") else "")]]
     return (f'<p><span class="level {_e(level)}">{_e(level.upper())}</span></p>'
             + _list(assessment.get("reasons") or [])
             + f"<p><b>Leak:</b> {_e(leak.get('verdict'))}: {_e(leak.get('reason'))}</p>"

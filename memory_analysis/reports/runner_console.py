@@ -59,6 +59,14 @@ def summary_tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[li
                 ["memory trend", _num(leak.get("slope_mb_per_min"), " MB/min", 3)
                  + (f" (95 %: {ci[0]:.3f} to {ci[1]:.3f})" if ci else "")],
                 ["detection limit", _num(leak.get("detection_limit_mb_per_min"), " MB/min", 3)]]
+        if leak.get("shape"):
+            rows.append(["growth shape", str(leak["shape"])])
+        grown = leak.get("projected_growth_ci_mb")
+        if grown:
+            rows.append([f"more in {leak.get('horizon_h', 72):.0f} h",
+                         _num(leak.get("projected_growth_mb"), " MB", 0)
+                         + f" ({grown[0]:,.0f} to {grown[1]:,.0f}; headroom "
+                         + _num(leak.get("headroom_mb"), " MB", 0) + ")"])
         if leak.get("bytes_per_request") is not None:
             rows.append(["kept per request", _num(leak.get("bytes_per_request"), " B", 0)])
         if leak.get("time_to_limit_h") is not None:
