@@ -11,11 +11,15 @@ after ./run_tests.sh made .venv):
     .venv/bin/python bench/bench_monitor.py --duration 10 --rounds 5
     .venv/bin/python bench/bench_monitor.py --duration 10 --rounds 5 --changing
     .venv/bin/python bench/bench_monitor.py --parts
+    .venv/bin/python bench/bench_monitor.py --startup
 
 ``--changing`` makes the tree's memory move all the time (its parent allocates and
 frees 1 MB every 50 ms), so the monitor walks every process's smaps_rollup each second
 instead of finding the pages unchanged. ``--parts`` prints what each part of one sample
-costs, measured in this process on the same tree.
+costs, measured in this process on the same tree. ``--startup`` times whole processes,
+round by round side by side: the monitor's ``--duration 0.05 -q`` on the tree,
+psrecord's ``--help``, a bare interpreter (``-c pass``) and one that imports click (the
+monitor's modules compiled first, as an installed package has them).
 """
 
 from __future__ import annotations
@@ -188,6 +192,38 @@ def loop_parts(pid: int, ticks: int = 100, interval: float = 0.1) -> dict[str, f
     return {part: round(seconds / ticks * 1e6, 1) for part, seconds in spent.items()}
 
 
+def startup(hog: subprocess.Popen, rounds: int) -> dict:
+    """Wall and CPU milliseconds of whole processes (median of ``rounds``, each round
+    running every command once, one after another)."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "memory_analysis")],
+                   check=True, stdout=subprocess.DEVNULL)
+    psrecord = Path(sys.executable).with_name("psrecord")
+    with tempfile.TemporaryDirectory(prefix="bench-monitor-") as out:
+        commands = {
+            "memory_monitor.py --duration 0.05 -q": [
+                sys.executable, str(ROOT / "memory_monitor.py"), "--pid", str(hog.pid),
+                "--duration", "0.05", "-q", "-o", f"{out}/monitor.json"],
+            "psrecord --help": [str(psrecord), "--help"],
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "python -c 'import click'": [sys.executable, "-c", "import click"],
+        }
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+        for _ in range(rounds):
+            for name, command in commands.items():
+                began = time.perf_counter()
+                process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+                usage = wait_usage(process)
+                times[name].append((time.perf_counter() - began, usage["cpu_s"]))
+    median = {name: {"wall_ms": round(statistics.median(w for w, _ in runs) * 1e3, 1),
+                     "cpu_ms": round(statistics.median(c for _, c in runs) * 1e3, 1)}
+              for name, runs in times.items()}
+    return {"rounds": rounds, "median": median,
+            "click_import_wall_ms": round(median["python -c 'import click'"]["wall_ms"]
+                                          - median["python -c pass"]["wall_ms"], 1),
+            "walls_ms": {name: [round(w * 1e3, 1) for w, _ in runs]
+                         for name, runs in times.items()}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=60.0)
@@ -196,11 +232,15 @@ def main() -> None:
     parser.add_argument("--changing", action="store_true",
                         help="the tree's memory moves all the time")
     parser.add_argument("--parts", action="store_true", help="cost of each part of a sample")
+    parser.add_argument("--startup", action="store_true",
+                        help="start-up of whole processes, the monitor's and its peers'")
     args = parser.parse_args()
     hog = start_tree(args.changing)
     try:
         if args.parts:
             result = parts(hog)
+        elif args.startup:
+            result = startup(hog, max(args.rounds, 10))
         else:
             psrecord = Path(sys.executable).with_name("psrecord")
             if not psrecord.exists():
@@ -220,7 +260,8 @@ def main() -> None:
         hog.wait()
     print(json.dumps(result, indent=2))
     (ROOT / "bench" / "out").mkdir(exist_ok=True)
-    (ROOT / "bench" / "out" / "monitor.json").write_text(json.dumps(result, indent=2))
+    name = "monitor-startup.json" if args.startup else "monitor.json"
+    (ROOT / "bench" / "out" / name).write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
