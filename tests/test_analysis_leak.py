@@ -61,7 +61,7 @@ def test_a_leak_per_request_is_found_with_its_size_and_time_to_limit():
     minutes = (last["end_t"] - last["start_t"]) / 60
     assert (last["end_mb"] - last["start_mb"]) / minutes == pytest.approx(5.0, rel=0.05)
     assert 100 + 20 < last["end_mb"] < 100 + 20 + 5 * case.run["load_s"] / 60 + 2
-    assert leak["shape"] == "linear after warm-up"
+    assert leak["shape"] == "linear" and leak["warmup"]["rise_mb"] == pytest.approx(20, rel=0.2)
 
 
 @pytest.mark.parametrize("shape", [leak_per_request(flat(100), 5.0),
@@ -86,9 +86,10 @@ def test_growth_that_goes_on_without_load_follows_time():
 
 @pytest.mark.parametrize("rate", [1.0, 2.0, 10.0])
 def test_leaks_from_one_mb_a_minute_are_found_by_the_default_run(rate):
+    """On the wander of the real services measured (0.003 to 0.04 MB)."""
     for seed in range(3):
         for shape in (leak_per_request(flat(300), rate), leak_per_time(flat(300), rate)):
-            case = Case("leak", shape, "leak", noise=QUIET, seed=seed)
+            case = Case("leak", shape, "leak", noise=Noise(0.02, 0.9), seed=seed)
             assert verdict(case)["verdict"] == "leak", (rate, seed)
 
 

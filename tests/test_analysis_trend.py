@@ -8,7 +8,7 @@ import random
 import pytest
 from corpus import Noise
 
-from memory_analysis.analysis.thresholds import chi2_quantile, t_quantile
+from memory_analysis.analysis.stats import chi2_quantile, t_quantile
 from memory_analysis.analysis.trend import autocorrelation_time
 
 

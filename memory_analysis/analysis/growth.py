@@ -40,24 +40,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from memory_analysis.analysis.stats import least_squares
+from memory_analysis.analysis.stats import chi2_quantile, least_squares, t_quantile
 from memory_analysis.analysis.thresholds import (
+    BENDS_WITHIN,
+    FINISHED_WARMUP_SPANS,
+    LONGEST_SPANS,
     MIN_TREND_POINTS,
     PLAUSIBLE_BIC,
-    chi2_quantile,
-    t_quantile,
 )
 from memory_analysis.analysis.trend import autocorrelation_time, marginal_variance
 
 # Values tried for each shape's nonlinear parameter.
 GRID_STEPS = 24
 POWERS = tuple(0.05 * k for k in range(1, 19))  # 0.05 .. 0.90: a power of 1 is linear
-# A time constant or log offset this many stretch lengths long is as straight as the
-# run can show; longer ones are the linear shape.
-LONGEST_SPANS = 20.0
-# A warm-up with a leak behind it must be over within the stretch for the leak's rate to
-# be told from the warm-up's: 98 % of it (four time constants) inside.
-FINISHED_WARMUP_SPANS = 1.0
 # Golden-section steps that refine the best value of a continuous parameter between its
 # grid neighbours.
 REFINE_STEPS = 10
@@ -112,6 +107,13 @@ class Family:
     grid: Callable[[Points], list[float | None]]
 
 
+# Shapes that are a leak behind something that slows: reported as linear.
+LEAKS_BEHIND = ("linear after warm-up", "linear after slowing")
+# Shapes that bend and stop (or nearly): at their longest parameter they are a straight
+# line, so for calling a leak only the bends a run can see count (``BENDS_WITHIN``).
+BENDING = ("levels off", "slowing (logarithmic)")
+
+
 def _taus(points: Points, spans: float = LONGEST_SPANS) -> list[float | None]:
     """Time constants (or offsets) from the samples' spacing to ``spans`` stretches."""
     xs = sorted(points.x)
@@ -162,6 +164,10 @@ FAMILIES: tuple[Family, ...] = (
     Family("slowing (logarithmic)", 2, lambda s, x: [[_log_offset(s, max(v, 0.0)) for v in x]],
            lambda s, a, b: [_log_offset(s, max(b, 0.0)) - _log_offset(s, max(a, 0.0))],
            lambda s, x: [1.0 / (max(x, 0.0) + s)], _taus),
+    Family("linear after slowing", 3,
+           lambda s, x: [[_log_offset(s, max(v, 0.0)) for v in x], list(x)],
+           lambda s, a, b: [_log_offset(s, max(b, 0.0)) - _log_offset(s, max(a, 0.0)), b - a],
+           lambda s, x: [1.0 / (max(x, 0.0) + s), 1.0], _taus),
     # The step's place is searched over the whole stretch: it costs more than one
     # parameter's worth of fit (a change point found by search), counted as two.
     Family("step", 3, lambda x0, x: [[1.0 if v >= x0 else 0.0 for v in x]],
@@ -207,7 +213,11 @@ class ShapeFit:
 
     @property
     def name(self) -> str:
-        return "slowing" if self.family.name.startswith("slowing") else self.family.name
+        """The shape as the report names it: a leak behind a warm-up is linear (the
+        warm-up is reported beside it), both kinds of slowing growth are slowing."""
+        if self.family.name.startswith("slowing"):
+            return "slowing"
+        return "linear" if self.family.name in LEAKS_BEHIND else self.family.name
 
     def growth(self, x0: float, x1: float, candidate: Candidate | None = None) -> float:
         """What the shape adds between ``x0`` and ``x1``."""
@@ -251,6 +261,10 @@ def _fit(points: Points, family: Family, theta: float | None) -> Candidate | Non
         if fit is None:
             return None
         coef, rss, inverse = fit
+        if family.name in LEAKS_BEHIND and coef[0] < 0:
+            # A warm-up or a slowing cache rises: a falling one beside a rising line is
+            # an accelerating curve, not a leak behind it.
+            return None
     else:
         coef, rss, inverse = [], sum(v * v for v in y), []
     levels = {g: m[0] - sum(c * m[j + 1] for j, c in enumerate(coef)) for g, m in means.items()}
@@ -342,18 +356,11 @@ def _ranked(points: Points, fitted: list[tuple[Family, list[Candidate]]],
     return shapes
 
 
-def plausible(shapes: list[ShapeFit], simpler_only: bool = False) -> list[ShapeFit]:
+def plausible(shapes: list[ShapeFit]) -> list[ShapeFit]:
     """The best shape and every shape the data do not rule out (criterion within
-    ``PLAUSIBLE_BIC``); with ``simpler_only``, only those no more complex than the best.
-
-    A shape that nests the best one (a warm-up with a time constant far beyond the run
-    is a straight line) always comes close to it, so it cannot stand against the best:
-    a leak is called on the best shape and the simpler ones. But it can hide growth the
-    best one does not show, so "no leak" must hold for it too."""
+    ``PLAUSIBLE_BIC``)."""
     best = shapes[0]
-    return [s for s in shapes if s is best or (
-        s.bic - best.bic <= PLAUSIBLE_BIC
-        and (not simpler_only or s.family.params <= best.family.params))]
+    return [s for s in shapes if s.bic - best.bic <= PLAUSIBLE_BIC]
 
 
 def _bound_margin(weights: Sequence[float], candidate: Candidate, noise: Noise,
@@ -410,17 +417,35 @@ def allowed(shape: ShapeFit, noise: Noise, alpha: float) -> list[Candidate]:
 
 
 def project(shapes: list[ShapeFit], noise: Noise, x0: float, x1: float,
-            alpha_low: float, alpha_high: float) -> Projection:
-    """Growth from ``x0`` to ``x1`` by the best shape, bounded over the plausible ones:
-    the lowest lower bound at ``alpha_low`` (the best and simpler shapes), and the highest
-    upper bound at ``alpha_high`` (every shape not ruled out)."""
+            alpha_low: float, alpha_high: float, span: float | None = None) -> Projection:
+    """Growth from ``x0`` to ``x1`` by the best shape, with bounds: the highest upper
+    bound at ``alpha_high`` over every plausible shape (a leak could hide behind any of
+    them), and the lowest lower bound at ``alpha_low`` over the plausible shapes that
+    may stand against the best one.
+
+    Those are the best, the shapes no more complex than it (a shape more flexible than
+    the best one has not earned its parameters: a leak behind a warm-up always fits a
+    plain leak as well), and the shapes that bend and stop with a bend the run can see:
+    a parameter up to ``BENDS_WITHIN`` times ``span`` (the x the points cover). Unbent,
+    they are a straight line (a warm-up with a time constant of hours is a line over two
+    minutes), and would stand against every leak, however straight its growth."""
     best = shapes[0]
     low, high = math.inf, -math.inf
-    for alpha, upper in ((alpha_low, False), (alpha_high, True)):
-        for shape in plausible(shapes, simpler_only=not upper):
-            for c in allowed(shape, noise, alpha):
-                weights = shape.family.growth(c.theta, x0, x1)
-                bound = linear_bound(shape, noise, alpha, upper, weights, c) if weights else 0.0
-                low, high = (low, max(high, bound)) if upper else (min(low, bound), high)
-    return Projection(estimate=best.growth(x0, x1), low=low, high=high,
+    for shape in plausible(shapes):
+        for c in allowed(shape, noise, alpha_high):
+            weights = shape.family.growth(c.theta, x0, x1)
+            bound = linear_bound(shape, noise, alpha_high, True, weights, c) if weights else 0.0
+            high = max(high, bound)
+        bending = span is not None and shape.family.name in BENDING and shape is not best
+        if shape.family.params > best.family.params and not bending:
+            continue
+        for c in allowed(shape, noise, alpha_low):
+            if bending and span is not None and (c.theta is None
+                                                 or c.theta > BENDS_WITHIN * span):
+                continue
+            weights = shape.family.growth(c.theta, x0, x1)
+            bound = linear_bound(shape, noise, alpha_low, False, weights, c) if weights else 0.0
+            low = min(low, bound)
+    estimate = best.growth(x0, x1)
+    return Projection(estimate=estimate, low=min(low, estimate), high=max(high, estimate),
                       dof=dof_of(best, noise))

@@ -34,6 +34,8 @@ from typing import Any
 
 from memory_analysis.analysis.growth import (
     FAMILIES,
+    LEAKS_BEHIND,
+    Family,
     Noise,
     Points,
     Projection,
@@ -48,7 +50,7 @@ from memory_analysis.analysis.growth import (
 from memory_analysis.analysis.memory import cooldown_end_mb
 from memory_analysis.analysis.series import MemorySeries
 from memory_analysis.analysis.shape import troughs
-from memory_analysis.analysis.stats import median
+from memory_analysis.analysis.stats import median, z_one_sided
 from memory_analysis.analysis.thresholds import (
     DETECTION_POWER,
     HIGH_CONFIDENCE_DOF,
@@ -61,9 +63,9 @@ from memory_analysis.analysis.thresholds import (
     NO_LEAK_ALPHA,
     RELEASED_SHARE,
     SHAPE_RUN_FACTOR,
+    WARMUP_OVER_TIME_CONSTANTS,
     WORTH_CARING_HORIZON_H,
     shown,
-    z_one_sided,
 )
 from memory_analysis.analysis.trend import level_se
 
@@ -193,6 +195,10 @@ class _Run:
     @property
     def x_end(self) -> float:
         return max(self.points.x)
+
+    @property
+    def x_span(self) -> float:
+        return self.x_end - min(self.points.x)
 
     @property
     def span_s(self) -> float:
@@ -346,7 +352,7 @@ def _detection_limit(run: _Run) -> float | None:
     behind a warm-up, whichever the data do not rule out and hides more."""
     limits = []
     for shape in plausible(run.shapes):
-        if shape.family.name not in ("linear", "linear after warm-up"):
+        if shape.family.name not in ("linear", *LEAKS_BEHIND):
             continue
         weights = [0.0] * (len(shape.best.coef) - 1) + [1.0]  # the linear term alone
         # Over the warm-up's time constants the data allow: the longer one, the more
@@ -420,24 +426,46 @@ def _hours_to(run: _Run, needed_mb: float) -> float | None:
     return high / 3600.0
 
 
-def _after_step(run: _Run) -> _Run | None:
-    """The run from the step on, fitted again without a step: what memory did after it
-    was loaded. None when too little of it is left."""
-    x0 = run.best.best.theta
-    assert x0 is not None
-    step_group = max(run.points.groups)
+def _after(run: _Run, x0: float, figures: dict[str, Any],
+           families: tuple[Family, ...]) -> _Run | None:
+    """The run from ``x0`` on (the last stretch cut there, the others whole), fitted
+    again with ``families``. None when too little of it is left."""
+    last = max(run.points.groups)
     keep = [i for i, (x, g) in enumerate(zip(run.points.x, run.points.group, strict=True))
-            if x >= x0 or g != step_group]
+            if x >= x0 or g != last]
     after = Points([run.points.x[i] for i in keep], [run.points.y[i] for i in keep],
                    [run.points.group[i] for i in keep], [run.points.t[i] for i in keep])
-    fitted = fit_shapes(after, tuple(f for f in FAMILIES if f.name != "step"))
+    fitted = fit_shapes(after, families)
     if fitted is None:
         return None
+    return _Run(run.series, after, fitted[0], fitted[1], run.rate_per_s, run.periodic,
+                run.cooldown, {**run.figures, **figures})
+
+
+def _after_step(run: _Run) -> _Run | None:
+    """What memory did after a step: the run from it on, fitted again without a step."""
+    x0 = run.best.best.theta
+    assert x0 is not None
     rise = run.best.growth(x0 - 1e-9, x0 + 1e-9)
     at = next(t for x, t in zip(run.points.x, run.points.t, strict=True) if x >= x0)
-    figures = {**run.figures, "step": {"rise_mb": round(rise, 2), "at_t": round(at, 3)}}
-    return _Run(run.series, after, fitted[0], fitted[1], run.rate_per_s, run.periodic,
-                run.cooldown, figures)
+    return _after(run, x0, {"step": {"rise_mb": round(rise, 2), "at_t": round(at, 3)}},
+                  tuple(f for f in FAMILIES if f.name != "step"))
+
+
+def _after_warmup(run: _Run) -> _Run | None:
+    """What memory did once a warm-up in front of steady growth was over (four time
+    constants: 98 % of it), fitted again with every shape: growth that is itself still
+    slowing there (a second, slower warm-up) is not the steady growth a leak is. None
+    when the warm-up was not over within the first half of the load, or too little is
+    left after it."""
+    tau = run.best.best.theta
+    assert tau is not None
+    start = min(run.points.x)
+    if WARMUP_OVER_TIME_CONSTANTS * tau > run.x_span / 2.0:
+        return None
+    warmup = {"warmup": {"rise_mb": round(run.best.best.coef[0], 2), "tau_s": round(tau, 1)}}
+    return _after(run, start + WARMUP_OVER_TIME_CONSTANTS * tau, warmup,
+                  tuple(f for f in FAMILIES if f.name != "step"))
 
 
 def _trend_lines(run: _Run) -> list[dict[str, float]]:
@@ -467,12 +495,14 @@ def _judge(run: _Run, segments: list[LoadSegment], worth_caring: float | None,
         if after is None:
             return _too_short(run, worth_caring, "step")
         run = after
+    elif run.best.family.name == "linear after warm-up":
+        run = _after_warmup(run) or run
     noise = run.noise
     best = run.best
     x0 = min(run.points.x)
     headroom = None if worth_caring is None else worth_caring * WORTH_CARING_HORIZON_H * 60.0
     projection = project(run.shapes, noise, run.x_end, run.x_end + HORIZON_S,
-                         LEAK_ALPHA, NO_LEAK_ALPHA)
+                         LEAK_ALPHA, NO_LEAK_ALPHA, run.x_span)
     weights = best.family.growth(best.best.theta, x0, run.x_end)
     grown = best.growth(x0, run.x_end)
     grown_low = linear_bound(best, noise, LEAK_ALPHA, False, weights) if weights else 0.0
@@ -491,6 +521,10 @@ def _judge(run: _Run, segments: list[LoadSegment], worth_caring: float | None,
         "shapes_considered": [{"shape": s.family.name, "bic": round(s.bic - best.bic, 2)}
                               for s in run.shapes],
     })
+    if best.family.name in ("levels off", "linear after warm-up") and "warmup" not in run.figures:
+        assert best.best.theta is not None
+        run.figures["warmup"] = {"rise_mb": round(best.best.coef[0], 2),
+                                 "tau_s": round(best.best.theta, 1)}
     if run.periodic:
         periods = [p for _, p in run.periodic if p]
         run.figures["periodic_release"] = {
@@ -539,11 +573,9 @@ def _judge(run: _Run, segments: list[LoadSegment], worth_caring: float | None,
         return _no_leak(run, base, projection, headroom, growing, late)
     if run.periodic and best.name in ("flat", "linear"):
         return _too_short(run, worth_caring, "noise", base)
-    # What left it open: the best shape's own future (still slowing, or not), or a leak
-    # the noise could hide beside it.
-    own = project([best], noise, run.x_end, run.x_end + HORIZON_S, LEAK_ALPHA, NO_LEAK_ALPHA)
-    shaped = best.name in ("levels off", "slowing") and (
-        headroom is None or own.high > headroom or base["detection_limit_mb_per_min"] is None)
+    # What left it open: a curve still bending at the end of the load (more of the load
+    # shows where the bend goes, and what could hide behind it), or the noise.
+    shaped = best.name in ("levels off", "slowing")
     return _too_short(run, worth_caring, "shape" if shaped else "noise", base)
 
 
@@ -560,7 +592,7 @@ def _confidence(run: _Run, strict_ok: bool) -> str:
 def _leak(run: _Run, base: dict[str, Any], projection: Projection, headroom: float | None,
           follows: str | None, limit_mb: float | None, peak_mb: float | None) -> LeakVerdict:
     strict = project(run.shapes, run.noise, run.x_end, run.x_end + HORIZON_S,
-                     LEAK_ALPHA / 10.0, NO_LEAK_ALPHA)
+                     LEAK_ALPHA / 10.0, NO_LEAK_ALPHA, run.x_span)
     confidence = _confidence(run, headroom is not None and strict.low > headroom)
     slope = base["slope_mb_per_min"] or 0.0
     per_request = None

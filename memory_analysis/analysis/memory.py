@@ -7,15 +7,12 @@ from typing import Any
 from memory_analysis.analysis.series import MemorySeries
 from memory_analysis.analysis.stats import mad, median
 from memory_analysis.analysis.thresholds import (
+    COOLDOWN_END_SHARE,
     MIN_TREND_POINTS,
     NEGLIGIBLE_GROWTH_MB,
     NEGLIGIBLE_GROWTH_SHARE,
     NOISE_SIGMAS,
 )
-
-# The cooldown's end level is the median of its last quarter: one late GC or PSS read
-# should not decide it.
-COOLDOWN_END_SHARE = 0.25
 
 
 def baseline_mb(series: MemorySeries) -> float | None:

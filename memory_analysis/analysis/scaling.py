@@ -24,7 +24,8 @@ import math
 from typing import Any
 
 from memory_analysis.analysis.shape import least_squares
-from memory_analysis.analysis.thresholds import NOISE_SIGMAS, SHAPE_ALPHA, chi2_quantile
+from memory_analysis.analysis.stats import chi2_quantile
+from memory_analysis.analysis.thresholds import NOISE_SIGMAS, SHAPE_ALPHA
 
 
 def _weighted_fit(xs: list[float], ys: list[float], sds: list[float], degree: int

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass, field
 
 from memory_analysis.analysis.series import MemorySeries, Stretch
-from memory_analysis.analysis.stats import least_squares, mad, median
+from memory_analysis.analysis.stats import chi2_quantile, least_squares, mad, median, z_one_sided
 from memory_analysis.analysis.thresholds import (
     LEAK_ALPHA,
     MIN_RELEASES,
@@ -32,18 +32,15 @@ from memory_analysis.analysis.thresholds import (
     PAGE_MB,
     RELEASE_SIGMAS,
     SLOWING_RATIO,
+    SPIKE_HALF_WINDOW,
     SPIKE_SIGMAS,
     WARMUP_ALPHA,
-    chi2_quantile,
-    z_one_sided,
 )
 from memory_analysis.analysis.trend import autocorrelation_time
 
 # Time constants tried for a warm-up, from one sample to half the stretch.
 TAU_STEPS = 30
 REFINE_STEPS = 12
-# Samples either side that judge whether one sample is a spike (Hampel filter).
-SPIKE_HALF_WINDOW = 3
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import math
 
-MIN_FACTOR = 1.5  # minimum: peak plus a safety margin
-RECOMMENDED_FACTOR = 2.0  # recommended: peak plus a comfortable margin
+from memory_analysis.analysis.thresholds import MIN_FACTOR, RECOMMENDED_FACTOR
 
 
 def requirements(peak_mb: float | None) -> dict[str, int | None]:

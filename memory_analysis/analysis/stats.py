@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from statistics import NormalDist
 
 
 def percentile(values: Sequence[float], pct: float) -> float | None:
@@ -126,3 +127,79 @@ def least_squares(columns: list[list[float]], y: list[float]
     fitted = [sum(coef[i] * columns[i][r] for i in range(k)) for r in range(len(y))]
     rss = sum((a - b) ** 2 for a, b in zip(y, fitted, strict=True))
     return coef, rss, inverse
+
+
+def z_one_sided(alpha: float) -> float:
+    """The standard normal quantile exceeded with probability ``alpha``."""
+    return NormalDist().inv_cdf(1.0 - alpha)
+
+
+def chi2_quantile(p: float, dof: int) -> float:
+    """Quantile of the chi-square distribution (Wilson–Hilferty, within 1 % for dof ≥ 1
+    at the tail probabilities used here)."""
+    z = NormalDist().inv_cdf(p)
+    h = 2.0 / (9.0 * dof)
+    return dof * (1.0 - h + z * h ** 0.5) ** 3
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta function (Lentz's method)."""
+    tiny = 1e-300
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 300):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c if abs(1.0 + aa / c) > tiny else tiny
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c if abs(1.0 + aa / c) > tiny else tiny
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < 1e-12:
+            break
+    return h
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularised incomplete beta function I_x(a, b)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+                     + a * math.log(x) + b * math.log(1.0 - x))
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _betacf(a, b, x) / a
+    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
+
+
+def t_cdf(value: float, dof: float) -> float:
+    """Student's t distribution function with ``dof`` (> 0, not necessarily whole)."""
+    tail = 0.5 * _betainc(dof / 2.0, 0.5, dof / (dof + value * value))
+    return 1.0 - tail if value >= 0 else tail
+
+
+def t_quantile(p: float, dof: float) -> float:
+    """The value Student's t with ``dof`` degrees of freedom stays under with
+    probability ``p`` (bisection on ``t_cdf``; the normal quantile for large dof)."""
+    if dof > 1e6:
+        return NormalDist().inv_cdf(p)
+    if p < 0.5:
+        return -t_quantile(1.0 - p, dof)
+    low, high = 0.0, 1.0
+    while t_cdf(high, dof) < p:
+        high *= 2.0
+    for _ in range(100):
+        middle = (low + high) / 2.0
+        if t_cdf(middle, dof) < p:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2.0

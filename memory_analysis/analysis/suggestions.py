@@ -7,13 +7,14 @@ from typing import Any
 from memory_analysis.analysis.leak import kept_text
 from memory_analysis.analysis.level import held_matters
 from memory_analysis.analysis.limits import describe
-from memory_analysis.analysis.thresholds import PEAK_WARNING_PERCENT, RECOVERY_SAFE_PERCENT, shown
-
-# Heavy endpoints are worth a note when their p95 is this many times the light ones'
-# and above an absolute floor a user would notice.
-HEAVY_RATIO = 3.0
-HEAVY_FLOOR_MS = 200.0
-ERROR_RATE_NOTE = 0.01
+from memory_analysis.analysis.thresholds import (
+    ERROR_RATE_NOTE,
+    HEAVY_FLOOR_MS,
+    HEAVY_RATIO,
+    PEAK_WARNING_PERCENT,
+    RECOVERY_SAFE_PERCENT,
+    shown,
+)
 
 
 def _leak(leak: dict[str, Any]) -> list[str]:

@@ -10,7 +10,6 @@ through ``shown`` first, so a sentence never contradicts the figure it prints
 from __future__ import annotations
 
 import math
-from statistics import NormalDist
 
 from memory_analysis.levels import PEAK_CRITICAL_PERCENT, PEAK_WARNING_PERCENT
 
@@ -115,93 +114,55 @@ WARMUP_ALPHA = 0.01
 # uvicorn); a fall by a third is not the load's.
 SLOWING_RATIO = 2.0 / 3.0
 
+# -- shapes of growth (growth.py) -------------------------------------------------------------
+# A warm-up's time constant or a logarithm's offset this many stretch lengths long bends
+# the curve by under 3 % over the run (1 − e^(−1/20)): as straight as a run can show, so
+# longer ones are the linear shape.
+LONGEST_SPANS = 20.0
+# A warm-up with a leak behind it may have a time constant up to the stretch's length:
+# beyond it, the warm-up and the leak's rate trade off so fully that the fit cannot tell
+# them apart (the profile over the time constant then widens the leak's interval instead).
+FINISHED_WARMUP_SPANS = 1.0
+# A warm-up is over after four time constants (98 % of its rise): what comes after is
+# judged on its own.
+WARMUP_OVER_TIME_CONSTANTS = 4.0
+# A bend the run can see: a warm-up's time constant (or a logarithm's offset) up to the
+# stretch's length, over which its rate falls by a third or more (e^(−1), or 1/2 for the
+# logarithm). Only such a bend stands against calling a straight-looking rise a leak;
+# a longer one cannot be told from a line in the run, and a leak is what a line is.
+BENDS_WITHIN = 1.0
+# Samples either side that judge whether one sample is a spike (a Hampel filter's usual
+# half-window: seven samples, so one spike is a minority of its window, and two in a row).
+SPIKE_HALF_WINDOW = 3
+# The cooldown's end level is the median of its last quarter: one late GC or PSS read
+# should not decide it, and the quarter is after most releases (which take seconds).
+COOLDOWN_END_SHARE = 0.25
+
+# -- sizing (the seed's formulas) ----------------------------------------------------------------
+MIN_FACTOR = 1.5          # minimum memory: the peak plus a safety margin of half of it
+RECOMMENDED_FACTOR = 2.0  # recommended: the peak doubled, room for a load twice as heavy
+
+# -- advice ------------------------------------------------------------------------------------
+# Heavy endpoints are worth a note when their p95 is this many times the light ones'
+# (a tail that far from the rest is a different kind of work, not noise) and above a
+# floor a user would notice (200 ms: the point where a page feels slow).
+HEAVY_RATIO = 3.0
+HEAVY_FLOOR_MS = 200.0
+# An error rate from 1 % on is worth a note of its own (one request in a hundred).
+ERROR_RATE_NOTE = 0.01
+
 # -- scaling -----------------------------------------------------------------------------------
 # Each parameter of a curve of memory against load must earn its place at this error rate.
 SHAPE_ALPHA = 0.01
 
-
-def z_one_sided(alpha: float) -> float:
-    """The standard normal quantile exceeded with probability ``alpha``."""
-    return NormalDist().inv_cdf(1.0 - alpha)
-
-
-def chi2_quantile(p: float, dof: int) -> float:
-    """Quantile of the chi-square distribution (Wilson–Hilferty, within 1 % for dof ≥ 1
-    at the tail probabilities used here)."""
-    z = NormalDist().inv_cdf(p)
-    h = 2.0 / (9.0 * dof)
-    return dof * (1.0 - h + z * h ** 0.5) ** 3
-
-
-def shown(value: float, digits: int = 0) -> float:
-    """``value`` as the text shows it: compare this, print this."""
-    return round(value, digits)
-
-
-def _betacf(a: float, b: float, x: float) -> float:
-    """Continued fraction of the incomplete beta function (Lentz's method)."""
-    tiny = 1e-300
-    qab, qap, qam = a + b, a + 1.0, a - 1.0
-    c, d = 1.0, 1.0 - qab * x / qap
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 300):
-        m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c if abs(1.0 + aa / c) > tiny else tiny
-        h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c if abs(1.0 + aa / c) > tiny else tiny
-        delta = d * c
-        h *= delta
-        if abs(delta - 1.0) < 1e-12:
-            break
-    return h
-
-
-def _betainc(a: float, b: float, x: float) -> float:
-    """Regularised incomplete beta function I_x(a, b)."""
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
-                     + a * math.log(x) + b * math.log(1.0 - x))
-    if x < (a + 1.0) / (a + b + 2.0):
-        return front * _betacf(a, b, x) / a
-    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
-
-
-def t_cdf(value: float, dof: float) -> float:
-    """Student's t distribution function with ``dof`` (> 0, not necessarily whole)."""
-    tail = 0.5 * _betainc(dof / 2.0, 0.5, dof / (dof + value * value))
-    return 1.0 - tail if value >= 0 else tail
-
-
-def t_quantile(p: float, dof: float) -> float:
-    """The value Student's t with ``dof`` degrees of freedom stays under with
-    probability ``p`` (bisection on ``t_cdf``; the normal quantile for large dof)."""
-    if dof > 1e6:
-        return NormalDist().inv_cdf(p)
-    if p < 0.5:
-        return -t_quantile(1.0 - p, dof)
-    low, high = 0.0, 1.0
-    while t_cdf(high, dof) < p:
-        high *= 2.0
-    for _ in range(100):
-        middle = (low + high) / 2.0
-        if t_cdf(middle, dof) < p:
-            low = middle
-        else:
-            high = middle
-    return (low + high) / 2.0
 
 # -- each process of the service ------------------------------------------------------------
 # A worker is named as unbalanced when it grew under load beyond its noise floor, by more
 # than its noise floor over the median of the others, and at least twice as much: the
 # smallest ratio that says one worker did the growing rather than shared it unevenly.
 IMBALANCE_FACTOR = 2.0
+
+
+def shown(value: float, digits: int = 0) -> float:
+    """``value`` as the text shows it: compare this, print this."""
+    return round(value, digits)
