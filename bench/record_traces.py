@@ -418,6 +418,20 @@ verdict of the engine in the working tree at recording time (`how.engine` names 
 commit and whether it had uncommitted changes): for reference only. Remake a trace with
 `.venv/bin/python bench/record_traces.py --only NAME`; this file with `--readme`.
 
+The services (`SERVICES` in `record_traces.py`; the programs say more in their
+docstrings): the bundled demo; `tests/programs/fastapi_app.py` under uvicorn with 2
+workers; a one-file Django app (`tests/programs/django_app/`) under gunicorn with 3 sync
+workers, each with a dict cache bounded at 8 MB; `tests/programs/aiohttp_app.py`;
+`tests/programs/node_app.js` (Node.js `http`, `/track` 20 % of requests, keeping
+`LEAK_KB` KB per request when set); `tests/programs/cache_app.py` (32 KB per new key;
+`log`: geometric keys, q = 0.99, distinct keys ~ 100 ln(n/100); `sqrt`: Lomax/Zipf-2 keys,
+b = 2, distinct keys ~ 2.5 sqrt(n); `lru`: the `sqrt` draw in an LRU of 1,000 keys);
+`tests/programs/sawtooth_app.py` (128 B per request into 1 MB mmap blocks, all released
+every 60 s); `tests/programs/step_app.py` (40 MB loaded once, 20 s after the first
+/page); datasette 0.65 serving a generated 1 MB sqlite file
+(`bench/services/make_datasette_db.py`). The machine is shared: a "quiet" run had no
+burners of its own, but other work (see `load`) often kept both cores busy too.
+
 """
 README_COLUMNS = ("name", "truth", "service", "started", "phases (s)", "cores", "date (UTC)",
                   "load", "req/s", "recorded verdict", "KB", "remake")
