@@ -46,7 +46,10 @@ from memory_analysis.analysis.thresholds import (
     FINISHED_WARMUP_SPANS,
     LONGEST_SPANS,
     MIN_TREND_POINTS,
+    NO_LEAK_ALPHA,
+    OVER_WITHIN,
     PLAUSIBLE_BIC,
+    SIMPLER_WITHIN_BIC,
 )
 from memory_analysis.analysis.trend import autocorrelation_time, marginal_variance
 
@@ -353,14 +356,20 @@ def _ranked(points: Points, fitted: list[tuple[Family, list[Candidate]]],
                + (family.params + levels) * math.log(n_eff))
         shapes.append(ShapeFit(family, best, candidates, bic))
     shapes.sort(key=lambda s: s.bic)
-    return shapes
+    # Among shapes the data support about as well (within ``SIMPLER_WITHIN_BIC`` of the
+    # lowest criterion), the simplest is the best: more parameters must earn their place.
+    least = shapes[0].bic
+    simplest = min((s for s in shapes if s.bic - least <= SIMPLER_WITHIN_BIC),
+                   key=lambda s: (s.family.params, s.bic))
+    shapes.remove(simplest)
+    return [simplest, *shapes]
 
 
 def plausible(shapes: list[ShapeFit]) -> list[ShapeFit]:
     """The best shape and every shape the data do not rule out (criterion within
     ``PLAUSIBLE_BIC``)."""
-    best = shapes[0]
-    return [s for s in shapes if s.bic - best.bic <= PLAUSIBLE_BIC]
+    least = min(s.bic for s in shapes)
+    return [s for s in shapes if s is shapes[0] or s.bic - least <= PLAUSIBLE_BIC]
 
 
 def _bound_margin(weights: Sequence[float], candidate: Candidate, noise: Noise,
@@ -416,6 +425,15 @@ def allowed(shape: ShapeFit, noise: Noise, alpha: float) -> list[Candidate]:
             if n_eff * math.log(max(c.rss, best) / best) <= limit]
 
 
+def shows_warmup(shape: ShapeFit, noise: Noise, candidate: Candidate) -> bool:
+    """A leak behind a warm-up (or slowing growth) whose warm-up rise is clearly there
+    (above zero at ``NO_LEAK_ALPHA``): without one it is the straight line, whose own
+    fit bounds it, and the warm-up's column, nearly in line with the leak's at a long
+    time constant, would only blur the leak's rate."""
+    weights = [1.0] + [0.0] * (len(candidate.coef) - 1)
+    return linear_bound(shape, noise, NO_LEAK_ALPHA, False, weights, candidate) > 0
+
+
 def project(shapes: list[ShapeFit], noise: Noise, x0: float, x1: float,
             alpha_low: float, alpha_high: float, span: float | None = None) -> Projection:
     """Growth from ``x0`` to ``x1`` by the best shape, with bounds: the highest upper
@@ -433,15 +451,23 @@ def project(shapes: list[ShapeFit], noise: Noise, x0: float, x1: float,
     low, high = math.inf, -math.inf
     for shape in plausible(shapes):
         for c in allowed(shape, noise, alpha_high):
+            if shape.family.name in LEAKS_BEHIND and not shows_warmup(shape, noise, c):
+                continue
             weights = shape.family.growth(c.theta, x0, x1)
             bound = linear_bound(shape, noise, alpha_high, True, weights, c) if weights else 0.0
             high = max(high, bound)
         bending = span is not None and shape.family.name in BENDING and shape is not best
         if shape.family.params > best.family.params and not bending:
             continue
+        behind = span is not None and shape.family.name in LEAKS_BEHIND
         for c in allowed(shape, noise, alpha_low):
             if bending and span is not None and (c.theta is None
                                                  or c.theta > BENDS_WITHIN * span):
+                continue
+            if behind and span is not None and (c.theta is None
+                                                or c.theta > OVER_WITHIN * span):
+                # A warm-up still under way when the load ended trades off with the
+                # leak's rate; whether it was all warm-up, the bending shapes say.
                 continue
             weights = shape.family.growth(c.theta, x0, x1)
             bound = linear_bound(shape, noise, alpha_low, False, weights, c) if weights else 0.0

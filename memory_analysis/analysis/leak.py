@@ -46,6 +46,7 @@ from memory_analysis.analysis.growth import (
     linear_bound,
     plausible,
     project,
+    shows_warmup,
 )
 from memory_analysis.analysis.memory import cooldown_end_mb
 from memory_analysis.analysis.series import MemorySeries
@@ -280,16 +281,26 @@ def leak_verdict(series: MemorySeries, segments: list[LoadSegment] | None = None
     until it is reached.
     """
     segments = segments or []
-    to_x, rate = _driver(series, segments)
-    points, periodic = _load_points(series, to_x)
+    by_requests, rate = _driver(series, segments)
+    points, periodic = _load_points(series, by_requests)
     fitted = fit_shapes(points) if points.x else None
+    driver = "requests" if rate is not None else "time"
+    if fitted is not None and rate is not None:
+        # Growth that follows the clock (a timer) is straight against it, not against
+        # requests that come unevenly: the driver is whichever the best shape fits closer.
+        first = min(t for t, p in zip(series.t, series.phase, strict=True) if p == "load")
+        by_time, _ = _load_points(series, lambda t: t - first)
+        timed = fit_shapes(by_time)
+        if timed is not None and timed[0][0].best.rss < fitted[0][0].best.rss:
+            points, fitted, driver = by_time, timed, "time"
     if fitted is None:
         load_points = sum(1 for p in series.phase if p == "load")
         if periodic and points.x:
             return _too_few_teeth(points, periodic).as_dict()
         return not_judged(f"no stretch of steady load had {MIN_TREND_POINTS} samples or more "
                           f"({load_points} load samples in all): too few to judge a trend")
-    run = _Run(series, points, fitted[0], fitted[1], rate, periodic, _cooldown(series))
+    run = _Run(series, points, fitted[0], fitted[1], rate, periodic, _cooldown(series),
+               {"driver": driver})
     return _judge(run, segments, worth_caring, limit_mb, peak_mb).as_dict()
 
 
@@ -358,6 +369,9 @@ def _detection_limit(run: _Run) -> float | None:
         # Over the warm-up's time constants the data allow: the longer one, the more
         # of a leak it could pass for.
         for candidate in allowed(shape, run.noise, NO_LEAK_ALPHA):
+            if shape.family.name in LEAKS_BEHIND and not shows_warmup(shape, run.noise,
+                                                                       candidate):
+                continue
             slope = candidate.coef[-1]
             low = linear_bound(shape, run.noise, LEAK_ALPHA, False, weights, candidate)
             power_low = linear_bound(shape, run.noise, 1.0 - DETECTION_POWER, False, weights,
@@ -452,18 +466,21 @@ def _after_step(run: _Run) -> _Run | None:
                   tuple(f for f in FAMILIES if f.name != "step"))
 
 
-def _after_warmup(run: _Run) -> _Run | None:
+def _after_warmup(run: _Run, behind: ShapeFit) -> _Run | None:
     """What memory did once a warm-up in front of steady growth was over (four time
     constants: 98 % of it), fitted again with every shape: growth that is itself still
-    slowing there (a second, slower warm-up) is not the steady growth a leak is. None
+    slowing there (a second, slower warm-up, a cache on a long tail) is not the steady
+    growth a leak is, and growth straight there is, whatever the curve through the
+    warm-up suggested. None
     when the warm-up was not over within the first half of the load, or too little is
-    left after it."""
-    tau = run.best.best.theta
+    left after it. ``behind``: the fit of a leak behind a warm-up, which the data do not
+    rule out (a slowing curve can pass for a quick warm-up with growth after it)."""
+    tau = behind.best.theta
     assert tau is not None
     start = min(run.points.x)
     if WARMUP_OVER_TIME_CONSTANTS * tau > run.x_span / 2.0:
         return None
-    warmup = {"warmup": {"rise_mb": round(run.best.best.coef[0], 2), "tau_s": round(tau, 1)}}
+    warmup = {"warmup": {"rise_mb": round(behind.best.coef[0], 2), "tau_s": round(tau, 1)}}
     return _after(run, start + WARMUP_OVER_TIME_CONSTANTS * tau, warmup,
                   tuple(f for f in FAMILIES if f.name != "step"))
 
@@ -495,8 +512,11 @@ def _judge(run: _Run, segments: list[LoadSegment], worth_caring: float | None,
         if after is None:
             return _too_short(run, worth_caring, "step")
         run = after
-    elif run.best.family.name == "linear after warm-up":
-        run = _after_warmup(run) or run
+    else:
+        behind = next((s for s in plausible(run.shapes)
+                       if s.family.name == "linear after warm-up"), None)
+        if behind is not None:
+            run = _after_warmup(run, behind) or run
     noise = run.noise
     best = run.best
     x0 = min(run.points.x)
@@ -510,6 +530,7 @@ def _judge(run: _Run, segments: list[LoadSegment], worth_caring: float | None,
     slope = best.rate(run.x_end) * 60.0
     low, high = _rate_interval(run, 0.95)
     late = _late_share(run.series)
+    least_bic = min(s.bic for s in run.shapes)
     run.figures.update({
         "window_start_t": round(min(run.points.t), 3),
         "window_end_t": round(max(run.points.t), 3),
@@ -518,7 +539,7 @@ def _judge(run: _Run, segments: list[LoadSegment], worth_caring: float | None,
         "growing": growing,
         "late_samples_share": round(late, 3),
         "trend_lines": _trend_lines(run),
-        "shapes_considered": [{"shape": s.family.name, "bic": round(s.bic - best.bic, 2)}
+        "shapes_considered": [{"shape": s.family.name, "bic": round(s.bic - least_bic, 2)}
                               for s in run.shapes],
     })
     if best.family.name in ("levels off", "linear after warm-up") and "warmup" not in run.figures:
@@ -564,12 +585,21 @@ def _judge(run: _Run, segments: list[LoadSegment], worth_caring: float | None,
                         "a leak"))
         if grown_last > 0 and beyond > -z_one_sided(NO_LEAK_ALPHA) * se:
             returned = (grown_last, given_back)
-    if growing and grown >= MIN_LEAK_GROWTH_MB and (headroom is None
-                                                    or projection.low > headroom):
+    # What a leak added over the run: all of the growth, or for a leak behind a warm-up
+    # or a slowing cache, its steady part alone. Less than an arena is a heap's last
+    # pages being touched, or a fit's rounding, however significant at a low noise.
+    kept = best.best.coef[-1] * run.x_span if best.family.name in LEAKS_BEHIND else grown
+    if growing and kept >= MIN_LEAK_GROWTH_MB and (headroom is None
+                                                   or projection.low > headroom):
         if returned is not None:
             return _too_short(run, worth_caring, "returned", base, returned=returned)
         return _leak(run, base, projection, headroom, follows, limit_mb, peak_mb)
-    if headroom is not None and projection.high <= headroom:
+    detection = base["detection_limit_mb_per_min"]
+    # "No leak" also needs a run that could have seen a leak worth caring about: a line
+    # still plausible must have a detection limit under that rate (a few seconds of a
+    # falling line project no growth, and rule nothing out).
+    could_see = detection is None or (worth_caring is not None and detection <= worth_caring)
+    if headroom is not None and projection.high <= headroom and could_see:
         return _no_leak(run, base, projection, headroom, growing, late)
     if run.periodic and best.name in ("flat", "linear"):
         return _too_short(run, worth_caring, "noise", base)
@@ -658,7 +688,7 @@ def _no_leak(run: _Run, base: dict[str, Any], projection: Projection, headroom: 
         what = (f"levels off after warming up (time constant {warm:.0f} s): at most "
                 f"{projection.high:,.1f} MB still to come, under the {headroom:,.0f} MB of "
                 "headroom")
-    elif growing:
+    elif growing and slope > 0:
         lasts = headroom / slope / 60.0 / 24.0 if slope > 0 else math.inf
         what = (f"grows {rate_text(slope)}, too slowly to matter: under the "
                 f"{rate_text(worth)} that would use up the headroom within {horizon}"

@@ -79,6 +79,9 @@ HIGH_CONFIDENCE_DOF = 20.0
 # the Bayesian information criterion of 2·ln 20 ≈ 6: "strong" evidence, Kass and
 # Raftery 1995) is ruled out; shapes closer than that are all possible futures.
 PLAUSIBLE_BIC = 2.0 * math.log(20.0)
+# Shapes within 2 of the lowest criterion have substantial support (Burnham and
+# Anderson 2002): among them the simplest is the one a verdict speaks of.
+SIMPLER_WITHIN_BIC = 2.0
 
 # A load phase this many times longer is asked for when the shape of the growth, not the
 # noise, left the verdict open (still slowing, or given back within the noise): each
@@ -126,6 +129,9 @@ FINISHED_WARMUP_SPANS = 1.0
 # A warm-up is over after four time constants (98 % of its rise): what comes after is
 # judged on its own.
 WARMUP_OVER_TIME_CONSTANTS = 4.0
+# A leak behind a warm-up is told from the warm-up only when the warm-up is over within
+# the load: a time constant up to a quarter of it.
+OVER_WITHIN = 1.0 / WARMUP_OVER_TIME_CONSTANTS
 # A bend the run can see: a warm-up's time constant (or a logarithm's offset) up to the
 # stretch's length, over which its rate falls by a third or more (e^(−1), or 1/2 for the
 # logarithm). Only such a bend stands against calling a straight-looking rise a leak;
