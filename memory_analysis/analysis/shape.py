@@ -121,10 +121,13 @@ def troughs(t: list[float], mb: list[float]) -> tuple[list[float], list[float], 
 
 
 def despike(values: list[float]) -> list[float]:
-    """Values with isolated spikes replaced by their neighbourhood's median (Hampel)."""
+    """Values with isolated spikes replaced by their neighbourhood's median (Hampel).
+    Only where a full window surrounds the sample: at a stretch's edge, a sample unlike
+    its neighbours on one side is the start of a rise (the load's first requests), not
+    a spike."""
     out = list(values)
     n = len(values)
-    for i in range(n):
+    for i in range(SPIKE_HALF_WINDOW, n - SPIKE_HALF_WINDOW):
         window = values[max(0, i - SPIKE_HALF_WINDOW): i + SPIKE_HALF_WINDOW + 1]
         middle = median(window)
         assert middle is not None
