@@ -358,8 +358,12 @@ def _ranked(points: Points, fitted: list[tuple[Family, list[Candidate]]],
     shapes.sort(key=lambda s: s.bic)
     # Among shapes the data support about as well (within ``SIMPLER_WITHIN_BIC`` of the
     # lowest criterion), the simplest is the best: more parameters must earn their place.
-    least = shapes[0].bic
-    simplest = min((s for s in shapes if s.bic - least <= SIMPLER_WITHIN_BIC),
+    # A leak behind a warm-up whose line falls is memory given back after a rise: it
+    # bounds what could hide, but is not the shape a verdict speaks of.
+    speakable = [s for s in shapes
+                 if not (s.family.name in LEAKS_BEHIND and s.best.coef[-1] < 0)] or shapes
+    least = speakable[0].bic
+    simplest = min((s for s in speakable if s.bic - least <= SIMPLER_WITHIN_BIC),
                    key=lambda s: (s.family.params, s.bic))
     shapes.remove(simplest)
     return [simplest, *shapes]

@@ -357,13 +357,14 @@ def _rate_interval(run: _Run, confidence: float) -> tuple[float, float]:
     return min(b[0] for b in bounds), max(b[1] for b in bounds)
 
 
-def _detection_limit(run: _Run) -> float | None:
+def _detection_limit(run: _Run, kinds: tuple[str, ...] = ("linear", *LEAKS_BEHIND)
+                     ) -> float | None:
     """The steady growth (MB/min) the run finds 95 % of the time: its bound at
     ``LEAK_ALPHA`` plus the same kind of margin at the power, for a leak on its own or
-    behind a warm-up, whichever the data do not rule out and hides more."""
+    behind a warm-up (``kinds``), whichever the data do not rule out and hides more."""
     limits = []
     for shape in plausible(run.shapes):
-        if shape.family.name not in ("linear", *LEAKS_BEHIND):
+        if shape.family.name not in kinds:
             continue
         weights = [0.0] * (len(shape.best.coef) - 1) + [1.0]  # the linear term alone
         # Over the warm-up's time constants the data allow: the longer one, the more
@@ -473,8 +474,7 @@ def _after_warmup(run: _Run, behind: ShapeFit) -> _Run | None:
     growth a leak is, and growth straight there is, whatever the curve through the
     warm-up suggested. None
     when the warm-up was not over within the first half of the load, or too little is
-    left after it. ``behind``: the fit of a leak behind a warm-up, which the data do not
-    rule out (a slowing curve can pass for a quick warm-up with growth after it)."""
+    left after it. ``behind``: the fit of a leak behind a warm-up."""
     tau = behind.best.theta
     assert tau is not None
     start = min(run.points.x)
@@ -512,11 +512,8 @@ def _judge(run: _Run, segments: list[LoadSegment], worth_caring: float | None,
         if after is None:
             return _too_short(run, worth_caring, "step")
         run = after
-    else:
-        behind = next((s for s in plausible(run.shapes)
-                       if s.family.name == "linear after warm-up"), None)
-        if behind is not None:
-            run = _after_warmup(run, behind) or run
+    elif run.best.family.name == "linear after warm-up":
+        run = _after_warmup(run, run.best) or run
     noise = run.noise
     best = run.best
     x0 = min(run.points.x)
@@ -594,11 +591,11 @@ def _judge(run: _Run, segments: list[LoadSegment], worth_caring: float | None,
         if returned is not None:
             return _too_short(run, worth_caring, "returned", base, returned=returned)
         return _leak(run, base, projection, headroom, follows, limit_mb, peak_mb)
-    detection = base["detection_limit_mb_per_min"]
-    # "No leak" also needs a run that could have seen a leak worth caring about: a line
-    # still plausible must have a detection limit under that rate (a few seconds of a
-    # falling line project no growth, and rule nothing out).
-    could_see = detection is None or (worth_caring is not None and detection <= worth_caring)
+    # "No leak" also needs a run that could have seen a leak worth caring about: a plain
+    # line still plausible must have a detection limit under that rate (a few seconds of
+    # a falling line project no growth, yet rule nothing out).
+    line = _detection_limit(run, ("linear",))
+    could_see = line is None or (worth_caring is not None and line <= worth_caring)
     if headroom is not None and projection.high <= headroom and could_see:
         return _no_leak(run, base, projection, headroom, growing, late)
     if run.periodic and best.name in ("flat", "linear"):
