@@ -285,7 +285,10 @@ def leak_verdict(series: MemorySeries, segments: list[LoadSegment] | None = None
     points, periodic = _load_points(series, by_requests)
     fitted = fit_shapes(points) if points.x else None
     driver = "requests" if rate is not None else "time"
-    if fitted is not None and rate is not None:
+    # Without per-second counts, requests are spread evenly over each run of the load:
+    # the two drivers are the same line, and one fit does.
+    counted = any(segment.timeline for segment in segments)
+    if fitted is not None and rate is not None and counted:
         # Growth that follows the clock (a timer) is straight against it, not against
         # requests that come unevenly: the driver is whichever the best shape fits closer.
         first = min(t for t, p in zip(series.t, series.phase, strict=True) if p == "load")
