@@ -219,15 +219,32 @@ def _driver(series: MemorySeries, segments: list[LoadSegment]):
     return (lambda t: requests_by(t, segments) / rate), rate
 
 
-def _load_points(series: MemorySeries, to_x) -> tuple[Points, list[tuple[int, float | None]]]:
-    """The load stretches' points to fit: a periodic release's floor, or every sample
-    (spikes taken out), each stretch thinned to ``MOST_POINTS``."""
+def _sending(t: float, segments: list[LoadSegment]) -> bool:
+    """Whether requests were still being sent at ``t``: the load phase lasts until the
+    load tester has exited, a moment after its last request; a sample in that moment
+    holds what the load left, and would pass for growth that stopped (a warm-up
+    levelling off). Only known from the per-second counts; without them, True."""
+    started = [segment for segment in segments if segment.start_t <= t]
+    if not started:
+        return True
+    latest = max(started, key=lambda segment: segment.start_t)
+    counted = [row["t"] for row in latest.timeline or [] if row.get("requests")]
+    return not counted or t <= latest.start_t + max(counted)
+
+
+def _load_points(series: MemorySeries, to_x, segments: list[LoadSegment]
+                 ) -> tuple[Points, list[tuple[int, float | None]]]:
+    """The load stretches' points to fit, while requests were being sent: a periodic
+    release's floor, or every sample (spikes taken out), each stretch thinned to
+    ``MOST_POINTS``."""
     xs, ys, groups, ts = [], [], [], []
     periodic = []
     for index, stretch in enumerate(s for s in series.stretches() if s.phase == "load"):
-        if len(stretch.t) < MIN_TREND_POINTS:
+        sent = [(t, mb) for t, mb in zip(stretch.t, stretch.mb, strict=True)
+                if _sending(t, segments)]
+        if len(sent) < MIN_TREND_POINTS:
             continue
-        t, y, releases = troughs(stretch.t, stretch.mb)
+        t, y, releases = troughs([t for t, _ in sent], [mb for _, mb in sent])
         if releases:
             period = (t[-1] - t[0]) / (len(t) - 1) if len(t) > 1 else None
             periodic.append((releases, period))
@@ -282,7 +299,7 @@ def leak_verdict(series: MemorySeries, segments: list[LoadSegment] | None = None
     """
     segments = segments or []
     by_requests, rate = _driver(series, segments)
-    points, periodic = _load_points(series, by_requests)
+    points, periodic = _load_points(series, by_requests, segments)
     fitted = fit_shapes(points) if points.x else None
     driver = "requests" if rate is not None else "time"
     # Without per-second counts, requests are spread evenly over each run of the load:
@@ -292,7 +309,7 @@ def leak_verdict(series: MemorySeries, segments: list[LoadSegment] | None = None
         # Growth that follows the clock (a timer) is straight against it, not against
         # requests that come unevenly: the driver is whichever the best shape fits closer.
         first = min(t for t, p in zip(series.t, series.phase, strict=True) if p == "load")
-        by_time, _ = _load_points(series, lambda t: t - first)
+        by_time, _ = _load_points(series, lambda t: t - first, segments)
         timed = fit_shapes(by_time)
         if timed is not None and timed[0][0].best.rss < fitted[0][0].best.rss:
             points, fitted, driver = by_time, timed, "time"
