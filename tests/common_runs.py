@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from shared_runs import PROGRAMS, SHORT, VERDICT, Run, free_port, runner, shared_run
@@ -51,3 +53,23 @@ def fastapi_workers_run(work: Path) -> Run:
     """A healthy FastAPI app under uvicorn with two workers (the manual's first recipe),
     at the verdict tests' length."""
     return runner(work, *VERDICT, *fastapi_command(free_port()))
+
+
+def _burners() -> list[subprocess.Popen]:
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+
+
+@shared_run(seconds=50, quiet=True)
+def busy_machine_runs(work: Path) -> dict[str, Run]:
+    """The demo leaking 16 KB a request and the healthy demo, run side by side while
+    two other processes keep both cores busy."""
+    burners = _burners()
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            leaky = pool.submit(runner, work / "leaky", *VERDICT, "--demo-leak-kb", "16")
+            healthy = pool.submit(runner, work / "healthy", *VERDICT)
+            return {"leaky": leaky.result(), "healthy": healthy.result()}
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
