@@ -321,7 +321,7 @@ def leak_verdict(series: MemorySeries, segments: list[LoadSegment] | None = None
                           f"({load_points} load samples in all): too few to judge a trend")
     run = _Run(series, points, fitted[0], fitted[1], rate, periodic, _cooldown(series),
                {"driver": driver})
-    return _judge(run, segments, worth_caring, limit_mb, peak_mb).as_dict()
+    return _judge(run, worth_caring, limit_mb, peak_mb).as_dict()
 
 
 def kept_text(bytes_per_request: int) -> str:
@@ -433,7 +433,7 @@ def _follows(run: _Run) -> str | None:
     x = max(points.x)
     cool_rate = cool.rate(x)
     cool_low, cool_high = _rate_bounds(cool, noise, x, NO_LEAK_ALPHA)
-    load_rate = run.best.rate(run.x_end) * (1.0 if run.rate_per_s is None else 1.0)
+    load_rate = run.best.rate(run.x_end)
     load_low, _ = _rate_bounds(run.best, run.noise, run.x_end, NO_LEAK_ALPHA)
     spread = math.hypot(load_rate - load_low, cool_high - cool_rate)
     if cool_rate < RELEASED_SHARE * load_rate and load_rate - cool_rate > spread:
@@ -525,7 +525,7 @@ def _trend_lines(run: _Run) -> list[dict[str, float]]:
     return lines
 
 
-def _judge(run: _Run, segments: list[LoadSegment], worth_caring: float | None,
+def _judge(run: _Run, worth_caring: float | None,
            limit_mb: float | None, peak_mb: float | None) -> LeakVerdict:
     if run.best.name == "step":
         after = _after_step(run)
@@ -617,7 +617,7 @@ def _judge(run: _Run, segments: list[LoadSegment], worth_caring: float | None,
     line = _detection_limit(run, ("linear",))
     could_see = line is None or (worth_caring is not None and line <= worth_caring)
     if headroom is not None and projection.high <= headroom and could_see:
-        return _no_leak(run, base, projection, headroom, growing, late)
+        return _no_leak(run, base, projection, headroom, growing)
     if run.periodic and best.name in ("flat", "linear"):
         return _too_short(run, worth_caring, "noise", base)
     # What left it open: a curve still bending at the end of the load (more of the load
@@ -685,7 +685,7 @@ def _leak(run: _Run, base: dict[str, Any], projection: Projection, headroom: flo
 
 
 def _no_leak(run: _Run, base: dict[str, Any], projection: Projection, headroom: float,
-             growing: bool, late: float) -> LeakVerdict:
+             growing: bool) -> LeakVerdict:
     horizon = f"{WORTH_CARING_HORIZON_H / 24:.0f} days"
     slope = base["slope_mb_per_min"] or 0.0
     worth = base["worth_caring_mb_per_min"] or 0.0
