@@ -243,7 +243,6 @@ class Projection:
     estimate: float
     low: float
     high: float
-    dof: float
 
 
 def _fit(points: Points, family: Family, theta: float | None) -> Candidate | None:
@@ -477,5 +476,4 @@ def project(shapes: list[ShapeFit], noise: Noise, x0: float, x1: float,
             bound = linear_bound(shape, noise, alpha_low, False, weights, c) if weights else 0.0
             low = min(low, bound)
     estimate = best.growth(x0, x1)
-    return Projection(estimate=estimate, low=min(low, estimate), high=max(high, estimate),
-                      dof=dof_of(best, noise))
+    return Projection(estimate=estimate, low=min(low, estimate), high=max(high, estimate))
