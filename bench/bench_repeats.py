@@ -12,6 +12,10 @@ the recorder starts it: by the runner (``--service-cmd``, the default), "attache
 cores busy (two ``python3 -c 'while True: pass'``) during every run. Arguments after
 ``--`` go to the runner as they are.
 
+``--rejudge DIR`` runs nothing: it judges again, with the engine as it is now, the runs
+an earlier ``--keep DIR`` kept (their samples and load timelines, as the recorder turns
+a run into a trace), so a change to the verdicts can be measured on the same 20 runs.
+
 Prints one row per run (``memory.leak.verdict``, ``confidence``, ``assessment.level``,
 the slope and the request rate), then the count of each verdict and of "opposite definite
 verdicts": pairs of runs where one said "leak" and another "no leak" (n_leak x n_no_leak),
@@ -33,7 +37,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from record_traces import DEFAULT, QUICK, SERVICES, run_once  # noqa: E402
+from record_traces import DEFAULT, QUICK, SERVICES, build_trace, run_once  # noqa: E402
+
+from memory_analysis.analysis.analyze import analyze  # noqa: E402
 
 DEFINITE = ("leak", "no leak")
 
@@ -58,6 +64,22 @@ def row_of(index: int, how: dict[str, Any]) -> dict[str, Any]:
             "loadavg_1min_before": how["loadavg_1min_before"]}
 
 
+def rejudged(index: int, folder: Path, spec: dict[str, Any]) -> dict[str, Any]:
+    """The row of a kept run, judged again by the engine as it is now."""
+    how = {"date": None, "loadavg_1min_before": None}
+    trace = build_trace(folder.name, {**spec, "truth": "healthy"}, folder, [], how)
+    options = {**trace["options"], "segments": trace["segments"]}
+    report = analyze(trace["samples"], trace["load_test"], options)
+    report["load_test"] = trace["load_test"]
+    return row_of(index, {**how, "report": report, "runner_exit": None})
+
+
+def print_row(row: dict[str, Any]) -> None:
+    print(f"{row['run']:>3}  {str(row['verdict']):18} {str(row['confidence']):10} "
+          f"{str(row['level']):9} {row['slope_mb_per_min'] or 0:12.3f} "
+          f"{row['growth_mb'] or 0:9.1f} {row['rps'] or 0:8.0f}", flush=True)
+
+
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     counts = Counter(r["verdict"] for r in rows)
     leak, no_leak = counts.get("leak", 0), counts.get("no leak", 0)
@@ -79,6 +101,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the rows here too")
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="keep each run's output directory under DIR (run_N)")
+    parser.add_argument("--rejudge", type=Path, metavar="DIR",
+                        help="judge the runs kept in DIR again, running nothing")
     parser.add_argument("runner_args", nargs="*", help="after --: more runner arguments")
     options = parser.parse_args()
     if options.list:
@@ -101,6 +125,15 @@ def main() -> int:
     print(header, flush=True)
     rows = []
     for index in range(1, options.repeats + 1):
+        if options.rejudge:
+            folder = options.rejudge / f"run_{index}"
+            if not (folder / "comprehensive_memory_analysis.json").exists():
+                print(f"{index:>3}  no run kept in {folder}", flush=True)
+                continue
+            row = rejudged(index, folder, spec)
+            rows.append(row)
+            print_row(row)
+            continue
         work = Path(tempfile.mkdtemp(prefix="bench_repeats_"))
         out = options.keep / f"run_{index}" if options.keep else work / "results"
         try:
@@ -113,9 +146,7 @@ def main() -> int:
                 shutil.rmtree(work, ignore_errors=True)
         row = row_of(index, how)
         rows.append(row)
-        print(f"{index:>3}  {str(row['verdict']):18} {str(row['confidence']):10} "
-              f"{str(row['level']):9} {row['slope_mb_per_min'] or 0:12.3f} "
-              f"{row['growth_mb'] or 0:9.1f} {row['rps'] or 0:8.0f}", flush=True)
+        print_row(row)
     result = summary(rows)
     print(f"\nverdicts: {', '.join(f'{v}: {n}' for v, n in result['verdicts'].items())}")
     print(f"opposite definite verdicts (pairs of one 'leak' and one 'no leak'): "

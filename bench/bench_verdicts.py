@@ -12,7 +12,8 @@ corpus, as the runner would after a real run, and prints markdown tables:
   60 s sawtooth), by family;
 - real traces (``bench/traces/*.json.gz``, ``bench/traces.py``) judged as recorded
   against their truth, and the healthy ones again with a leak of known rate added
-  (``corpus.add_ramp``: growing with the seconds of load, kept after).
+  (``corpus.add_ramp``, kept after): kept per request (growing with the requests
+  served, the usual leak) and growing with the clock (a timer's).
 
 Each synthetic case is judged against a target memory the size of a plan that would
 hold it (the power of two at or above twice its peak), as a user passing
@@ -69,8 +70,11 @@ def judge(case: Case) -> dict:
                                                "target_memory_mb": target_memory_mb(peak)})
 
 
-def judge_trace(trace: Trace, mb_per_min: float = 0.0) -> dict:
-    samples = add_ramp(trace.samples, mb_per_min) if mb_per_min else trace.samples
+def judge_trace(trace: Trace, mb_per_min: float = 0.0, per_request: bool = True) -> dict:
+    """A trace judged as recorded, or with a leak of ``mb_per_min`` added: kept per
+    request (growing with the requests served), or with the clock (a timer's)."""
+    segments = trace.options.get("segments") if per_request else None
+    samples = add_ramp(trace.samples, mb_per_min, segments) if mb_per_min else trace.samples
     return analyze(samples, trace.load_test, trace.options)
 
 
@@ -237,12 +241,15 @@ def traces_table(traces: list[Trace]) -> tuple[list[str], int]:
     return lines, len(failing)
 
 
-def trace_leaks_table(traces: list[Trace],
+def trace_leaks_table(traces: list[Trace], per_request: bool,
                       rates: tuple[float, ...] = TRACE_LEAK_RATES) -> list[str]:
     """Each healthy trace with a leak of known rate added: which rates were found."""
     healthy = [t for t in traces if t.truth == "healthy"]
+    how = ("kept per request: growing with the requests served, at the rate named for the "
+           "run's mean request rate" if per_request else
+           "growing with the seconds of load, as a timer's leak does")
     lines = ["Real healthy traces with a known leak added (L: leak, ?: too short to tell, "
-             "n: no leak; per request, growing with the seconds of load):", "",
+             f"n: no leak; {how}):", "",
              "| trace | " + " | ".join(f"{r:g} MB/min" for r in rates) + " |",
              "|---|" + "---|" * len(rates)]
     found: collections.Counter = collections.Counter()
@@ -251,7 +258,7 @@ def trace_leaks_table(traces: list[Trace],
     for trace in healthy:
         cells = []
         for rate in rates:
-            result = judge_trace(trace, rate)
+            result = judge_trace(trace, rate, per_request)
             verdict = result["memory"]["leak"]["verdict"]
             found[rate] += verdict == "leak"
             cells.append(mark.get(verdict, verdict))
@@ -284,7 +291,9 @@ def main() -> int:
     lines, missed_traces = traces_table(traces)
     print("\n".join(lines))
     print()
-    print("\n".join(trace_leaks_table(traces)))
+    print("\n".join(trace_leaks_table(traces, per_request=True)))
+    print()
+    print("\n".join(trace_leaks_table(traces, per_request=False)))
     print()
     if args.only_traces:
         print(f"{len(traces)} traces, {missed_traces} missing the goals; "

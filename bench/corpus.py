@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from memory_analysis.analysis.leak import LoadSegment, requests_by
+
 PAGE_MB = 4.0 / 1024
 DEFAULT_RUN = {"baseline_s": 30.0, "load_s": 120.0, "cooldown_s": 30.0}
 QUICK_RUN = {"baseline_s": 15.0, "load_s": 30.0, "cooldown_s": 15.0}
@@ -245,21 +247,33 @@ def scaled_to_headroom(base: float, unit: Callable[[float], float], share: float
         target *= 2
 
 
-def add_ramp(samples: list[dict[str, Any]], mb_per_min: float) -> list[dict[str, Any]]:
-    """A copy of monitor samples (a recorded trace's) with a leak of ``mb_per_min`` added:
-    memory kept per request, modelled as growing with the seconds of load so far (only
-    while the phase is "load") and kept after. Every figure of the service's memory moves
-    with it (the process tree, RSS, the cgroup's usage and working set, the host's
-    used share); the high-water marks are raised where the new figures pass them."""
+def add_ramp(samples: list[dict[str, Any]], mb_per_min: float,
+             segments: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """A copy of monitor samples (a recorded trace's) with a leak of ``mb_per_min`` added
+    and kept after. With the trace's load ``segments`` (the runner's, with per-second
+    counts), memory kept per request: growing with the requests served so far, at
+    ``mb_per_min`` for the run's mean request rate (a request rate that sags on a busy
+    machine slows it, as it slows a real leak). Without them, growing with the seconds of
+    load (only while the phase is "load"): a timer's leak. Every figure of the service's
+    memory moves with it (the process tree, RSS, the cgroup's usage and working set, the
+    host's used share); the high-water marks are raised where the new figures pass
+    them."""
+    runs = [LoadSegment(s["start_t"], s["end_t"], s.get("requests") or 0, s.get("timeline"))
+            for s in segments or []]
+    seconds = sum(max(r.end_t - r.start_t, 0.0) for r in runs)
+    served = sum(r.requests for r in runs)
     out: list[dict[str, Any]] = []
-    loaded, last_t, last_phase = 0.0, None, None
+    load_s, last_t, last_phase = 0.0, None, None
     rss_top = usage_top = -math.inf
     for sample in samples:
         t = float(sample.get("t", 0.0))
         if last_t is not None and last_phase == "load":
-            loaded += max(t - last_t, 0.0)
+            load_s += max(t - last_t, 0.0)
         last_t, last_phase = t, sample.get("phase")
-        ramp = mb_per_min * loaded / 60.0
+        if served > 0 and seconds > 0:
+            ramp = mb_per_min / 60.0 * requests_by(t, runs) / (served / seconds)
+        else:
+            ramp = mb_per_min * load_s / 60.0
         new = dict(sample)
         process = dict(sample.get("process") or {})
         for key in ("tree_service_mb", "tree_mb", "rss_mb", "pss_mb"):

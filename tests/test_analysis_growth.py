@@ -10,7 +10,14 @@ import random
 import pytest
 from corpus import Noise
 
-from memory_analysis.analysis.growth import FAMILIES, Points, fit_shapes, linear_bound, project
+from memory_analysis.analysis.growth import (
+    FAMILIES,
+    Points,
+    fit_shapes,
+    hidden_line_high,
+    linear_bound,
+    project,
+)
 
 LINEAR = tuple(f for f in FAMILIES if f.name in ("flat", "linear"))
 
@@ -75,3 +82,31 @@ def test_a_logarithm_projects_its_own_future_not_a_line():
     # what widens the upper bound of every plausible shape.
     own = project(shapes[:1], fit_noise, end, end + 72 * 3600.0, 0.001, 0.05, span=end)
     assert own.high < 100.0
+
+
+def test_a_step_with_growth_on_both_sides_is_a_step():
+    """A table loaded once in a service that leaks: neither a step alone nor any smooth
+    curve fits it; the step is found, so what came after it can be judged."""
+    noise = Noise(0.05, 0.8).series(240, random.Random(2))
+    ys = [200.0 + i * 0.5 / 6.0 + (40.0 if i * 0.5 >= 50.0 else 0.0) + n
+          for i, n in enumerate(noise)]
+    fitted = fit_shapes(points(ys))
+    assert fitted is not None and fitted[0][0].name == "step"
+    assert fitted[0][0].family.name == "step and a line"
+    assert fitted[0][0].best.theta == pytest.approx(50.0, abs=1.0)
+
+
+def test_a_line_hidden_behind_slowing_growth_bounds_its_future():
+    """A cache growing like a power of its requests, with 1 MB/min kept beside it: the
+    best shape alone may read it as slowing growth, but with a line beside it the 72 h
+    upper bound takes in what that line adds (over 4 GB)."""
+    noise = Noise(0.05, 0.8).series(240, random.Random(4))
+    ys = [200.0 + 3.0 * (i * 0.5) ** 0.4 + i * 0.5 / 60.0 + n for i, n in enumerate(noise)]
+    shapes, fit_noise = fit_shapes(points(ys))
+    end = 239 * 0.5
+    hidden = hidden_line_high(points(ys), shapes[0], fit_noise, end, end + 72 * 3600.0, 0.05,
+                              span=end)
+    if shapes[0].family.name in ("linear", "linear after slowing", "linear after warm-up"):
+        assert hidden == -math.inf  # a line is already in the shape
+    else:
+        assert hidden > 72 * 60.0  # the line alone adds 4,320 MB

@@ -137,12 +137,16 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
                             peak)
     segments = _segments(options, load, series)
     settled = settle_series(series) if series.mb else []
+    # The memory a leak runs into: its headroom and its time to the limit are both
+    # counted against it.
+    ceiling = _ceiling(judged, plans, needs)
     if series.mb:
         memory["leak"] = leak_verdict(
             series, [LoadSegment(s["start_t"], s["end_t"], s.get("requests") or 0,
                                  s.get("timeline")) for s in segments],
-            worth_caring_mb_per_min(_ceiling(judged, plans, needs), peak),
-            judged.get("limit_mb"), peak)
+            worth_caring_mb_per_min(ceiling, peak), ceiling, peak,
+            "it is judged against" if judged["source"] != "host"
+            else "of the smallest plan that holds it")
     else:
         memory["leak"] = not_judged("service memory was not observed")
 

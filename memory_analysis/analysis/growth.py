@@ -12,7 +12,8 @@ every stretch of steady load is fitted whole with competing shapes:
 - ``slowing``: growth that keeps slowing without a ceiling, ``c·x^p`` (0 < p < 1) or
   ``c·ln(x + s)``: a cache filling on a long-tailed key distribution (distinct keys
   grow like a power of the requests below one, or their logarithm);
-- ``step``: memory loaded once, then flat.
+- ``step``: memory loaded once, then flat (or, ``step and a line``, growing steadily on
+  both sides of it: a table loaded once in a service that leaks).
 
 ``x`` is what drives the growth: requests served since the load began, in seconds at
 the run's mean request rate (a request rate that sags on a busy machine then does not
@@ -175,7 +176,13 @@ FAMILIES: tuple[Family, ...] = (
     # parameter's worth of fit (a change point found by search), counted as two.
     Family("step", 3, lambda x0, x: [[1.0 if v >= x0 else 0.0 for v in x]],
            lambda x0, a, b: [1.0 if a < x0 <= b else 0.0], lambda _, x: [0.0], _steps_at),
+    # A step with growth on both sides (a table loaded once in a service that leaks):
+    # found here, judged on what came after it.
+    Family("step and a line", 4, lambda x0, x: [[1.0 if v >= x0 else 0.0 for v in x], list(x)],
+           lambda x0, a, b: [1.0 if a < x0 <= b else 0.0, b - a], lambda _, x: [0.0, 1.0],
+           _steps_at),
 )
+STEPS = ("step", "step and a line")
 
 
 @dataclass(frozen=True)
@@ -220,6 +227,8 @@ class ShapeFit:
         warm-up is reported beside it), both kinds of slowing growth are slowing."""
         if self.family.name.startswith("slowing"):
             return "slowing"
+        if self.family.name in STEPS:
+            return "step"
         return "linear" if self.family.name in LEAKS_BEHIND else self.family.name
 
     def growth(self, x0: float, x1: float, candidate: Candidate | None = None) -> float:
@@ -245,7 +254,9 @@ class Projection:
     high: float
 
 
-def _fit(points: Points, family: Family, theta: float | None) -> Candidate | None:
+def fit_at(points: Points, family: Family, theta: float | None) -> Candidate | None:
+    """``family`` fitted to ``points`` at ``theta``; None when it cannot be (a singular
+    fit, or a leak-behind or step shape whose first coefficient falls)."""
     columns = family.columns(theta, points.x)
     sums: dict[int, list[float]] = {}
     for i, g in enumerate(points.group):
@@ -266,6 +277,11 @@ def _fit(points: Points, family: Family, theta: float | None) -> Candidate | Non
         if family.name in LEAKS_BEHIND and coef[0] < 0:
             # A warm-up or a slowing cache rises: a falling one beside a rising line is
             # an accelerating curve, not a leak behind it.
+            return None
+        if family.name in STEPS and coef[0] < 0:
+            # A step is memory loaded once; a fall is memory released (a sawtooth's
+            # tooth, a collector's burst), which a step and a line would fit as a step
+            # and judge the tooth after it as the growth.
             return None
     else:
         coef, rss, inverse = [], sum(v * v for v in y), []
@@ -305,7 +321,7 @@ def _refine(points: Points, family: Family, candidates: list[Candidate]) -> list
     found = []
     for _ in range(REFINE_STEPS):
         left, right = b - golden * (b - a), a + golden * (b - a)
-        fl, fr = _fit(points, family, math.exp(left)), _fit(points, family, math.exp(right))
+        fl, fr = fit_at(points, family, math.exp(left)), fit_at(points, family, math.exp(right))
         if fl is None or fr is None:
             break
         found += [fl, fr]
@@ -324,9 +340,9 @@ def fit_shapes(points: Points, families: Sequence[Family] = FAMILIES
         return None
     fitted: list[tuple[Family, list[Candidate]]] = []
     for family in families:
-        candidates = [c for c in (_fit(points, family, th) for th in family.grid(points))
+        candidates = [c for c in (fit_at(points, family, th) for th in family.grid(points))
                       if c is not None]
-        if family.name != "step" and len(candidates) > 2:
+        if family.name not in STEPS and len(candidates) > 2:
             candidates += _refine(points, family, candidates)
         if candidates:
             fitted.append((family, candidates))
@@ -435,6 +451,51 @@ def shows_warmup(shape: ShapeFit, noise: Noise, candidate: Candidate) -> bool:
     time constant, would only blur the leak's rate."""
     weights = [1.0] + [0.0] * (len(candidate.coef) - 1)
     return linear_bound(shape, noise, NO_LEAK_ALPHA, False, weights, candidate) > 0
+
+
+def with_a_line(family: Family) -> Family:
+    """``family`` with a steady rate beside it: the leak that could hide behind it."""
+    return Family(f"{family.name} and a line", family.params + 1,
+                  lambda th, x: [*family.columns(th, x), list(x)],
+                  lambda th, a, b: [*family.growth(th, a, b), b - a],
+                  lambda th, x: [*family.rate(th, x), 1.0], family.grid)
+
+
+def hidden_line_high(points: Points, shape: ShapeFit, noise: Noise, x0: float, x1: float,
+                     alpha: float, span: float) -> float:
+    """The highest growth from ``x0`` to ``x1`` at ``alpha`` of ``shape`` with a line
+    beside it, over the parameter values the data allow that pair: what a leak hiding
+    behind a cache that fills could add. A shape that bends is told from a leak behind
+    it only by how its curve bends; this is what that tells, within the shape's own
+    family (the leak-behind shapes of ``FAMILIES`` have their own curves, which the
+    data may rule out for reasons that have nothing to do with a leak)."""
+    if shape.family.name in ("flat", "linear", *LEAKS_BEHIND):
+        return -math.inf
+    family = with_a_line(shape.family)
+    candidates = [c for c in (fit_at(points, family, th) for th in family.grid(points))
+                  if c is not None]
+    if not candidates:
+        return -math.inf
+    if len(candidates) > 2:
+        candidates += _refine(points, family, candidates)
+    nested = ShapeFit(family, min(candidates, key=lambda c: c.rss), candidates, shape.bic)
+    # Both profiles: the pair's own, and the shape's (a real cache is rarely exactly a
+    # power or a logarithm, and the pair may bend its curve to a misfit, with a falling
+    # line beside it, where the shape alone, with a line added, shows what could hide).
+    tried = allowed(nested, noise, alpha) + [
+        c for c in (fit_at(points, family, own.theta) for own in allowed(shape, noise, alpha))
+        if c is not None]
+    high = -math.inf
+    for candidate in tried:
+        if (shape.family.name in BENDING and candidate.theta is not None
+                and candidate.theta > BENDS_WITHIN * span):
+            # Unbent over the run, the curve is a straight line, which trades with the
+            # line beside it without bound; what a straight line hides, the plain
+            # line's own bound says.
+            continue
+        weights = family.growth(candidate.theta, x0, x1)
+        high = max(high, linear_bound(nested, noise, alpha, True, weights, candidate))
+    return high
 
 
 def project(shapes: list[ShapeFit], noise: Noise, x0: float, x1: float,

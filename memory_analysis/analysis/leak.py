@@ -29,12 +29,13 @@ stated).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from memory_analysis.analysis.growth import (
     FAMILIES,
     LEAKS_BEHIND,
+    STEPS,
     Family,
     Noise,
     Points,
@@ -42,7 +43,9 @@ from memory_analysis.analysis.growth import (
     ShapeFit,
     allowed,
     dof_of,
+    fit_at,
     fit_shapes,
+    hidden_line_high,
     linear_bound,
     plausible,
     project,
@@ -288,14 +291,15 @@ def _late_share(series: MemorySeries) -> float:
 
 def leak_verdict(series: MemorySeries, segments: list[LoadSegment] | None = None,
                  worth_caring: float | None = None, limit_mb: float | None = None,
-                 peak_mb: float | None = None) -> dict[str, Any]:
+                 peak_mb: float | None = None,
+                 limit_name: str = "it is judged against") -> dict[str, Any]:
     """The report's ``memory.leak`` block.
 
     ``segments``: the load tester's runs on the samples' clock, to count requests;
     ``worth_caring``: the slowest leak worth caring about, MB/min
     (``worth_caring_mb_per_min``: the headroom over the horizon); ``limit_mb`` and
-    ``peak_mb``: the memory the service is judged against and its peak, for the time
-    until it is reached.
+    ``peak_mb``: the memory a leak would run into and the peak, for the time until it is
+    reached; ``limit_name``: what that memory is, after "the 512 MB".
     """
     segments = segments or []
     by_requests, rate = _driver(series, segments)
@@ -305,23 +309,31 @@ def leak_verdict(series: MemorySeries, segments: list[LoadSegment] | None = None
     # Without per-second counts, requests are spread evenly over each run of the load:
     # the two drivers are the same line, and one fit does.
     counted = any(segment.timeline for segment in segments)
-    if fitted is not None and rate is not None and counted:
-        # Growth that follows the clock (a timer) is straight against it, not against
-        # requests that come unevenly: the driver is whichever the best shape fits closer.
-        first = min(t for t, p in zip(series.t, series.phase, strict=True) if p == "load")
-        by_time, _ = _load_points(series, lambda t: t - first, segments)
-        timed = fit_shapes(by_time)
-        if timed is not None and timed[0][0].best.rss < fitted[0][0].best.rss:
-            points, fitted, driver = by_time, timed, "time"
     if fitted is None:
         load_points = sum(1 for p in series.phase if p == "load")
         if periodic and points.x:
             return _too_few_teeth(points, periodic).as_dict()
         return not_judged(f"no stretch of steady load had {MIN_TREND_POINTS} samples or more "
                           f"({load_points} load samples in all): too few to judge a trend")
-    run = _Run(series, points, fitted[0], fitted[1], rate, periodic, _cooldown(series),
-               {"driver": driver})
-    return _judge(run, worth_caring, limit_mb, peak_mb).as_dict()
+    cooldown = _cooldown(series)
+    run = _settled(_Run(series, points, fitted[0], fitted[1], rate, periodic, cooldown,
+                        {"driver": driver}))
+    if rate is not None and counted:
+        # Growth that follows the clock (a timer) is straight against it, not against
+        # requests that come unevenly: the driver is whichever the shape judged fits
+        # closer, once a warm-up or a step in front of it is set aside (the sharp rise of
+        # a warm-up would otherwise choose it).
+        first = min(t for t, p in zip(series.t, series.phase, strict=True) if p == "load")
+        by_time, _ = _load_points(series, lambda t: t - first, segments)
+        timed = fit_shapes(by_time)
+        if timed is not None:
+            other = _settled(_Run(series, by_time, timed[0], timed[1], rate, periodic,
+                                  cooldown, {"driver": "time"}))
+            if _misfit(other) < _misfit(run):
+                run = other
+    if run.best.name == "step":
+        return _too_short(run, worth_caring, "step").as_dict()
+    return _judge(run, worth_caring, limit_mb, peak_mb, limit_name).as_dict()
 
 
 def kept_text(bytes_per_request: int) -> str:
@@ -464,11 +476,14 @@ def _hours_to(run: _Run, needed_mb: float) -> float | None:
 def _after(run: _Run, x0: float, figures: dict[str, Any],
            families: tuple[Family, ...]) -> _Run | None:
     """The run from ``x0`` on (the last stretch cut there, the others whole), fitted
-    again with ``families``. None when too little of it is left."""
+    again with ``families``, with x counted from ``x0``: the curves start where the
+    stretch now starts (a warm-up's column at x far beyond its time constant would be
+    1 to the last digit, and its rise a meaningless figure). None when too little of it
+    is left."""
     last = max(run.points.groups)
     keep = [i for i, (x, g) in enumerate(zip(run.points.x, run.points.group, strict=True))
             if x >= x0 or g != last]
-    after = Points([run.points.x[i] for i in keep], [run.points.y[i] for i in keep],
+    after = Points([run.points.x[i] - x0 for i in keep], [run.points.y[i] for i in keep],
                    [run.points.group[i] for i in keep], [run.points.t[i] for i in keep])
     fitted = fit_shapes(after, families)
     if fitted is None:
@@ -478,13 +493,49 @@ def _after(run: _Run, x0: float, figures: dict[str, Any],
 
 
 def _after_step(run: _Run) -> _Run | None:
-    """What memory did after a step: the run from it on, fitted again without a step."""
+    """What memory did besides a step: the whole run with the step's rise taken off the
+    points after it, fitted again without a step. (Cut at the step instead, a heap that
+    grows in a chunk halfway through a steady leak would leave only what came after the
+    chunk to judge.) None when no shape fits what is left."""
     x0 = run.best.best.theta
     assert x0 is not None
     rise = run.best.growth(x0 - 1e-9, x0 + 1e-9)
     at = next(t for x, t in zip(run.points.x, run.points.t, strict=True) if x >= x0)
-    return _after(run, x0, {"step": {"rise_mb": round(rise, 2), "at_t": round(at, 3)}},
-                  tuple(f for f in FAMILIES if f.name != "step"))
+    points = run.points
+    skip = _mid_step(run, x0, rise)
+    keep = [i for i in range(len(points.x)) if i not in skip]
+    kept = Points([points.x[i] for i in keep], [points.y[i] for i in keep],
+                  [points.group[i] for i in keep], [points.t[i] for i in keep])
+    # The rise again without them: one sample halfway up would pull either level.
+    refit = fit_at(kept, run.best.family, x0)
+    if refit is not None:
+        rise = refit.coef[0]
+    besides = Points(kept.x, [y - rise if x >= x0 else y for x, y in zip(kept.x, kept.y,
+                                                                         strict=True)],
+                     kept.group, kept.t)
+    fitted = fit_shapes(besides, tuple(f for f in FAMILIES if f.name not in STEPS))
+    if fitted is None:
+        return None
+    return _Run(run.series, besides, fitted[0], fitted[1], run.rate_per_s, run.periodic,
+                run.cooldown, {**run.figures,
+                               "step": {"rise_mb": round(rise, 2), "at_t": round(at, 3)}})
+
+
+def _mid_step(run: _Run, x0: float, rise: float) -> set[int]:
+    """The points taken while a step at ``x0`` was under way (memory filled over a
+    second or two), which are neither level: those next to it, on either side, more than
+    a quarter of its rise from the fit."""
+    points = run.points
+    order = sorted(range(len(points.x)), key=lambda i: points.x[i])
+    first_after = next((k for k, i in enumerate(order) if points.x[i] >= x0), len(order))
+    skip: set[int] = set()
+    for side in (range(first_after, len(order)), range(first_after - 1, -1, -1)):
+        for k in side:
+            i = order[k]
+            if abs(points.y[i] - run.best.best.value(points, i)) <= abs(rise) / 4.0:
+                break
+            skip.add(i)
+    return skip
 
 
 def _after_warmup(run: _Run, behind: ShapeFit) -> _Run | None:
@@ -502,7 +553,7 @@ def _after_warmup(run: _Run, behind: ShapeFit) -> _Run | None:
         return None
     warmup = {"warmup": {"rise_mb": round(behind.best.coef[0], 2), "tau_s": round(tau, 1)}}
     return _after(run, start + WARMUP_OVER_TIME_CONSTANTS * tau, warmup,
-                  tuple(f for f in FAMILIES if f.name != "step"))
+                  tuple(f for f in FAMILIES if f.name not in STEPS))
 
 
 def _trend_lines(run: _Run) -> list[dict[str, float]]:
@@ -525,21 +576,45 @@ def _trend_lines(run: _Run) -> list[dict[str, float]]:
     return lines
 
 
-def _judge(run: _Run, worth_caring: float | None,
-           limit_mb: float | None, peak_mb: float | None) -> LeakVerdict:
+def _settled(run: _Run) -> _Run:
+    """The run to judge: after a step or a finished warm-up in front of the growth, when
+    the best shape has one; the run as it is otherwise, or when too little is left after
+    a step (its best shape is then still the step)."""
     if run.best.name == "step":
-        after = _after_step(run)
-        if after is None:
-            return _too_short(run, worth_caring, "step")
-        run = after
-    elif run.best.family.name == "linear after warm-up":
-        run = _after_warmup(run, run.best) or run
+        return _after_step(run) or run
+    if run.best.family.name == "linear after warm-up":
+        return _after_warmup(run, run.best) or run
+    return run
+
+
+def _misfit(run: _Run) -> float:
+    """Mean squared residual of the shape judged, a step left unjudged counting as none
+    fitted."""
+    if run.best.name == "step":
+        return math.inf
+    return run.best.best.rss / len(run.points.y)
+
+
+def _ahead(run: _Run, alpha_low: float, alpha_high: float) -> Projection:
+    """Growth still to come over the horizon, with bounds (``growth.project``); the
+    upper one also covers a line hidden behind the best shape, if it bends
+    (``growth.hidden_line_high``)."""
+    x1 = run.x_end + HORIZON_S
+    projection = project(run.shapes, run.noise, run.x_end, x1, alpha_low, alpha_high,
+                         run.x_span)
+    hidden = hidden_line_high(run.points, run.best, run.noise, run.x_end, x1, alpha_high,
+                              run.x_span)
+    return replace(projection, high=max(projection.high, hidden))
+
+
+def _judge(run: _Run, worth_caring: float | None,
+           limit_mb: float | None, peak_mb: float | None,
+           limit_name: str = "it is judged against") -> LeakVerdict:
     noise = run.noise
     best = run.best
     x0 = min(run.points.x)
     headroom = None if worth_caring is None else worth_caring * WORTH_CARING_HORIZON_H * 60.0
-    projection = project(run.shapes, noise, run.x_end, run.x_end + HORIZON_S,
-                         LEAK_ALPHA, NO_LEAK_ALPHA, run.x_span)
+    projection = _ahead(run, LEAK_ALPHA, NO_LEAK_ALPHA)
     weights = best.family.growth(best.best.theta, x0, run.x_end)
     grown = best.growth(x0, run.x_end)
     grown_low = linear_bound(best, noise, LEAK_ALPHA, False, weights) if weights else 0.0
@@ -610,7 +685,7 @@ def _judge(run: _Run, worth_caring: float | None,
                                                    or projection.low > headroom):
         if returned is not None:
             return _too_short(run, worth_caring, "returned", base, returned=returned)
-        return _leak(run, base, projection, headroom, follows, limit_mb, peak_mb)
+        return _leak(run, base, projection, headroom, follows, limit_mb, peak_mb, limit_name)
     # "No leak" also needs a run that could have seen a leak worth caring about: a plain
     # line still plausible must have a detection limit under that rate (a few seconds of
     # a falling line project no growth, yet rule nothing out).
@@ -637,9 +712,9 @@ def _confidence(run: _Run, strict_ok: bool) -> str:
 
 
 def _leak(run: _Run, base: dict[str, Any], projection: Projection, headroom: float | None,
-          follows: str | None, limit_mb: float | None, peak_mb: float | None) -> LeakVerdict:
-    strict = project(run.shapes, run.noise, run.x_end, run.x_end + HORIZON_S,
-                     LEAK_ALPHA / 10.0, NO_LEAK_ALPHA, run.x_span)
+          follows: str | None, limit_mb: float | None, peak_mb: float | None,
+          limit_name: str) -> LeakVerdict:
+    strict = _ahead(run, LEAK_ALPHA / 10.0, NO_LEAK_ALPHA)
     confidence = _confidence(run, headroom is not None and strict.low > headroom)
     slope = base["slope_mb_per_min"] or 0.0
     per_request = None
@@ -675,10 +750,10 @@ def _leak(run: _Run, base: dict[str, Any], projection: Projection, headroom: flo
     reason = f"{how} (95 % interval {low:.2f} to {high:.2f} MB/min)"
     if hours is not None and limit_mb is not None:
         if hours == 0:
-            reason += (f"; the peak is already at or above the {limit_mb:,.0f} MB it is "
-                       "judged against")
+            reason += (f"; the peak is already at or above the {limit_mb:,.0f} MB "
+                       f"{limit_name}")
         else:
-            reason += (f"; at this rate the {limit_mb:,.0f} MB it is judged against is "
+            reason += (f"; at this rate the {limit_mb:,.0f} MB {limit_name} is "
                        f"reached in about {_hours(hours)}")
     return LeakVerdict("leak", reason, confidence, follows=follows, bytes_per_request=per_request,
                        time_to_limit_h=_round(hours, 2), **base)
@@ -718,8 +793,7 @@ def _no_leak(run: _Run, base: dict[str, Any], projection: Projection, headroom: 
                 f"{horizon})")
     if shape == "periodic":
         what = "falls back to the same floor after each periodic release: " + what
-    strict = project(run.shapes, run.noise, run.x_end, run.x_end + HORIZON_S,
-                     LEAK_ALPHA, LEAK_ALPHA)
+    strict = _ahead(run, LEAK_ALPHA, LEAK_ALPHA)
     confidence = _confidence(run, strict.high <= headroom)
     return LeakVerdict("no leak", what, confidence, **base)
 
@@ -766,9 +840,12 @@ def _too_short(run: _Run, worth_caring: float | None, kind: str,
                "tell whether it settled")
     elif kind == "shape":
         needed = span * SHAPE_RUN_FACTOR
-        why = ("memory was still rising and slowing down at the end of the load, as a cache "
-               "or pool that is filling does; whether it levels off within the headroom "
-               f"(about {base.get('projected_growth_mb') or 0:,.0f} MB more in "
+        falling = run.best.rate(run.x_end) < 0
+        why = (("memory was still falling and slowing down at the end of the load, as a "
+                "backlog draining does; whether a leak hides behind it" if falling else
+                "memory was still rising and slowing down at the end of the load, as a cache "
+                "or pool that is filling does; whether it levels off within the headroom")
+               + f" (about {base.get('projected_growth_mb') or 0:,.0f} MB more in "
                f"{WORTH_CARING_HORIZON_H:.0f} h by its best fit, up to "
                f"{(base.get('projected_growth_ci_mb') or [0, 0])[1]:,.0f} MB) this run "
                "cannot tell")
