@@ -33,9 +33,11 @@ def meminfo_mb() -> tuple[float, float]:
 
 def touched(mb: int) -> mmap.mmap:
     """``mb`` MB of private memory, every page written (so it is in use, not promised).
-    Huge pages where the kernel gives them: faulting 4 KiB pages in costs about 2.5 s a
-    GB on a virtual machine, huge pages a tenth of that."""
-    block = mmap.mmap(-1, mb * 1024 * 1024, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    Populated by the kernel in one call where it can (``MAP_POPULATE``): faulting 4 KiB
+    pages in one at a time costs about 2.4 s a GB on this project's virtual machines
+    (huge pages or not), populating them 0.4 s."""
+    flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_POPULATE", 0)
+    block = mmap.mmap(-1, mb * 1024 * 1024, flags=flags)
     if hasattr(mmap, "MADV_HUGEPAGE"):
         try:
             block.madvise(mmap.MADV_HUGEPAGE)
