@@ -111,22 +111,25 @@ def test_a_sawtooth_slower_than_the_load_is_no_leak_and_asks_for_minutes(sawtoot
 
 def test_a_table_loaded_once_is_no_leak_and_asks_for_minutes(step_run):
     leak = _structure_is_not_a_leak(step_run)
-    # The step is recognised; what came after it is judged on its own.
+    # The step is recognised; what memory did besides it is judged.
     assert leak["shape"] == "step" or 35 < leak["step"]["rise_mb"] < 45, leak
 
 
-@shared_run(seconds=45, quiet=True)
+@shared_run(seconds=70)
 def node_attached_run(work: Path) -> Run:
     """node_app.js keeping 40 KB on /track (a fifth of the requests), started by hand
     and attached with --pid: V8's heap wanders by a few MB on a scale of seconds, so the
-    leak is made large beside it for the 24 s load."""
+    leak is made large beside it, and the load is twice the suite's usual 24 s: V8 grows
+    its heap in chunks, which leave few independent samples about a line in 24 s (in
+    bench/RESULTS.md's busy repeats, 3 of 20 quick runs were too short to tell). Judged
+    against the requests served, not the clock: it needs no quiet."""
     port = free_port()
     node = subprocess.Popen(["node", str(PROGRAMS / "node_app.js"), str(port)],
                             env={"PATH": "/usr/bin:/bin", "LEAK_KB": "40"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port, 20.0)
-        return runner(work, *VERDICT, "--pid", str(node.pid),
+        return runner(work, *LONGER, "--pid", str(node.pid),
                       "--url", f"http://127.0.0.1:{port}",
                       "--scenario", str(PROGRAMS / "node_scenario.json"))
     finally:
