@@ -152,6 +152,19 @@ def _log_offset(s: float, x: float) -> float:
     return math.log(x + s)
 
 
+def with_a_line(family: Family) -> Family:
+    """``family`` with a steady rate beside it: the leak that could hide behind it."""
+    return Family(f"{family.name} and a line", family.params + 1,
+                  lambda th, x: [*family.columns(th, x), list(x)],
+                  lambda th, a, b: [*family.growth(th, a, b), b - a],
+                  lambda th, x: [*family.rate(th, x), 1.0], family.grid)
+
+
+# The step's place is searched over the whole stretch: it costs more than one parameter's
+# worth of fit (a change point found by search), counted as two.
+_STEP = Family("step", 3, lambda x0, x: [[1.0 if v >= x0 else 0.0 for v in x]],
+               lambda x0, a, b: [1.0 if a < x0 <= b else 0.0], lambda _, x: [0.0], _steps_at)
+
 FAMILIES: tuple[Family, ...] = (
     Family("flat", 0, lambda _, x: [], lambda _, a, b: [], lambda _, x: [], lambda p: [None]),
     Family("linear", 1, lambda _, x: [list(x)], lambda _, a, b: [b - a], lambda _, x: [1.0],
@@ -172,17 +185,12 @@ FAMILIES: tuple[Family, ...] = (
            lambda s, x: [[_log_offset(s, max(v, 0.0)) for v in x], list(x)],
            lambda s, a, b: [_log_offset(s, max(b, 0.0)) - _log_offset(s, max(a, 0.0)), b - a],
            lambda s, x: [1.0 / (max(x, 0.0) + s), 1.0], _taus),
-    # The step's place is searched over the whole stretch: it costs more than one
-    # parameter's worth of fit (a change point found by search), counted as two.
-    Family("step", 3, lambda x0, x: [[1.0 if v >= x0 else 0.0 for v in x]],
-           lambda x0, a, b: [1.0 if a < x0 <= b else 0.0], lambda _, x: [0.0], _steps_at),
+    _STEP,
     # A step with growth on both sides (a table loaded once in a service that leaks):
-    # found here, judged on what came after it.
-    Family("step and a line", 4, lambda x0, x: [[1.0 if v >= x0 else 0.0 for v in x], list(x)],
-           lambda x0, a, b: [1.0 if a < x0 <= b else 0.0, b - a], lambda _, x: [0.0, 1.0],
-           _steps_at),
+    # found here, judged with its rise taken off.
+    with_a_line(_STEP),
 )
-STEPS = ("step", "step and a line")
+STEPS = (_STEP.name, with_a_line(_STEP).name)
 
 
 @dataclass(frozen=True)
@@ -332,6 +340,16 @@ def _refine(points: Points, family: Family, candidates: list[Candidate]) -> list
     return found
 
 
+def _candidates(points: Points, family: Family) -> list[Candidate]:
+    """``family`` fitted at every value of its grid, and, for a continuous parameter,
+    between the best one's neighbours."""
+    candidates = [c for c in (fit_at(points, family, th) for th in family.grid(points))
+                  if c is not None]
+    if family.name not in STEPS and len(candidates) > 2:
+        candidates += _refine(points, family, candidates)
+    return candidates
+
+
 def fit_shapes(points: Points, families: Sequence[Family] = FAMILIES
                ) -> tuple[list[ShapeFit], Noise] | None:
     """Every shape fitted to ``points``, best first by the information criterion, with
@@ -340,10 +358,7 @@ def fit_shapes(points: Points, families: Sequence[Family] = FAMILIES
         return None
     fitted: list[tuple[Family, list[Candidate]]] = []
     for family in families:
-        candidates = [c for c in (fit_at(points, family, th) for th in family.grid(points))
-                      if c is not None]
-        if family.name not in STEPS and len(candidates) > 2:
-            candidates += _refine(points, family, candidates)
+        candidates = _candidates(points, family)
         if candidates:
             fitted.append((family, candidates))
     if not fitted:
@@ -453,14 +468,6 @@ def shows_warmup(shape: ShapeFit, noise: Noise, candidate: Candidate) -> bool:
     return linear_bound(shape, noise, NO_LEAK_ALPHA, False, weights, candidate) > 0
 
 
-def with_a_line(family: Family) -> Family:
-    """``family`` with a steady rate beside it: the leak that could hide behind it."""
-    return Family(f"{family.name} and a line", family.params + 1,
-                  lambda th, x: [*family.columns(th, x), list(x)],
-                  lambda th, a, b: [*family.growth(th, a, b), b - a],
-                  lambda th, x: [*family.rate(th, x), 1.0], family.grid)
-
-
 def hidden_line_high(points: Points, shape: ShapeFit, noise: Noise, x0: float, x1: float,
                      alpha: float, span: float) -> float:
     """The highest growth from ``x0`` to ``x1`` at ``alpha`` of ``shape`` with a line
@@ -472,12 +479,9 @@ def hidden_line_high(points: Points, shape: ShapeFit, noise: Noise, x0: float, x
     if shape.family.name in ("flat", "linear", *LEAKS_BEHIND):
         return -math.inf
     family = with_a_line(shape.family)
-    candidates = [c for c in (fit_at(points, family, th) for th in family.grid(points))
-                  if c is not None]
+    candidates = _candidates(points, family)
     if not candidates:
         return -math.inf
-    if len(candidates) > 2:
-        candidates += _refine(points, family, candidates)
     nested = ShapeFit(family, min(candidates, key=lambda c: c.rss), candidates, shape.bic)
     # Both profiles: the pair's own, and the shape's (a real cache is rarely exactly a
     # power or a logarithm, and the pair may bend its curve to a misfit, with a falling

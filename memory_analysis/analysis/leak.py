@@ -81,6 +81,8 @@ HORIZON_S = WORTH_CARING_HORIZON_H * 3600.0
 # autocorrelation is measured in lags of one spacing).
 MOST_POINTS = 200
 # Shapes the cooldown is fitted with: it has no requests, so nothing slows with them.
+# What is left once a step or a warm-up is set aside is fitted again without a step.
+_NO_STEPS = tuple(f for f in FAMILIES if f.name not in STEPS)
 COOLDOWN_FAMILIES = tuple(f for f in FAMILIES
                           if f.name in ("flat", "linear", "levels off", "linear after warm-up"))
 
@@ -481,15 +483,21 @@ def _after(run: _Run, x0: float, figures: dict[str, Any],
     1 to the last digit, and its rise a meaningless figure). None when too little of it
     is left."""
     last = max(run.points.groups)
-    keep = [i for i, (x, g) in enumerate(zip(run.points.x, run.points.group, strict=True))
-            if x >= x0 or g != last]
-    after = Points([run.points.x[i] - x0 for i in keep], [run.points.y[i] for i in keep],
-                   [run.points.group[i] for i in keep], [run.points.t[i] for i in keep])
+    kept = _take(run.points, [i for i, (x, g) in enumerate(zip(run.points.x, run.points.group,
+                                                                strict=True))
+                              if x >= x0 or g != last])
+    after = Points([x - x0 for x in kept.x], kept.y, kept.group, kept.t)
     fitted = fit_shapes(after, families)
     if fitted is None:
         return None
     return _Run(run.series, after, fitted[0], fitted[1], run.rate_per_s, run.periodic,
                 run.cooldown, {**run.figures, **figures})
+
+
+def _take(points: Points, rows: list[int]) -> Points:
+    """The points at ``rows``."""
+    return Points([points.x[i] for i in rows], [points.y[i] for i in rows],
+                  [points.group[i] for i in rows], [points.t[i] for i in rows])
 
 
 def _after_step(run: _Run) -> _Run | None:
@@ -501,11 +509,8 @@ def _after_step(run: _Run) -> _Run | None:
     assert x0 is not None
     rise = run.best.growth(x0 - 1e-9, x0 + 1e-9)
     at = next(t for x, t in zip(run.points.x, run.points.t, strict=True) if x >= x0)
-    points = run.points
     skip = _mid_step(run, x0, rise)
-    keep = [i for i in range(len(points.x)) if i not in skip]
-    kept = Points([points.x[i] for i in keep], [points.y[i] for i in keep],
-                  [points.group[i] for i in keep], [points.t[i] for i in keep])
+    kept = _take(run.points, [i for i in range(len(run.points.x)) if i not in skip])
     # The rise again without them: one sample halfway up would pull either level.
     refit = fit_at(kept, run.best.family, x0)
     if refit is not None:
@@ -513,7 +518,7 @@ def _after_step(run: _Run) -> _Run | None:
     besides = Points(kept.x, [y - rise if x >= x0 else y for x, y in zip(kept.x, kept.y,
                                                                          strict=True)],
                      kept.group, kept.t)
-    fitted = fit_shapes(besides, tuple(f for f in FAMILIES if f.name not in STEPS))
+    fitted = fit_shapes(besides, _NO_STEPS)
     if fitted is None:
         return None
     return _Run(run.series, besides, fitted[0], fitted[1], run.rate_per_s, run.periodic,
@@ -553,7 +558,7 @@ def _after_warmup(run: _Run, behind: ShapeFit) -> _Run | None:
         return None
     warmup = {"warmup": {"rise_mb": round(behind.best.coef[0], 2), "tau_s": round(tau, 1)}}
     return _after(run, start + WARMUP_OVER_TIME_CONSTANTS * tau, warmup,
-                  tuple(f for f in FAMILIES if f.name not in STEPS))
+                  _NO_STEPS)
 
 
 def _trend_lines(run: _Run) -> list[dict[str, float]]:
@@ -595,16 +600,20 @@ def _misfit(run: _Run) -> float:
     return run.best.best.rss / len(run.points.y)
 
 
-def _ahead(run: _Run, alpha_low: float, alpha_high: float) -> Projection:
+def _ahead(run: _Run, alpha_low: float, alpha_high: float, hidden: bool = True
+           ) -> Projection:
     """Growth still to come over the horizon, with bounds (``growth.project``); the
     upper one also covers a line hidden behind the best shape, if it bends
-    (``growth.hidden_line_high``)."""
+    (``growth.hidden_line_high``), unless ``hidden`` is False (where only the lower
+    bound is read: the hidden line's fits are the verdict's costliest)."""
     x1 = run.x_end + HORIZON_S
     projection = project(run.shapes, run.noise, run.x_end, x1, alpha_low, alpha_high,
                          run.x_span)
-    hidden = hidden_line_high(run.points, run.best, run.noise, run.x_end, x1, alpha_high,
-                              run.x_span)
-    return replace(projection, high=max(projection.high, hidden))
+    if not hidden:
+        return projection
+    line = hidden_line_high(run.points, run.best, run.noise, run.x_end, x1, alpha_high,
+                            run.x_span)
+    return replace(projection, high=max(projection.high, line))
 
 
 def _judge(run: _Run, worth_caring: float | None,
@@ -714,7 +723,7 @@ def _confidence(run: _Run, strict_ok: bool) -> str:
 def _leak(run: _Run, base: dict[str, Any], projection: Projection, headroom: float | None,
           follows: str | None, limit_mb: float | None, peak_mb: float | None,
           limit_name: str) -> LeakVerdict:
-    strict = _ahead(run, LEAK_ALPHA / 10.0, NO_LEAK_ALPHA)
+    strict = _ahead(run, LEAK_ALPHA / 10.0, NO_LEAK_ALPHA, hidden=False)
     confidence = _confidence(run, headroom is not None and strict.low > headroom)
     slope = base["slope_mb_per_min"] or 0.0
     per_request = None
