@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from memory_analysis.analysis.leak import LoadSegment, requests_by
+from memory_analysis.analysis.leak import LoadSegment, served_seconds
 
 PAGE_MB = 4.0 / 1024
 DEFAULT_RUN = {"baseline_s": 30.0, "load_s": 120.0, "cooldown_s": 30.0}
@@ -258,10 +258,7 @@ def add_ramp(samples: list[dict[str, Any]], mb_per_min: float,
     memory moves with it (the process tree, RSS, the cgroup's usage and working set, the
     host's used share); the high-water marks are raised where the new figures pass
     them."""
-    runs = [LoadSegment(s["start_t"], s["end_t"], s.get("requests") or 0, s.get("timeline"))
-            for s in segments or []]
-    seconds = sum(max(r.end_t - r.start_t, 0.0) for r in runs)
-    served = sum(r.requests for r in runs)
+    served = served_seconds([LoadSegment.of(s) for s in segments or []])
     out: list[dict[str, Any]] = []
     load_s, last_t, last_phase = 0.0, None, None
     rss_top = usage_top = -math.inf
@@ -270,8 +267,8 @@ def add_ramp(samples: list[dict[str, Any]], mb_per_min: float,
         if last_t is not None and last_phase == "load":
             load_s += max(t - last_t, 0.0)
         last_t, last_phase = t, sample.get("phase")
-        if served > 0 and seconds > 0:
-            ramp = mb_per_min / 60.0 * requests_by(t, runs) / (served / seconds)
+        if served is not None:
+            ramp = mb_per_min / 60.0 * served[0](t)
         else:
             ramp = mb_per_min * load_s / 60.0
         new = dict(sample)

@@ -142,8 +142,7 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
     ceiling = _ceiling(judged, plans, needs)
     if series.mb:
         memory["leak"] = leak_verdict(
-            series, [LoadSegment(s["start_t"], s["end_t"], s.get("requests") or 0,
-                                 s.get("timeline")) for s in segments],
+            series, [LoadSegment.of(s) for s in segments],
             worth_caring_mb_per_min(ceiling, peak), ceiling, peak,
             "it is judged against" if judged["source"] != "host"
             else "of the smallest plan that holds it")

@@ -97,6 +97,12 @@ class LoadSegment:
     requests: int
     timeline: list[dict[str, Any]] | None = None
 
+    @classmethod
+    def of(cls, run: dict[str, Any]) -> LoadSegment:
+        """From a load run as the runner lists it (``start_t``, ``end_t``,
+        ``requests``, ``timeline``)."""
+        return cls(run["start_t"], run["end_t"], run.get("requests") or 0, run.get("timeline"))
+
 
 def requests_between(timeline: list[dict[str, Any]], start_s: float, end_s: float) -> float:
     """Requests sent between ``start_s`` and ``end_s`` (seconds since the load started),
@@ -211,17 +217,27 @@ class _Run:
         return max(self.points.t) - min(self.points.t)
 
 
-def _driver(series: MemorySeries, segments: list[LoadSegment]):
-    """x of a sample at time t, and the load's mean request rate: requests sent since the
-    load began, in seconds at the mean rate (the clock, when no requests were counted)."""
-    load_t = [t for t, p in zip(series.t, series.phase, strict=True) if p == "load"]
-    first = load_t[0] if load_t else 0.0
+def served_seconds(segments: list[LoadSegment]):
+    """x of a sample at time t, as requests drive growth: requests sent since the load
+    began, in seconds at the load's mean request rate; and that rate. None when no
+    requests were counted."""
     seconds = sum(max(s.end_t - s.start_t, 0.0) for s in segments)
     requests = sum(s.requests for s in segments)
     if requests <= 0 or seconds <= 0:
-        return (lambda t: t - first), None
+        return None
     rate = requests / seconds
     return (lambda t: requests_by(t, segments) / rate), rate
+
+
+def _driver(series: MemorySeries, segments: list[LoadSegment]):
+    """x of a sample at time t, and the load's mean request rate (``served_seconds``;
+    the clock, when no requests were counted)."""
+    served = served_seconds(segments)
+    if served is not None:
+        return served
+    load_t = [t for t, p in zip(series.t, series.phase, strict=True) if p == "load"]
+    first = load_t[0] if load_t else 0.0
+    return (lambda t: t - first), None
 
 
 def _sending(t: float, segments: list[LoadSegment]) -> bool:
