@@ -517,19 +517,14 @@ def _take(points: Points, rows: list[int]) -> Points:
 
 
 def _after_step(run: _Run) -> _Run | None:
-    """What memory did besides a step, fitted again without a step. A step in a flat
-    stretch: what came after it (a table loaded once; the level before it tells nothing
-    of growth). A step with growth on both sides: the whole run with the step's rise
-    taken off the points after it (cut at the step, a heap that grows in a chunk halfway
-    through a steady leak would leave only what came after the chunk to judge). None
-    when no shape fits what is left."""
+    """What memory did besides a step: the whole run with the step's rise taken off the
+    points after it, fitted again without a step. (Cut at the step instead, a heap that
+    grows in a chunk halfway through a steady leak would leave only what came after the
+    chunk to judge.) None when no shape fits what is left."""
     x0 = run.best.best.theta
     assert x0 is not None
     rise = run.best.growth(x0 - 1e-9, x0 + 1e-9)
     at = next(t for x, t in zip(run.points.x, run.points.t, strict=True) if x >= x0)
-    if run.best.family.name == "step":
-        return _after(run, x0, {"step": {"rise_mb": round(rise, 2), "at_t": round(at, 3)}},
-                      _NO_STEPS)
     skip = _mid_step(run, x0, rise)
     kept = _take(run.points, [i for i in range(len(run.points.x)) if i not in skip])
     # The rise again without them: one sample halfway up would pull either level.
