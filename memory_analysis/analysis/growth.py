@@ -350,11 +350,11 @@ def _candidates(points: Points, family: Family) -> list[Candidate]:
     return candidates
 
 
-def fit_shapes(points: Points, families: Sequence[Family] = FAMILIES
-               ) -> tuple[list[ShapeFit], Noise] | None:
+def fit_shapes(points: Points, families: Sequence[Family] = FAMILIES,
+               fewest: int = MIN_TREND_POINTS) -> tuple[list[ShapeFit], Noise] | None:
     """Every shape fitted to ``points``, best first by the information criterion, with
-    the noise they were judged against. None with too few points to fit a line."""
-    if len(points.x) < MIN_TREND_POINTS or max(points.x) <= min(points.x):
+    the noise they were judged against. None with fewer than ``fewest`` points."""
+    if len(points.x) < fewest or max(points.x) <= min(points.x):
         return None
     fitted: list[tuple[Family, list[Candidate]]] = []
     for family in families:

@@ -63,6 +63,7 @@ from memory_analysis.analysis.thresholds import (
     LEAK_ALPHA,
     MIN_INDEPENDENT_POINTS,
     MIN_LEAK_GROWTH_MB,
+    MIN_TEETH,
     MIN_TREND_POINTS,
     NO_LEAK_ALPHA,
     RELEASED_SHARE,
@@ -322,7 +323,8 @@ def leak_verdict(series: MemorySeries, segments: list[LoadSegment] | None = None
     segments = segments or []
     by_requests, rate = _driver(series, segments)
     points, periodic = _load_points(series, by_requests, segments)
-    fitted = fit_shapes(points) if points.x else None
+    fewest = MIN_TEETH if periodic else MIN_TREND_POINTS
+    fitted = fit_shapes(points, fewest=fewest) if points.x else None
     driver = "requests" if rate is not None else "time"
     # Without per-second counts, requests are spread evenly over each run of the load:
     # the two drivers are the same line, and one fit does.
@@ -343,7 +345,7 @@ def leak_verdict(series: MemorySeries, segments: list[LoadSegment] | None = None
         # a warm-up would otherwise choose it).
         first = min(t for t, p in zip(series.t, series.phase, strict=True) if p == "load")
         by_time, _ = _load_points(series, lambda t: t - first, segments)
-        timed = fit_shapes(by_time)
+        timed = fit_shapes(by_time, fewest=fewest)
         if timed is not None:
             other = _settled(_Run(series, by_time, timed[0], timed[1], rate, periodic,
                                   cooldown, {"driver": "time"}))
@@ -830,13 +832,13 @@ def _too_few_teeth(points: Points, periodic: list[tuple[int, float | None]]) -> 
     teeth = len(points.x)
     figures: dict[str, Any] = {"periodic_release": {"stretches": len(periodic),
                                                     "period_s": _round(period, 2)}}
-    more = MIN_TREND_POINTS - teeth
+    more = MIN_TEETH - teeth
     span = max(points.t) - min(points.t) if points.t else 0.0
     if period:
         figures["run_needed_s"] = round(span + more * period)
     why = (f"memory saws: it rises and is released about every {period or 0:.0f} s, and "
            f"this load saw {teeth} of those releases; where it falls back to after each one "
-           f"is what a leak would raise, and {MIN_TREND_POINTS} releases tell it")
+           f"is what a leak would raise, and {MIN_TEETH} releases tell it")
     if period:
         why += (f": a load phase about {math.ceil((span + (more + 1) * period) / 60)} min "
                 "long would")

@@ -71,6 +71,10 @@ MIN_TREND_POINTS = 6
 # thumb wants fifty times); with fewer than five looks, an interval's width is a guess,
 # however narrow it looks.
 MIN_INDEPENDENT_POINTS = 5.0
+# Floors a periodic release needs before they are trended: each floor, a period after
+# the last, is one look at where memory falls back to (the release resets what the
+# tooth's own wander did), and a verdict needs MIN_INDEPENDENT_POINTS looks.
+MIN_TEETH = math.ceil(MIN_INDEPENDENT_POINTS)
 # "High confidence" needs this many degrees of freedom besides a bound ten times
 # stricter: from 20 on, Student's t at the leak's error rate is within a third of the
 # normal quantile, so a misjudged noise cannot double the interval.
