@@ -19,6 +19,8 @@ from pathlib import Path
 
 from shared_runs import PROGRAMS, VERDICT, Run, free_port, runner, shared_run
 
+from memory_analysis.runner.config import RunnerConfig
+
 
 def wait_for_port(port: int, within_s: float) -> None:
     """Until something accepts connections on the port (the service is up)."""
@@ -43,6 +45,9 @@ def service(port: int, program: str, env: str = "",
 
 def load_window_s() -> float:
     return 24.0
+
+
+DEFAULT_LOAD_S = RunnerConfig().load_test
 
 
 # Twice the suite's load, for a shape whose answer needs more than 24 s: a slowing leak
@@ -99,8 +104,13 @@ def _structure_is_not_a_leak(run: Run) -> dict:
     leak = run.ok().report()["memory"]["leak"]
     assert leak["verdict"] in ("no leak", "too short to tell"), leak["reason"]
     if leak["verdict"] == "too short to tell":
-        # What would tell comes from the structure: minutes, not hours.
-        assert leak["run_needed_s"] <= 5 * load_window_s(), leak["reason"]
+        # What would tell comes from the structure (a few more teeth, time after the
+        # step): a few times the load. Or, once the structure is settled, from the noise
+        # of what is left, which the suite's shortened time scale does not shorten: the
+        # minutes a default two-minute run would ask for, never the hours of old.
+        noise_decides = "could hide in this run" in leak["reason"]
+        most = 5 * DEFAULT_LOAD_S if noise_decides else 5 * load_window_s()
+        assert leak["run_needed_s"] <= most, leak["reason"]
     return leak
 
 

@@ -406,31 +406,44 @@ def plausible(shapes: list[ShapeFit]) -> list[ShapeFit]:
     return [s for s in shapes if s is shapes[0] or s.bic - least <= PLAUSIBLE_BIC]
 
 
-def _bound_margin(weights: Sequence[float], candidate: Candidate, noise: Noise,
-                  alpha: float, dof: float) -> float:
-    """How far a one-sided bound at ``alpha`` lies from ``weights · coef``: the tighter
-    of two, each at ``alpha / 2`` (so the pair errs at ``alpha`` at most) — Student's t
-    on the autocorrelation-corrected error, and the largest error any stationary noise
-    of the measured wander could give (a weighted sum of the points has a standard
-    deviation of at most σ·Σ|wᵢ|, whatever their correlation), also with t, as σ
-    itself is estimated from few looks when the noise wanders slowly (one per
-    excursion of the residuals)."""
-    inverse = candidate.inverse
+@dataclass(frozen=True)
+class BoundErrors:
+    """The two errors a bound on ``weights · coef`` is the tighter of, each with the
+    degrees of freedom of its Student's t: the error corrected for the noise's
+    autocorrelation, and the largest error any stationary noise of the measured wander
+    could give (a weighted sum of the points has a standard deviation of at most
+    σ·Σ|wᵢ|, whatever their correlation), whose σ is estimated once per excursion of
+    the residuals (as few looks as that, when the noise wanders slowly)."""
+
+    se: float
+    dof: float
+    worst: float
+    worst_dof: float
+
+    def margin(self, alpha: float) -> float:
+        """How far a one-sided bound at ``alpha`` lies from the estimate: the tighter of
+        the two, each at ``alpha / 2`` (so the pair errs at ``alpha`` at most)."""
+        return min(t_quantile(1.0 - alpha / 2.0, self.dof) * self.se,
+                   t_quantile(1.0 - alpha / 2.0, self.worst_dof) * self.worst)
+
+
+def bound_errors(shape: ShapeFit, noise: Noise, weights: Sequence[float],
+                 candidate: Candidate | None = None) -> BoundErrors:
+    """The errors of ``weights · coef`` for the shape (at ``candidate``, else its best)."""
+    c = candidate or shape.best
+    inverse = c.inverse
     k = len(weights)
+    dof = dof_of(shape, noise)
+    worst_dof = max(float(noise.excursions) - 1.0, 1.0)
     if k == 0:
-        return 0.0
+        return BoundErrors(0.0, dof, 0.0, worst_dof)
     row = [sum(weights[i] * inverse[i][j] for i in range(k)) for j in range(k)]
     quad = sum(row[j] * weights[j] for j in range(k))
     se = math.sqrt(max(quad, 0.0) * noise.variance * noise.correlation)
     # The estimate's weight on each point: wᵀ (X̃ᵀX̃)⁻¹ X̃ᵀ.
-    point_weights = [sum(row[j] * candidate.centred[j][p] for j in range(k))
-                     for p in range(noise.n)]
+    point_weights = [sum(row[j] * c.centred[j][p] for j in range(k)) for p in range(noise.n)]
     worst = math.sqrt(noise.marginal) * sum(abs(w) for w in point_weights)
-    # The wander's amplitude is estimated once per excursion: Student's t for as many
-    # looks as the residuals took, less one.
-    worst_dof = max(float(noise.excursions) - 1.0, 1.0)
-    return min(t_quantile(1.0 - alpha / 2.0, dof) * se,
-               t_quantile(1.0 - alpha / 2.0, worst_dof) * worst)
+    return BoundErrors(se, dof, worst, worst_dof)
 
 
 def linear_bound(shape: ShapeFit, noise: Noise, alpha: float, upper: bool,
@@ -438,7 +451,7 @@ def linear_bound(shape: ShapeFit, noise: Noise, alpha: float, upper: bool,
     """A one-sided bound on ``weights · (the shape's own coefficients)``."""
     c = candidate or shape.best
     value = sum(w * k for w, k in zip(weights, c.coef, strict=True))
-    spread = _bound_margin(weights, c, noise, alpha, dof_of(shape, noise))
+    spread = bound_errors(shape, noise, weights, c).margin(alpha)
     return value + spread if upper else value - spread
 
 

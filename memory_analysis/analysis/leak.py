@@ -33,15 +33,18 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from memory_analysis.analysis.growth import (
+    BENDING,
     FAMILIES,
     LEAKS_BEHIND,
     STEPS,
+    BoundErrors,
     Family,
     Noise,
     Points,
     Projection,
     ShapeFit,
     allowed,
+    bound_errors,
     dof_of,
     fit_at,
     fit_shapes,
@@ -61,6 +64,7 @@ from memory_analysis.analysis.thresholds import (
     LATE_SAMPLE_GAP,
     LATE_SAMPLES_SHARE,
     LEAK_ALPHA,
+    LONGEST_RUN_FACTOR,
     MIN_INDEPENDENT_POINTS,
     MIN_LEAK_GROWTH_MB,
     MIN_TEETH,
@@ -722,6 +726,11 @@ def _judge(run: _Run, worth_caring: float | None,
         return _no_leak(run, base, projection, headroom, growing)
     if run.periodic and best.name in ("flat", "linear"):
         return _too_short(run, worth_caring, "noise", base)
+    if (growing and kept >= MIN_LEAK_GROWTH_MB and headroom is not None
+            and projection.estimate > headroom and best.name in ("linear", "step")):
+        # Growth as straight as a leak's, but a curve that bends and stops within the
+        # headroom fits nearly as well: the noise did not hide it, the run's length did.
+        return _too_short(run, worth_caring, "bend", base)
     # What left it open: a curve still bending at the end of the load (more of the load
     # shows where the bend goes, and what could hide behind it), or the noise.
     shaped = best.name in ("levels off", "slowing")
@@ -845,11 +854,45 @@ def _too_few_teeth(points: Points, periodic: list[tuple[int, float | None]]) -> 
     return LeakVerdict("too short to tell", why, "low", shape="periodic", figures=figures)
 
 
+def _run_factor(run: _Run, share: float) -> float:
+    """How many times this run's length a load of the same noise needs for its detection
+    limit to fall to ``share`` of what it is: the limit scaled as a longer run scales the
+    two errors of a line's slope (``BoundErrors``). The corrected standard error falls as
+    the length to the power 3/2 (more points, spread wider), the wander's worst case as
+    the length (the sum of the slope's weights falls as their spread grows), and both
+    gain degrees of freedom in proportion: with few looks at a slow wander, its Student's
+    t falls fast, and the power 3/2 alone would ask for far too long a run."""
+    line = next(s for s in run.shapes if s.family.name == "linear")
+    errors = bound_errors(line, run.noise, [1.0])
+
+    def limit(factor: float) -> float:
+        longer = BoundErrors(
+            se=errors.se / factor ** 1.5,
+            dof=max(errors.dof + run.noise.n_eff * (factor - 1.0), 1.0),
+            worst=errors.worst / factor,
+            worst_dof=max(run.noise.excursions * factor - 1.0, 1.0))
+        return longer.margin(LEAK_ALPHA) + longer.margin(1.0 - DETECTION_POWER)
+
+    now = limit(1.0)
+    if now <= 0 or share >= 1.0:
+        return 1.0
+    low, high = 1.0, LONGEST_RUN_FACTOR
+    if limit(high) > share * now:
+        return high
+    for _ in range(60):
+        middle = math.sqrt(low * high)
+        if limit(middle) > share * now:
+            low = middle
+        else:
+            high = middle
+    return high
+
+
 def _too_short(run: _Run, worth_caring: float | None, kind: str,
                base: dict[str, Any] | None = None,
                returned: tuple[float, float] | None = None) -> LeakVerdict:
     """"too short to tell", with what would tell: the ``kind`` of what limited the run
-    ("evidence", "noise", "shape", "step", "returned")."""
+    ("evidence", "noise", "shape", "bend", "step", "returned")."""
     base = dict(base or {"shape": run.best.name, "figures": run.figures,
                          "independent_points": round(run.noise.n_eff, 1)})
     figures = base["figures"]
@@ -876,6 +919,15 @@ def _too_short(run: _Run, worth_caring: float | None, kind: str,
                f"{WORTH_CARING_HORIZON_H:.0f} h by its best fit, up to "
                f"{(base.get('projected_growth_ci_mb') or [0, 0])[1]:,.0f} MB) this run "
                "cannot tell")
+    elif kind == "bend":
+        needed = span * SHAPE_RUN_FACTOR
+        bending = sorted({s.name for s in plausible(run.shapes)[1:]
+                          if s.family.name in BENDING})
+        why = (f"memory grew {rate_text(base.get('slope_mb_per_min') or 0.0)} under load, "
+               "straight so far, which would use up the headroom within "
+               f"{WORTH_CARING_HORIZON_H / 24:.0f} days; but a curve that slows down and "
+               f"stays within it ({' or '.join(bending) or 'slowing'}) fits this run nearly "
+               "as well, and only more of the load shows which it is")
     elif kind == "returned":
         assert returned is not None
         grown, given_back = returned
@@ -888,9 +940,7 @@ def _too_short(run: _Run, worth_caring: float | None, kind: str,
                "growth would matter and none can be ruled out; give it more memory first")
     else:
         if detection and detection > worth_caring and span > 0:
-            # The trend's standard error falls as the run's length to the power 3/2 (n and
-            # the spread of times both grow with it).
-            needed = span * (detection / worth_caring) ** (2.0 / 3.0)
+            needed = span * _run_factor(run, worth_caring / detection)
         why = (f"no growth faster than {rate_text(detection or 0.0)} could hide in this run, "
                f"but a leak of {rate_text(worth_caring)} would already use up the headroom "
                f"within {WORTH_CARING_HORIZON_H / 24:.0f} days")
