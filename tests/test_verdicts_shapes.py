@@ -68,7 +68,13 @@ def test_a_cache_growing_like_the_log_of_the_requests_is_not_a_leak(log_cache_ru
     report = log_cache_run.ok().report()
     leak = report["memory"]["leak"]
     assert leak["verdict"] in ("no leak", "too short to tell"), leak["reason"]
-    assert leak["shape"] in ("slowing", "levels off"), leak
+    if leak["shape"] == "linear":
+        # Its first 24 s can look straight: then a slowing curve is named as what fits
+        # nearly as well, and the run is too short to tell them apart.
+        assert leak["verdict"] == "too short to tell", leak
+        assert "a curve that slows down" in leak["reason"], leak["reason"]
+    else:
+        assert leak["shape"] in ("slowing", "levels off"), leak
     if leak["verdict"] == "no leak":
         assert leak["projected_growth_ci_mb"][1] <= leak["headroom_mb"]
     assert report["assessment"]["level"] != "critical"
