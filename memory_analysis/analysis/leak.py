@@ -56,7 +56,7 @@ from memory_analysis.analysis.growth import (
 )
 from memory_analysis.analysis.memory import cooldown_end_mb
 from memory_analysis.analysis.series import MemorySeries
-from memory_analysis.analysis.shape import troughs
+from memory_analysis.analysis.shape import despike, troughs
 from memory_analysis.analysis.stats import median, z_one_sided
 from memory_analysis.analysis.thresholds import (
     DETECTION_POWER,
@@ -258,11 +258,11 @@ def _sending(t: float, segments: list[LoadSegment]) -> bool:
     return not counted or t <= latest.start_t + max(counted)
 
 
-def _load_points(series: MemorySeries, to_x, segments: list[LoadSegment]
-                 ) -> tuple[Points, list[tuple[int, float | None]]]:
+def _load_points(series: MemorySeries, to_x, segments: list[LoadSegment],
+                 floors: bool = True) -> tuple[Points, list[tuple[int, float | None]]]:
     """The load stretches' points to fit, while requests were being sent: a periodic
-    release's floor, or every sample (spikes taken out), each stretch thinned to
-    ``MOST_POINTS``."""
+    release's floor (unless ``floors`` is False), or every sample (spikes taken out),
+    each stretch thinned to ``MOST_POINTS``."""
     xs, ys, groups, ts = [], [], [], []
     periodic = []
     for index, stretch in enumerate(s for s in series.stretches() if s.phase == "load"):
@@ -271,6 +271,8 @@ def _load_points(series: MemorySeries, to_x, segments: list[LoadSegment]
         if len(sent) < MIN_TREND_POINTS:
             continue
         t, y, releases = troughs([t for t, _ in sent], [mb for _, mb in sent])
+        if releases and not floors:
+            t, y, releases = [t for t, _ in sent], despike([mb for _, mb in sent]), 0
         if releases:
             period = (t[-1] - t[0]) / (len(t) - 1) if len(t) > 1 else None
             periodic.append((releases, period))
@@ -293,7 +295,9 @@ def _cooldown(series: MemorySeries) -> tuple[Points, list[ShapeFit], Noise] | No
     if not stretches:
         return None
     last = stretches[-1]
-    t, y, _ = troughs(last.t, last.mb)
+    t, y, releases = troughs(last.t, last.mb)
+    if releases and len(t) < MIN_TEETH:  # too few floors to trend: every sample
+        t, y = last.t, despike(last.mb)
     keep = _every(len(t))
     points = Points([t[i] - t[0] for i in keep], [y[i] for i in keep], [0] * len(keep),
                     [t[i] for i in keep])
@@ -324,9 +328,17 @@ def leak_verdict(series: MemorySeries, segments: list[LoadSegment] | None = None
     ``peak_mb``: the memory a leak would run into and the peak, for the time until it is
     reached; ``limit_name``: what that memory is, after "the 512 MB".
     """
-    segments = segments or []
+    return _verdict(series, segments or [], worth_caring, limit_mb, peak_mb,
+                    limit_name).as_dict()
+
+
+def _verdict(series: MemorySeries, segments: list[LoadSegment], worth_caring: float | None,
+             limit_mb: float | None, peak_mb: float | None, limit_name: str,
+             floors: bool = True) -> LeakVerdict:
+    """``leak_verdict``, from a periodic release's floors where there are any (unless
+    ``floors`` is False: every sample)."""
     by_requests, rate = _driver(series, segments)
-    points, periodic = _load_points(series, by_requests, segments)
+    points, periodic = _load_points(series, by_requests, segments, floors)
     fewest = MIN_TEETH if periodic else MIN_TREND_POINTS
     fitted = fit_shapes(points, fewest=fewest) if points.x else None
     driver = "requests" if rate is not None else "time"
@@ -336,9 +348,15 @@ def leak_verdict(series: MemorySeries, segments: list[LoadSegment] | None = None
     if fitted is None:
         load_points = sum(1 for p in series.phase if p == "load")
         if periodic and points.x:
-            return _too_few_teeth(points, periodic).as_dict()
-        return not_judged(f"no stretch of steady load had {MIN_TREND_POINTS} samples or more "
-                          f"({load_points} load samples in all): too few to judge a trend")
+            # Too few releases to trend where they fall back to. Growth that is a leak
+            # whatever the teeth do (every sample judged, the releases within the noise)
+            # is still one.
+            whole = _verdict(series, segments, worth_caring, limit_mb, peak_mb, limit_name,
+                             floors=False)
+            return whole if whole.verdict == "leak" else _too_few_teeth(points, periodic)
+        return LeakVerdict("not judged", f"no stretch of steady load had {MIN_TREND_POINTS} "
+                           f"samples or more ({load_points} load samples in all): too few "
+                           "to judge a trend", "none")
     cooldown = _cooldown(series)
     run = _settled(_Run(series, points, fitted[0], fitted[1], rate, periodic, cooldown,
                         {"driver": driver}))
@@ -348,7 +366,7 @@ def leak_verdict(series: MemorySeries, segments: list[LoadSegment] | None = None
         # closer, once a warm-up or a step in front of it is set aside (the sharp rise of
         # a warm-up would otherwise choose it).
         first = min(t for t, p in zip(series.t, series.phase, strict=True) if p == "load")
-        by_time, _ = _load_points(series, lambda t: t - first, segments)
+        by_time, _ = _load_points(series, lambda t: t - first, segments, floors)
         timed = fit_shapes(by_time, fewest=fewest)
         if timed is not None:
             other = _settled(_Run(series, by_time, timed[0], timed[1], rate, periodic,
@@ -356,8 +374,8 @@ def leak_verdict(series: MemorySeries, segments: list[LoadSegment] | None = None
             if _misfit(other) < _misfit(run):
                 run = other
     if run.best.name == "step":
-        return _too_short(run, worth_caring, "step").as_dict()
-    return _judge(run, worth_caring, limit_mb, peak_mb, limit_name).as_dict()
+        return _too_short(run, worth_caring, "step")
+    return _judge(run, worth_caring, limit_mb, peak_mb, limit_name)
 
 
 def kept_text(bytes_per_request: int) -> str:
