@@ -145,3 +145,19 @@ def test_memory_not_observed():
     check_contract(result)
     assert result["assessment"]["level"] == "unknown"
     assert result["memory"]["peak_mb"] is None and result["recommendations"]["plans"] == {}
+
+
+def test_fast_straight_growth_too_short_to_tell_from_a_warm_up_is_a_warning():
+    """480 MB/min for 30 s, in slow swings as V8 grows its heap in chunks: too few
+    independent samples to rule out a curve that levels off in time, so no leak is
+    claimed; but the level says what the rate would do to the headroom."""
+    report = analyze(samples(flat(100), lambda t: 100 + 8 * t + 6 * math.sin(t / 3),
+                             flat(340), baseline_s=15, load_s=30, cooldown_s=15), None, {})
+    leak = report["memory"]["leak"]
+    assert leak["verdict"] == "too short to tell", leak["reason"]
+    assert "a curve that slows down" in leak["reason"]
+    assert leak["headroom_lasts_h"] == pytest.approx(leak["headroom_mb"] / 480 / 60, rel=0.1)
+    assessment = report["assessment"]
+    assert assessment["level"] == "warning", assessment
+    assert assessment["reasons"][0].startswith("memory grew 4"), assessment["reasons"]
+    assert "unless it levels off, the headroom lasts about 1 min" in assessment["reasons"][0]

@@ -392,7 +392,7 @@ def rate_text(mb_per_min: float) -> str:
     return f"{mb_per_min:.2f} MB/min" if abs(mb_per_min) < 10 else f"{mb_per_min:,.0f} MB/min"
 
 
-def _hours(hours: float) -> str:
+def hours_text(hours: float) -> str:
     if hours < 1:
         return f"{max(hours * 60, 1):.0f} min"
     return f"{hours:.1f} h" if hours < 10 else f"{hours:,.0f} h"
@@ -808,7 +808,7 @@ def _leak(run: _Run, base: dict[str, Any], projection: Projection, headroom: flo
                        f"{limit_name}")
         else:
             reason += (f"; at this rate the {limit_mb:,.0f} MB {limit_name} is "
-                       f"reached in about {_hours(hours)}")
+                       f"reached in about {hours_text(hours)}")
     return LeakVerdict("leak", reason, confidence, follows=follows, bytes_per_request=per_request,
                        time_to_limit_h=_round(hours, 2), **base)
 
@@ -941,11 +941,18 @@ def _too_short(run: _Run, worth_caring: float | None, kind: str,
         needed = span * SHAPE_RUN_FACTOR
         bending = sorted({s.name for s in plausible(run.shapes)[1:]
                           if s.family.name in BENDING})
-        why = (f"memory grew {rate_text(base.get('slope_mb_per_min') or 0.0)} under load, "
-               "straight so far, which would use up the headroom within "
-               f"{WORTH_CARING_HORIZON_H / 24:.0f} days; but a curve that slows down and "
-               f"stays within it ({' or '.join(bending) or 'slowing'}) fits this run nearly "
-               "as well, and only more of the load shows which it is")
+        slope = base.get("slope_mb_per_min") or 0.0
+        headroom = base.get("headroom_mb") or 0.0
+        lasts = f" within {WORTH_CARING_HORIZON_H / 24:.0f} days"
+        if slope > 0:
+            # What the level reads: growth not yet told from a leak that would use up
+            # the headroom within the horizon.
+            figures["headroom_lasts_h"] = round(headroom / slope / 60.0, 3)
+            lasts = f" in about {hours_text(figures['headroom_lasts_h'])}"
+        why = (f"memory grew {rate_text(slope)} under load, straight so far, which would use "
+               f"up the {headroom:,.0f} MB of headroom{lasts}; but a curve that slows down "
+               f"and stays within it ({' or '.join(bending) or 'slowing'}) fits this run "
+               "nearly as well, and only more of the load shows which it is")
     elif kind == "returned":
         assert returned is not None
         grown, given_back = returned

@@ -25,6 +25,8 @@ poor recovery alone is not alarming:
 
 - growth within the noise, or memory that came back (over 80 %): safe;
 - memory still growing (a leak): critical, however much came back;
+- growth as straight as a leak's that would use up the headroom within the horizon,
+  where the run was too short to tell it from a curve that levels off: a warning;
 - memory held that stopped growing: sized for (the peak includes it), so it is safe when
   smaller than one band of the table (10 % of the limit) and a warning when larger;
   a recovery in the 60-80 % band is a warning only for growth that large, too.
@@ -35,7 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from memory_analysis.analysis.leak import rate_text
+from memory_analysis.analysis.leak import hours_text, rate_text
 from memory_analysis.analysis.limits import describe
 from memory_analysis.analysis.thresholds import (
     HELD_MATTERS_PERCENT_OF_LIMIT,
@@ -149,6 +151,12 @@ def recovery_level(recovery_percent: float | None, leak: dict[str, Any] | None,
         rate = (leak or {}).get("slope_mb_per_min")
         return "critical", ("memory kept growing (a leak"
                             + (f", {rate_text(rate)}" if rate is not None else "") + ")")
+    lasts = (leak or {}).get("headroom_lasts_h")
+    if verdict == "too short to tell" and lasts is not None:
+        rate = (leak or {}).get("slope_mb_per_min") or 0.0
+        return "warning", (f"memory grew {rate_text(rate)} under load: unless it levels "
+                           f"off, the headroom lasts about {hours_text(lasts)}, and the run "
+                           "was too short to tell whether it does")
     if recovery_percent is None:
         return None, "recovery was not measured (no cooldown)"
     r = shown(recovery_percent, 0)
