@@ -350,10 +350,13 @@ def _verdict(series: MemorySeries, segments: list[LoadSegment], worth_caring: fl
         if periodic and points.x:
             # Too few releases to trend where they fall back to. Growth that is a leak
             # whatever the teeth do (every sample judged, the releases within the noise)
-            # is still one.
+            # is still one, and growth fast enough to use up the headroom is still worth
+            # the warning it gets.
             whole = _verdict(series, segments, worth_caring, limit_mb, peak_mb, limit_name,
                              floors=False)
-            return whole if whole.verdict == "leak" else _too_few_teeth(points, periodic)
+            if whole.verdict == "leak" or "headroom_lasts_h" in whole.figures:
+                return whole
+            return _too_few_teeth(points, periodic)
         return LeakVerdict("not judged", f"no stretch of steady load had {MIN_TREND_POINTS} "
                            f"samples or more ({load_points} load samples in all): too few "
                            "to judge a trend", "none")
@@ -872,6 +875,16 @@ def _too_few_teeth(points: Points, periodic: list[tuple[int, float | None]]) -> 
     return LeakVerdict("too short to tell", why, "low", shape="periodic", figures=figures)
 
 
+def _headroom_lasts(run: _Run, base: dict[str, Any]) -> float | None:
+    """Hours of the same load until the best shape has used up the headroom, when it
+    does so within the horizon; else None."""
+    headroom = base.get("headroom_mb")
+    projected = base.get("projected_growth_mb")
+    if headroom is None or projected is None or projected <= headroom:
+        return None
+    return _hours_to(run, headroom)
+
+
 def _run_factor(run: _Run, share: float) -> float:
     """How many times this run's length a load of the same noise needs for its detection
     limit to fall to ``share`` of what it is: the limit scaled as a longer run scales the
@@ -943,14 +956,11 @@ def _too_short(run: _Run, worth_caring: float | None, kind: str,
                           if s.family.name in BENDING})
         slope = base.get("slope_mb_per_min") or 0.0
         headroom = base.get("headroom_mb") or 0.0
-        lasts = f" within {WORTH_CARING_HORIZON_H / 24:.0f} days"
-        if slope > 0:
-            # What the level reads: growth not yet told from a leak that would use up
-            # the headroom within the horizon.
-            figures["headroom_lasts_h"] = round(headroom / slope / 60.0, 3)
-            lasts = f" in about {hours_text(figures['headroom_lasts_h'])}"
+        lasts = _headroom_lasts(run, base)
+        when = (f" in about {hours_text(lasts)}" if lasts is not None
+                else f" within {WORTH_CARING_HORIZON_H / 24:.0f} days")
         why = (f"memory grew {rate_text(slope)} under load, straight so far, which would use "
-               f"up the {headroom:,.0f} MB of headroom{lasts}; but a curve that slows down "
+               f"up the {headroom:,.0f} MB of headroom{when}; but a curve that slows down "
                f"and stays within it ({' or '.join(bending) or 'slowing'}) fits this run "
                "nearly as well, and only more of the load shows which it is")
     elif kind == "returned":
@@ -969,6 +979,12 @@ def _too_short(run: _Run, worth_caring: float | None, kind: str,
         why = (f"no growth faster than {rate_text(detection or 0.0)} could hide in this run, "
                f"but a leak of {rate_text(worth_caring)} would already use up the headroom "
                f"within {WORTH_CARING_HORIZON_H / 24:.0f} days")
+    if kind in ("bend", "shape"):
+        # What the level reads: growth not yet told from a leak, whose best fit uses up
+        # the headroom within the horizon.
+        lasts = _headroom_lasts(run, base)
+        if lasts is not None:
+            figures["headroom_lasts_h"] = round(lasts, 3)
     step = figures.get("step")
     if step and kind != "step":
         why = (f"memory rose {step['rise_mb']:.1f} MB once (at {step['at_t']:.0f} s); after "
