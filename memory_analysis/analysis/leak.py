@@ -942,10 +942,22 @@ def _too_short(run: _Run, worth_caring: float | None, kind: str,
     elif kind == "shape":
         needed = span * SHAPE_RUN_FACTOR
         falling = run.best.rate(run.x_end) < 0
-        why = (("memory was still falling and slowing down at the end of the load, as a "
-                "backlog draining does; whether a leak hides behind it" if falling else
-                "memory was still rising and slowing down at the end of the load, as a cache "
-                "or pool that is filling does; whether it levels off within the headroom")
+        tau = run.best.best.theta or 0.0
+        # A warm-up over within the load (four time constants) bends no more.
+        levelled = (run.best.name == "levels off"
+                    and WARMUP_OVER_TIME_CONSTANTS * tau <= run.x_span)
+        if levelled:
+            what = (f"memory levelled off after warming up (time constant {tau:.0f} s), but "
+                    "a slower warm-up, or one with a leak behind it, fits nearly as well; "
+                    "whether what comes next stays within the headroom")
+        elif falling:
+            what = ("memory was still falling and slowing down at the end of the load, as "
+                    "a backlog draining does; whether a leak hides behind it")
+        else:
+            what = ("memory was still rising and slowing down at the end of the load, as a "
+                    "cache or pool that is filling does; whether it levels off within the "
+                    "headroom")
+        why = (what
                + f" (about {base.get('projected_growth_mb') or 0:,.0f} MB more in "
                f"{WORTH_CARING_HORIZON_H:.0f} h by its best fit, up to "
                f"{(base.get('projected_growth_ci_mb') or [0, 0])[1]:,.0f} MB) this run "
@@ -992,8 +1004,10 @@ def _too_short(run: _Run, worth_caring: float | None, kind: str,
     if needed is not None and span > 0:
         figures["run_needed_s"] = round(needed)
         figures["run_length_factor"] = round(needed / span, 2)
-        why += (f"; a load phase of about {math.ceil(needed / 60)} min (this one trended "
-                f"{span / 60:.1f} min) would tell")
+        # In whole minutes from the seconds reported (60.4 s is "1 min", as the
+        # suggestion's --load-test 60 is).
+        why += (f"; a load phase of about {math.ceil(figures['run_needed_s'] / 60)} min "
+                f"(this one trended {span / 60:.1f} min) would tell")
     elif kind != "noise" or worth_caring:
         why += "; a longer load phase would tell"
     figures["warming"] = kind == "shape"

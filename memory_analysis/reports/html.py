@@ -66,7 +66,7 @@ def _verdict(report: dict[str, Any]) -> str:
             ["recovery", _n(memory.get("recovery_percent"), " %", 0)],
             ["judged against",
              f"{_n(judged.get('limit_mb'), ' MB', 0)} ({_e(judged.get('source'))})"],
-            ["peak of that", _n(assessment.get("peak_percent_of_limit"), " %")],
+            ["peak of that", _n(assessment.get("peak_percent_of_limit"), " %", 2)],
             ["leak", _e(leak.get("verdict"))
              + (f" ({_e(leak.get('confidence'))} confidence)" if leak.get("confidence") else "")],
             ["memory trend", _n(leak.get("slope_mb_per_min"), " MB/min", 3)

@@ -53,7 +53,7 @@ def summary_tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[li
                 ["recovery", _num(memory.get("recovery_percent"), " %", 0)],
                 ["judged against", f"{_num(judged.get('limit_mb'), ' MB', 0)} "
                                    f"({judged.get('source', '-')})"],
-                ["peak of that", _num(assessment.get("peak_percent_of_limit"), " %")],
+                ["peak of that", _num(assessment.get("peak_percent_of_limit"), " %", 2)],
                 ["leak", f"{leak.get('verdict', '-')}"
                  + (f" ({leak.get('confidence')} confidence)" if leak.get("confidence") else "")],
                 ["memory trend", _num(leak.get("slope_mb_per_min"), " MB/min", 3)
