@@ -6,6 +6,9 @@ benchmark (``bench/traces/<name>.json.gz``, read back with ``bench/traces.py``).
     .venv/bin/python bench/record_traces.py --only node_leak_attached
     .venv/bin/python bench/record_traces.py               # every trace, one after another
 
+The Django and datasette services need ``.venv/bin/pip install -r bench/requirements.txt``;
+the Node.js one, ``node`` on the PATH.
+
 Each trace is one run of ``memory_analysis_runner.py`` (default phases 30/120/30 s,
 ``--users 20``, samples every 0.5 s) on one service of ``SERVICES``: started by the
 runner (``--service-cmd``), or "attached" (started here, then ``--pid PID --url URL``),

@@ -4,6 +4,9 @@ gunicorn with sync workers, each holding a dict cache bounded at CACHE_MB (defau
     cd tests/programs/django_app
     gunicorn app:application -b 127.0.0.1:8011 -w 3
 
+Django is not one of the suite's dependencies: ``.venv/bin/pip install -r
+bench/requirements.txt`` installs it (with the benchmarks' other services).
+
 GET /health answers 200; GET / a small JSON document; GET /items/<n> a little JSON;
 GET /page picks a key uniformly from 0..CACHE_SPACE-1 (default 5,000) and, for a key the
 worker does not hold, stores CACHE_ENTRY_KB KB (default 16) of random bytes, evicting
