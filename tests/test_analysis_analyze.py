@@ -160,4 +160,17 @@ def test_fast_straight_growth_too_short_to_tell_from_a_warm_up_is_a_warning():
     assessment = report["assessment"]
     assert assessment["level"] == "warning", assessment
     assert assessment["reasons"][0].startswith("memory grew 4"), assessment["reasons"]
-    assert "unless it levels off, the headroom lasts about 1 min" in assessment["reasons"][0]
+    assert "by its best fit the headroom lasts about 1 min" in assessment["reasons"][0]
+
+
+def test_fast_growth_past_the_memory_it_gets_asks_for_more_memory_not_for_time():
+    """The same growth judged against 200 MB, which its peak (340 MB) is already past:
+    there is no headroom to last, so no hours of it are claimed."""
+    report = analyze(samples(flat(100), lambda t: 100 + 8 * t + 6 * math.sin(t / 3),
+                             flat(340), baseline_s=15, load_s=30, cooldown_s=15), None,
+                     {"target_memory_mb": 200})
+    leak = report["memory"]["leak"]
+    assert leak["verdict"] in ("leak", "too short to tell"), leak["reason"]
+    assert "headroom_lasts_h" not in leak, leak
+    assert "0 MB of headroom" not in leak["reason"]
+    assert report["assessment"]["level"] == "critical", report["assessment"]

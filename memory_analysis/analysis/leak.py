@@ -297,11 +297,12 @@ def _cooldown(series: MemorySeries) -> tuple[Points, list[ShapeFit], Noise] | No
     last = stretches[-1]
     t, y, releases = troughs(last.t, last.mb)
     if releases and len(t) < MIN_TEETH:  # too few floors to trend: every sample
-        t, y = last.t, despike(last.mb)
+        t, y, releases = last.t, despike(last.mb), 0
     keep = _every(len(t))
     points = Points([t[i] - t[0] for i in keep], [y[i] for i in keep], [0] * len(keep),
                     [t[i] for i in keep])
-    fitted = fit_shapes(points, COOLDOWN_FAMILIES)
+    fitted = fit_shapes(points, COOLDOWN_FAMILIES,
+                        fewest=MIN_TEETH if releases else MIN_TREND_POINTS)
     return None if fitted is None else (points, fitted[0], fitted[1])
 
 
@@ -747,15 +748,25 @@ def _judge(run: _Run, worth_caring: float | None,
         return _no_leak(run, base, projection, headroom, growing)
     if run.periodic and best.name in ("flat", "linear"):
         return _too_short(run, worth_caring, "noise", base)
-    if (growing and kept >= MIN_LEAK_GROWTH_MB and headroom is not None
-            and projection.estimate > headroom and best.name in ("linear", "step")):
+    # Hours the headroom lasts by the best fit, when it is used up within the horizon:
+    # growth not yet told from a leak that would (a warning, level.py).
+    lasts = (_hours_to(run, headroom) if headroom and projection.estimate > headroom
+             else None)
+    if (growing and kept >= MIN_LEAK_GROWTH_MB and lasts is not None
+            and best.name == "linear" and _bending(run)):
         # Growth as straight as a leak's, but a curve that bends and stops within the
         # headroom fits nearly as well: the noise did not hide it, the run's length did.
-        return _too_short(run, worth_caring, "bend", base)
+        return _too_short(run, worth_caring, "bend", base, lasts=lasts)
     # What left it open: a curve still bending at the end of the load (more of the load
     # shows where the bend goes, and what could hide behind it), or the noise.
     shaped = best.name in ("levels off", "slowing")
-    return _too_short(run, worth_caring, "shape" if shaped else "noise", base)
+    return _too_short(run, worth_caring, "shape" if shaped else "noise", base,
+                      lasts=lasts if shaped else None)
+
+
+def _bending(run: _Run) -> list[str]:
+    """The shapes that bend and stop, still plausible beside the best one."""
+    return sorted({s.name for s in plausible(run.shapes)[1:] if s.family.name in BENDING})
 
 
 def _confidence(run: _Run, strict_ok: bool) -> str:
@@ -864,25 +875,15 @@ def _too_few_teeth(points: Points, periodic: list[tuple[int, float | None]]) -> 
                                                     "period_s": _round(period, 2)}}
     more = MIN_TEETH - teeth
     span = max(points.t) - min(points.t) if points.t else 0.0
-    if period:
-        figures["run_needed_s"] = round(span + more * period)
     why = (f"memory saws: it rises and is released about every {period or 0:.0f} s, and "
            f"this load saw {teeth} of those releases; where it falls back to after each one "
            f"is what a leak would raise, and {MIN_TEETH} releases tell it")
     if period:
-        why += (f": a load phase about {math.ceil((span + (more + 1) * period) / 60)} min "
-                "long would")
+        # The first release comes about a period into the load, then one a period.
+        figures["run_needed_s"] = round(span + (more + 1) * period)
+        why += (f": a load phase about {math.ceil(figures['run_needed_s'] / 60)} min long "
+                "would")
     return LeakVerdict("too short to tell", why, "low", shape="periodic", figures=figures)
-
-
-def _headroom_lasts(run: _Run, base: dict[str, Any]) -> float | None:
-    """Hours of the same load until the best shape has used up the headroom, when it
-    does so within the horizon; else None."""
-    headroom = base.get("headroom_mb")
-    projected = base.get("projected_growth_mb")
-    if headroom is None or projected is None or projected <= headroom:
-        return None
-    return _hours_to(run, headroom)
 
 
 def _run_factor(run: _Run, share: float) -> float:
@@ -921,15 +922,18 @@ def _run_factor(run: _Run, share: float) -> float:
 
 def _too_short(run: _Run, worth_caring: float | None, kind: str,
                base: dict[str, Any] | None = None,
-               returned: tuple[float, float] | None = None) -> LeakVerdict:
+               returned: tuple[float, float] | None = None,
+               lasts: float | None = None) -> LeakVerdict:
     """"too short to tell", with what would tell: the ``kind`` of what limited the run
-    ("evidence", "noise", "shape", "bend", "step", "returned")."""
+    ("evidence", "noise", "shape", "bend", "step", "returned"); ``lasts``: hours the
+    headroom lasts by the best fit, when it is used up within the horizon."""
     base = dict(base or {"shape": run.best.name, "figures": run.figures,
                          "independent_points": round(run.noise.n_eff, 1)})
     figures = base["figures"]
     span = run.span_s
     detection = base.get("detection_limit_mb_per_min")
     needed = None
+    capped = False
     if kind == "evidence":
         needed = span * MIN_INDEPENDENT_POINTS / max(run.noise.looks, 0.5)
         why = (f"memory wandered so slowly that this load held about {run.noise.looks:.0f} "
@@ -944,12 +948,16 @@ def _too_short(run: _Run, worth_caring: float | None, kind: str,
         falling = run.best.rate(run.x_end) < 0
         tau = run.best.best.theta or 0.0
         # A warm-up over within the load (four time constants) bends no more.
-        levelled = (run.best.name == "levels off"
-                    and WARMUP_OVER_TIME_CONSTANTS * tau <= run.x_span)
-        if levelled:
+        over = (run.best.name == "levels off"
+                and WARMUP_OVER_TIME_CONSTANTS * tau <= run.x_span)
+        if over and run.best.best.coef[0] > 0:
             what = (f"memory levelled off after warming up (time constant {tau:.0f} s), but "
                     "a slower warm-up, or one with a leak behind it, fits nearly as well; "
                     "whether what comes next stays within the headroom")
+        elif over:
+            what = (f"memory fell and levelled off (time constant {tau:.0f} s), as a "
+                    "backlog that drained does, but a slower fall fits nearly as well; "
+                    "whether a leak hides behind it")
         elif falling:
             what = ("memory was still falling and slowing down at the end of the load, as "
                     "a backlog draining does; whether a leak hides behind it")
@@ -964,17 +972,13 @@ def _too_short(run: _Run, worth_caring: float | None, kind: str,
                "cannot tell")
     elif kind == "bend":
         needed = span * SHAPE_RUN_FACTOR
-        bending = sorted({s.name for s in plausible(run.shapes)[1:]
-                          if s.family.name in BENDING})
         slope = base.get("slope_mb_per_min") or 0.0
         headroom = base.get("headroom_mb") or 0.0
-        lasts = _headroom_lasts(run, base)
-        when = (f" in about {hours_text(lasts)}" if lasts is not None
-                else f" within {WORTH_CARING_HORIZON_H / 24:.0f} days")
         why = (f"memory grew {rate_text(slope)} under load, straight so far, which would use "
-               f"up the {headroom:,.0f} MB of headroom{when}; but a curve that slows down "
-               f"and stays within it ({' or '.join(bending) or 'slowing'}) fits this run "
-               "nearly as well, and only more of the load shows which it is")
+               f"up the {headroom:,.0f} MB of headroom in about {hours_text(lasts or 0.0)}; "
+               "but a curve that slows down and stays within it "
+               f"({' or '.join(_bending(run))}) fits this run nearly as well, and only more "
+               "of the load shows which it is")
     elif kind == "returned":
         assert returned is not None
         grown, given_back = returned
@@ -988,15 +992,12 @@ def _too_short(run: _Run, worth_caring: float | None, kind: str,
     else:
         if detection and detection > worth_caring and span > 0:
             needed = span * _run_factor(run, worth_caring / detection)
+            capped = needed >= span * LONGEST_RUN_FACTOR
         why = (f"no growth faster than {rate_text(detection or 0.0)} could hide in this run, "
                f"but a leak of {rate_text(worth_caring)} would already use up the headroom "
                f"within {WORTH_CARING_HORIZON_H / 24:.0f} days")
-    if kind in ("bend", "shape"):
-        # What the level reads: growth not yet told from a leak, whose best fit uses up
-        # the headroom within the horizon.
-        lasts = _headroom_lasts(run, base)
-        if lasts is not None:
-            figures["headroom_lasts_h"] = round(lasts, 3)
+    if lasts is not None:
+        figures["headroom_lasts_h"] = round(lasts, 3)
     step = figures.get("step")
     if step and kind != "step":
         why = (f"memory rose {step['rise_mb']:.1f} MB once (at {step['at_t']:.0f} s); after "
@@ -1006,8 +1007,9 @@ def _too_short(run: _Run, worth_caring: float | None, kind: str,
         figures["run_length_factor"] = round(needed / span, 2)
         # In whole minutes from the seconds reported (60.4 s is "1 min", as the
         # suggestion's --load-test 60 is).
-        why += (f"; a load phase of about {math.ceil(figures['run_needed_s'] / 60)} min "
-                f"(this one trended {span / 60:.1f} min) would tell")
+        why += (f"; a load phase of {'more than' if capped else 'about'} "
+                f"{math.ceil(figures['run_needed_s'] / 60)} min (this one trended "
+                f"{span / 60:.1f} min) would tell")
     elif kind != "noise" or worth_caring:
         why += "; a longer load phase would tell"
     figures["warming"] = kind == "shape"

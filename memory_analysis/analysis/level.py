@@ -25,8 +25,8 @@ poor recovery alone is not alarming:
 
 - growth within the noise, or memory that came back (over 80 %): safe;
 - memory still growing (a leak): critical, however much came back;
-- growth as straight as a leak's that would use up the headroom within the horizon,
-  where the run was too short to tell it from a curve that levels off: a warning;
+- growth whose best fit uses up the headroom within the horizon, where the run was too
+  short to tell it from a curve that stops in time: a warning;
 - memory held that stopped growing: sized for (the peak includes it), so it is safe when
   smaller than one band of the table (10 % of the limit) and a warning when larger;
   a recovery in the 60-80 % band is a warning only for growth that large, too.
@@ -154,9 +154,9 @@ def recovery_level(recovery_percent: float | None, leak: dict[str, Any] | None,
     lasts = (leak or {}).get("headroom_lasts_h")
     if verdict == "too short to tell" and lasts is not None:
         rate = (leak or {}).get("slope_mb_per_min") or 0.0
-        return "warning", (f"memory grew {rate_text(rate)} under load: unless it levels "
-                           f"off, the headroom lasts about {hours_text(lasts)}, and the run "
-                           "was too short to tell whether it does")
+        return "warning", (f"memory grew {rate_text(rate)} under load: by its best fit the "
+                           f"headroom lasts about {hours_text(lasts)}, and the run was too "
+                           "short to tell whether it stops in time")
     if recovery_percent is None:
         return None, "recovery was not measured (no cooldown)"
     r = shown(recovery_percent, 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from memory_analysis.analysis.leak import kept_text
@@ -97,9 +98,10 @@ def suggestions(memory: dict[str, Any], assessment: dict[str, Any],
     if leak.get("suspected"):
         fixes += _leak(leak)
     elif leak.get("verdict") == "too short to tell":
-        factor, load_s = leak.get("run_length_factor"), (load_test or {}).get("duration_s")
-        longer = (f" (about --load-test {max(60, round(load_s * factor / 30) * 30)})"
-                  if factor and load_s else "")
+        needed = leak.get("run_needed_s")
+        # The length the verdict asked for, up to the next half minute, a minute at least.
+        longer = (f" (about --load-test {max(60, math.ceil(needed / 30) * 30)})"
+                  if needed else "")
         notes.append("Whether it leaks could not be told from a run this short: run a longer "
                      f"load phase{longer}, or repeat load and cooldown with --cycles 2 or 3 "
                      "(growth in every cycle is a leak, in the first only a plateau).")

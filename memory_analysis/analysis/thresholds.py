@@ -91,8 +91,9 @@ SIMPLER_WITHIN_BIC = 2.0
 # noise, left the verdict open (still slowing, or given back within the noise): each
 # doubling shows whether the slowing goes on.
 SHAPE_RUN_FACTOR = 2.0
-# The longest load asked for, in times the run's own: past a few hundred, the noise's
-# slow wander, measured on one short run, says too little about hours of it to size them.
+# The longest load asked for, in times the run's own: past that, the noise's slow wander,
+# measured on one short run, says too little about hours of it to size them, and the
+# answer says "more than".
 LONGEST_RUN_FACTOR = 1000.0
 # A sampling gap this many times the usual one means the monitor was kept waiting (a
 # starved machine); when more than this share of the load's gaps are such, "high
