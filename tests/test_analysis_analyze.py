@@ -7,7 +7,7 @@ import math
 import pytest
 from analysis_series import flat, linear, samples, saturating
 
-from memory_analysis.analysis.analyze import analyze
+from memory_analysis.analysis.analyze import analyze, condition_notes
 from memory_analysis.analysis.catalogs import load_catalogs
 from memory_analysis.analysis.limits import find_plan
 
@@ -174,3 +174,13 @@ def test_fast_growth_past_the_memory_it_gets_asks_for_more_memory_not_for_time()
     assert "headroom_lasts_h" not in leak, leak
     assert "0 MB of headroom" not in leak["reason"]
     assert report["assessment"]["level"] == "critical", report["assessment"]
+
+
+def test_a_busy_machine_and_a_full_host_are_the_runs_conditions_in_problems():
+    busy = {"assessment": {"host": None}, "memory": {"leak": {"late_samples_share": 0.25}}}
+    quiet = {"assessment": {}, "memory": {"leak": {"late_samples_share": 0.02}}}
+    full = {"assessment": {"host": {"note": "the host's memory was 85 % used"}},
+            "memory": {"leak": {}}}
+    assert condition_notes(busy)[0].startswith("the machine was busy: 25% of the load's")
+    assert condition_notes(quiet) == []
+    assert condition_notes(full) == ["the host's memory was 85 % used"]

@@ -30,6 +30,8 @@ from memory_analysis.analysis.shape import Settled, settle_series
 from memory_analysis.analysis.sizing import requirements
 from memory_analysis.analysis.suggestions import suggestions
 from memory_analysis.analysis.thresholds import (
+    LATE_SAMPLE_GAP,
+    LATE_SAMPLES_SHARE,
     NEGLIGIBLE_GROWTH_MB,
     RECOVERY_CRITICAL_PERCENT,
     shown,
@@ -178,6 +180,24 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
     recommendations["suggestions"] = suggestions(memory, assessment, load, scaling)
     return {"phases": phases, "memory": memory, "assessment": assessment,
             "recommendations": recommendations, "breakdown": breakdown(samples)}
+
+
+def condition_notes(report: dict[str, Any]) -> list[str]:
+    """What the report's ``problems`` say of the conditions the run was made in: the
+    host's own state (other programs holding most of its memory), and a machine so busy
+    that the monitor was kept waiting (its samples late), which the verdict weighs by
+    giving it no more than medium confidence."""
+    notes = []
+    host = (report.get("assessment") or {}).get("host")
+    if host:
+        notes.append(host["note"])
+    late = ((report.get("memory") or {}).get("leak") or {}).get("late_samples_share")
+    if late is not None and late >= LATE_SAMPLES_SHARE:
+        notes.append(f"the machine was busy: {late:.0%} of the load's samples came late "
+                     f"(over {LATE_SAMPLE_GAP:g} times the interval after the one before), as "
+                     "the monitor itself was kept waiting; the leak verdict gets no more "
+                     "than medium confidence, and a run on a quieter machine tells more")
+    return notes
 
 
 def _ceiling(judged: dict[str, Any], plans: dict[str, Any],

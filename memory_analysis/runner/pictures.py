@@ -108,7 +108,7 @@ def merge_left_behind(folder: Path) -> dict[str, Any]:
     itself did not get to it: phases from the load reports' own start and end times,
     the verdict from the samples, ``complete`` false."""
     from memory_analysis import __version__
-    from memory_analysis.analysis.analyze import analyze
+    from memory_analysis.analysis.analyze import analyze, condition_notes
     from memory_analysis.runner.merge import TOOL, load_summary, samples_from_stream, tag_phases
     from memory_analysis.runner.orchestrator import Timeline
 
@@ -139,10 +139,9 @@ def merge_left_behind(folder: Path) -> dict[str, Any]:
     clock = monitor.get("start_time")
     report["timeline"] = {"steps": [{**step, "start_t": round(step["start"] - clock, 3)
                                      if clock else None} for step in steps]}
-    host = blocks["assessment"].get("host")
     report["problems"] = ["the runner stopped before merging (killed outright): this report "
                           "was built afterwards from the tools' own files",
-                          *([host["note"]] if host else [])]
+                          *condition_notes(blocks)]
     report["alerts"] = list(monitor.get("alerts") or [])
     write_json_atomic(folder / MONITOR_FILE, {**monitor, "samples": samples})
     return report

@@ -11,7 +11,7 @@ from typing import Any
 import psutil
 
 from memory_analysis import __version__
-from memory_analysis.analysis.analyze import analyze
+from memory_analysis.analysis.analyze import analyze, condition_notes
 from memory_analysis.analysis.catalogs import load_catalogs
 from memory_analysis.analysis.level import RunEnd
 from memory_analysis.analysis.limits import find_plan, parse_size_mb
@@ -162,10 +162,8 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
                                 "memory than it will in production, so its latency, "
                                 "throughput and memory figures describe the traced service; "
                                 "size it from a run without --tracemalloc")
-    report["problems"] = outcome.problems + list((monitor or {}).get("notes", []))
-    host = report["assessment"].get("host")
-    if host:
-        report["problems"].append(host["note"])
+    report["problems"] = (outcome.problems + list((monitor or {}).get("notes", []))
+                          + condition_notes(report))
     report["alerts"] = list((monitor or {}).get("alerts", []))
     report["monitor"] = {"complete": (monitor or {}).get("complete"),
                          "end_reason": (monitor or {}).get("end_reason"),
