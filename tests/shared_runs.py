@@ -13,7 +13,8 @@ A shared run is read, never changed: a test that must change a run's directory (
 its pictures again, run another command into it) copies it first (``copy_of``). What a
 run function raises fails every test that reads it, with that error.
 
-``SHARED_RUNS_PARALLEL`` (default 3) sets how many run at once. Runs marked ``quiet``
+``SHARED_RUNS_PARALLEL`` (default 3) sets how many run at once (a ``paced`` run, whose load
+is held far under what the machine serves, goes beside them). Runs marked ``quiet``
 (their verdict rests on rates measured against the clock) go last, together, with no
 other run beside them.
 """
@@ -120,10 +121,11 @@ def copy_of(run: Run, where: Path) -> Path:
 _RUNS: dict[str, Callable[[Path], Any]] = {}
 _SECONDS: dict[str, float] = {}
 _QUIET: set[str] = set()
+_PACED: set[str] = set()
 
 
 def shared_run(func: Callable[[Path], Any] | None = None, *, seconds: float = 12,
-               quiet: bool = False) -> Any:
+               quiet: bool = False, paced: bool = False) -> Any:
     """Declare a shared run; a test reads it by naming ``func.__name__`` as a fixture.
 
     ``func(work)`` makes the run in ``work``, a new directory of its own (the runner's
@@ -132,9 +134,11 @@ def shared_run(func: Callable[[Path], Any] | None = None, *, seconds: float = 12
     first. ``quiet``: a run whose figures are exact only on a machine nobody else keeps
     busy (a leak's rate and shape, measured against the clock); it waits until the
     tests that need no run are done and no other run is going, and quiet runs then go
-    together (they are light)."""
+    together (they are light). ``paced``: a run whose load is held to a rate far under
+    what the machine serves, so it mostly waits: it goes beside the others without
+    taking one of the ``parallel`` places."""
     if func is None:
-        return lambda f: shared_run(f, seconds=seconds, quiet=quiet)
+        return lambda f: shared_run(f, seconds=seconds, quiet=quiet, paced=paced)
     name = func.__name__
     if name in _RUNS and _RUNS[name] is not func:
         raise ValueError(f"two shared runs are named {name}")
@@ -142,6 +146,8 @@ def shared_run(func: Callable[[Path], Any] | None = None, *, seconds: float = 12
     _SECONDS[name] = seconds
     if quiet:
         _QUIET.add(name)
+    if paced:
+        _PACED.add(name)
 
     @pytest.fixture(scope="session", name=name)
     def fixture() -> Any:
@@ -197,7 +203,7 @@ class Pool:
         return future.result()
 
     def _may_start(self, name: str) -> bool:
-        if len(self._running) >= self._parallel:
+        if name not in _PACED and len(self._running - _PACED) >= self._parallel:
             return False
         if name in _QUIET:
             others = [n for n in (*self._running, *self._waiting) if n not in _QUIET]
@@ -264,7 +270,9 @@ def order(items: list[pytest.Item], parallel: int) -> list[str]:
     free_at = [0.0] * max(parallel, 1)
     done_at: dict[str, float] = {}
     for name in started:  # each on the first worker free; quiet ones after all others
-        if name not in _QUIET:
+        if name in _PACED:  # beside the workers, from the start
+            done_at[name] = _SECONDS[name]
+        elif name not in _QUIET:
             done_at[name] = heapq.heappop(free_at) + _SECONDS[name]
             heapq.heappush(free_at, done_at[name])
     for name in started:

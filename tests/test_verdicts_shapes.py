@@ -89,7 +89,7 @@ def test_a_cache_growing_like_the_log_of_the_requests_is_not_a_leak(log_cache_ru
 DEFAULT_PACED = [*VERDICT[:3], str(int(DEFAULT_LOAD_S)), *VERDICT[4:], "--rate", "1000"]
 
 
-@shared_run(seconds=140)
+@shared_run(seconds=140, paced=True)
 def sqrt_cache_run(work: Path) -> Run:
     return runner(work, *DEFAULT_PACED, *service(free_port(), "cache_app.py",
                                                  "CACHE_SHAPE=sqrt"))
