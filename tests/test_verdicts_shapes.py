@@ -81,21 +81,21 @@ def test_a_cache_growing_like_the_log_of_the_requests_is_not_a_leak(log_cache_ru
     assert report["assessment"]["level"] != "critical"
 
 
-# The default run's two-minute load at a steady 1,000 requests a second: whether growth
-# that slows is a leak shows in how it bends, and in 48 s of full speed a curve that
-# levels off stayed within the evidence in one clean-clone run of several (2.5
-# independent samples). Paced, the run costs a fraction of the CPU of a 48 s one at
-# 7,000 a second. Its entries are 128 KB, not the recorded trace's 32: with 32 KB the
-# paced run's leak had a lower bound about twice the headroom in four runs of five and
-# was too short to tell in the fifth (a square root over two minutes is nearly a
-# logarithm and a line); with 128 KB, about nine times it in three of three.
-DEFAULT_PACED = [*VERDICT[:3], str(int(DEFAULT_LOAD_S)), *VERDICT[4:], "--rate", "1000"]
+# A square root over two minutes is nearly a logarithm and a line: in one clean-clone CI
+# run the paced two-minute load was "too short to tell" (4.4 independent samples, the
+# logarithm 5.9 BIC behind, not ruled out) and asked for about 4 min. The test runs the
+# load the engine asked for, at a steady 1,000 requests a second (paced, it costs a
+# fraction of the CPU of a full-speed run): measured, 240 s put the logarithm 29 behind
+# and the leak's lower bound at about ten times the headroom; 180 s put it 12-15 behind.
+# Entries of 128 KB, not the recorded trace's 32, so the growth stands well above the
+# service's own allocation noise.
+SQRT_PACED = [*VERDICT[:3], "240", *VERDICT[4:], "--rate", "1000"]
 
 
-@shared_run(seconds=140, paced=True)
+@shared_run(seconds=260, paced=True)
 def sqrt_cache_run(work: Path) -> Run:
-    return runner(work, *DEFAULT_PACED, *service(free_port(), "cache_app.py",
-                                                 "CACHE_SHAPE=sqrt CACHE_KB=128"))
+    return runner(work, *SQRT_PACED, *service(free_port(), "cache_app.py",
+                                              "CACHE_SHAPE=sqrt CACHE_KB=128"))
 
 
 def test_a_cache_growing_like_the_square_root_of_the_requests_is_a_leak(sqrt_cache_run):
