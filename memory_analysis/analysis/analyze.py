@@ -119,7 +119,9 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
         service will get, to judge against;
       ``catalogs`` (list): validated catalogs (``catalogs.load_catalogs``); default bundled;
       ``end`` (``level.RunEnd``): how the run ended, when the service died or the load
-        failed (the level says so).
+        failed (the level says so);
+      ``looks`` (int): how many looks at the leak a run whose length the leak test
+        chooses (``--load-test auto``) may take in all (``runlength.look_times``).
     """
     options = options or {}
     load = load_figures(load_test)
@@ -147,7 +149,7 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
             series, [LoadSegment.of(s) for s in segments],
             worth_caring_mb_per_min(ceiling, peak), ceiling, peak,
             "it is judged against" if judged["source"] != "host"
-            else "of the smallest plan that holds it")
+            else "of the smallest plan that holds it", looks=options.get("looks", 1))
     else:
         memory["leak"] = not_judged("service memory was not observed")
 

@@ -204,6 +204,19 @@ class _Run:
     periodic: list[tuple[int, float | None]]  # (releases, period) of periodic stretches
     cooldown: tuple[Points, list[ShapeFit], Noise] | None
     figures: dict[str, Any] = field(default_factory=dict)
+    # The verdict is one of this many looks at a run that grows until one is definite
+    # (--load-test auto): each look decides at the error rates divided among them
+    # (Bonferroni), so that stopping at the first definite one keeps the rates of a
+    # single verdict.
+    looks: int = 1
+
+    @property
+    def leak_alpha(self) -> float:
+        return LEAK_ALPHA / self.looks
+
+    @property
+    def no_leak_alpha(self) -> float:
+        return NO_LEAK_ALPHA / self.looks
 
     @property
     def best(self) -> ShapeFit:
@@ -320,22 +333,24 @@ def _late_share(series: MemorySeries) -> float:
 def leak_verdict(series: MemorySeries, segments: list[LoadSegment] | None = None,
                  worth_caring: float | None = None, limit_mb: float | None = None,
                  peak_mb: float | None = None,
-                 limit_name: str = "it is judged against") -> dict[str, Any]:
+                 limit_name: str = "it is judged against", looks: int = 1) -> dict[str, Any]:
     """The report's ``memory.leak`` block.
 
     ``segments``: the load tester's runs on the samples' clock, to count requests;
     ``worth_caring``: the slowest leak worth caring about, MB/min
     (``worth_caring_mb_per_min``: the headroom over the horizon); ``limit_mb`` and
     ``peak_mb``: the memory a leak would run into and the peak, for the time until it is
-    reached; ``limit_name``: what that memory is, after "the 512 MB".
+    reached; ``limit_name``: what that memory is, after "the 512 MB"; ``looks``: how many
+    looks the run may take in all (``--load-test auto``), each at its share of the error
+    rates.
     """
     return _verdict(series, segments or [], worth_caring, limit_mb, peak_mb,
-                    limit_name).as_dict()
+                    limit_name, looks=looks).as_dict()
 
 
 def _verdict(series: MemorySeries, segments: list[LoadSegment], worth_caring: float | None,
              limit_mb: float | None, peak_mb: float | None, limit_name: str,
-             floors: bool = True) -> LeakVerdict:
+             floors: bool = True, looks: int = 1) -> LeakVerdict:
     """``leak_verdict``, from a periodic release's floors where there are any (unless
     ``floors`` is False: every sample)."""
     by_requests, rate = _driver(series, segments)
@@ -354,7 +369,7 @@ def _verdict(series: MemorySeries, segments: list[LoadSegment], worth_caring: fl
             # is still one, and growth fast enough to use up the headroom is still worth
             # the warning it gets.
             whole = _verdict(series, segments, worth_caring, limit_mb, peak_mb, limit_name,
-                             floors=False)
+                             floors=False, looks=looks)
             if whole.verdict == "leak" or "headroom_lasts_h" in whole.figures:
                 return whole
             return _too_few_teeth(points, periodic)
@@ -363,7 +378,7 @@ def _verdict(series: MemorySeries, segments: list[LoadSegment], worth_caring: fl
                            "to judge a trend", "none")
     cooldown = _cooldown(series)
     run = _settled(_Run(series, points, fitted[0], fitted[1], rate, periodic, cooldown,
-                        {"driver": driver}))
+                        {"driver": driver}, looks))
     if rate is not None and counted:
         # Growth that follows the clock (a timer) is straight against it, not against
         # requests that come unevenly: the driver is whichever the shape judged fits
@@ -374,7 +389,7 @@ def _verdict(series: MemorySeries, segments: list[LoadSegment], worth_caring: fl
         timed = fit_shapes(by_time, fewest=fewest)
         if timed is not None:
             other = _settled(_Run(series, by_time, timed[0], timed[1], rate, periodic,
-                                  cooldown, {"driver": "time"}))
+                                  cooldown, {"driver": "time"}, looks))
             if _misfit(other) < _misfit(run):
                 run = other
     if run.best.name == "step":
@@ -452,7 +467,7 @@ def _detection_limit(run: _Run, kinds: tuple[str, ...] = ("linear", *LEAKS_BEHIN
                                                                        candidate):
                 continue
             slope = candidate.coef[-1]
-            low = linear_bound(shape, run.noise, LEAK_ALPHA, False, weights, candidate)
+            low = linear_bound(shape, run.noise, run.leak_alpha, False, weights, candidate)
             power_low = linear_bound(shape, run.noise, 1.0 - DETECTION_POWER, False, weights,
                                      candidate)
             limits.append(max((slope - low) + (slope - power_low), 0.0) * 60.0)
@@ -535,7 +550,7 @@ def _after(run: _Run, x0: float, figures: dict[str, Any],
     if fitted is None:
         return None
     return _Run(run.series, after, fitted[0], fitted[1], run.rate_per_s, run.periodic,
-                run.cooldown, {**run.figures, **figures})
+                run.cooldown, {**run.figures, **figures}, run.looks)
 
 
 def _take(points: Points, rows: list[int]) -> Points:
@@ -567,7 +582,8 @@ def _after_step(run: _Run) -> _Run | None:
         return None
     return _Run(run.series, besides, fitted[0], fitted[1], run.rate_per_s, run.periodic,
                 run.cooldown, {**run.figures,
-                               "step": {"rise_mb": round(rise, 2), "at_t": round(at, 3)}})
+                               "step": {"rise_mb": round(rise, 2), "at_t": round(at, 3)}},
+                run.looks)
 
 
 def _mid_step(run: _Run, x0: float, rise: float) -> set[int]:
@@ -667,10 +683,10 @@ def _judge(run: _Run, worth_caring: float | None,
     best = run.best
     x0 = min(run.points.x)
     headroom = None if worth_caring is None else worth_caring * WORTH_CARING_HORIZON_H * 60.0
-    projection = _ahead(run, LEAK_ALPHA, NO_LEAK_ALPHA)
+    projection = _ahead(run, run.leak_alpha, run.no_leak_alpha)
     weights = best.family.growth(best.best.theta, x0, run.x_end)
     grown = best.growth(x0, run.x_end)
-    grown_low = linear_bound(best, noise, LEAK_ALPHA, False, weights) if weights else 0.0
+    grown_low = linear_bound(best, noise, run.leak_alpha, False, weights) if weights else 0.0
     growing = grown_low > 0
     slope = best.rate(run.x_end) * 60.0
     low, high = _rate_interval(run, 0.95)
@@ -720,7 +736,7 @@ def _judge(run: _Run, worth_caring: float | None,
         given_back, grown_last, se = released
         run.figures["released_in_cooldown_mb"] = round(given_back, 2)
         beyond = given_back - RELEASED_SHARE * grown_last
-        if growing and grown_last > 0 and beyond > z_one_sided(LEAK_ALPHA) * se:
+        if growing and grown_last > 0 and beyond > z_one_sided(run.leak_alpha) * se:
             return LeakVerdict(
                 "no leak", confidence="medium", follows="load", **base,
                 reason=(f"grew {shown(grown_last, 1):.1f} MB during the load "
@@ -728,7 +744,7 @@ def _judge(run: _Run, worth_caring: float | None,
                         "of it came back in the cooldown: memory that follows the load in "
                         "flight (a backlog, buffers, a collector that had not run yet), not "
                         "a leak"))
-        if grown_last > 0 and beyond > -z_one_sided(NO_LEAK_ALPHA) * se:
+        if grown_last > 0 and beyond > -z_one_sided(run.no_leak_alpha) * se:
             returned = (grown_last, given_back)
     # What a leak added over the run: all of the growth, or for a leak behind a warm-up
     # or a slowing cache, its steady part alone. Less than an arena is a heap's last
@@ -782,7 +798,7 @@ def _confidence(run: _Run, strict_ok: bool) -> str:
 def _leak(run: _Run, base: dict[str, Any], projection: Projection, headroom: float | None,
           follows: str | None, limit_mb: float | None, peak_mb: float | None,
           limit_name: str) -> LeakVerdict:
-    strict = _ahead(run, LEAK_ALPHA / 10.0, NO_LEAK_ALPHA, hidden=False)
+    strict = _ahead(run, run.leak_alpha / 10.0, run.no_leak_alpha, hidden=False)
     confidence = _confidence(run, headroom is not None and strict.low > headroom)
     slope = base["slope_mb_per_min"] or 0.0
     per_request = None
@@ -861,7 +877,7 @@ def _no_leak(run: _Run, base: dict[str, Any], projection: Projection, headroom: 
                 f"{horizon})")
     if shape == "periodic":
         what = "falls back to the same floor after each periodic release: " + what
-    strict = _ahead(run, LEAK_ALPHA, LEAK_ALPHA)
+    strict = _ahead(run, run.leak_alpha, run.leak_alpha)
     confidence = _confidence(run, strict.high <= headroom)
     return LeakVerdict("no leak", what, confidence, **base)
 
@@ -903,7 +919,7 @@ def _run_factor(run: _Run, share: float) -> float:
             dof=max(errors.dof + run.noise.n_eff * (factor - 1.0), 1.0),
             worst=errors.worst / factor,
             worst_dof=max(run.noise.excursions * factor - 1.0, 1.0))
-        return longer.margin(LEAK_ALPHA) + longer.margin(1.0 - DETECTION_POWER)
+        return longer.margin(run.leak_alpha) + longer.margin(1.0 - DETECTION_POWER)
 
     now = limit(1.0)
     if now <= 0 or share >= 1.0:

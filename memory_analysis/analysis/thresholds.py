@@ -152,6 +152,21 @@ SPIKE_HALF_WINDOW = 3
 # should not decide it, and the quarter is after most releases (which take seconds).
 COOLDOWN_END_SHARE = 0.25
 
+# -- a load long enough to tell (--load-test auto) ---------------------------------------------
+# The cap when none is given: 15 minutes of load. A leak too slow to show by then is slower
+# than a load test of reasonable length settles; the answer then says what would.
+AUTO_MAX_S = 900.0
+# The first look at the leak: after the quick run's 30 s of load. Before that a verdict
+# rarely has the five independent samples it needs, and every look taken costs all the
+# others their share of the error rates.
+AUTO_FIRST_LOOK_S = 30.0
+# Each look comes after 1.5 times the load of the one before. A line's slope error falls
+# as the length to the power 3/2, so each look's detection limit is about 1.5^-1.5 = 0.54
+# of the last one's: about half. Looks closer together tell little more than the one
+# before and divide the error rates among more looks (up to 15 min: 10 looks at 1.5, 16
+# at 1.25).
+AUTO_LOOK_FACTOR = 1.5
+
 # -- sizing (the seed's formulas) ----------------------------------------------------------------
 MIN_FACTOR = 1.5          # minimum memory: the peak plus a safety margin of half of it
 RECOMMENDED_FACTOR = 2.0  # recommended: the peak doubled, room for a load twice as heavy

@@ -18,7 +18,7 @@ from memory_analysis.cli.common import (
 from memory_analysis.errors import BadInput, ThresholdBroken
 from memory_analysis.levels import at_or_above
 from memory_analysis.reports.runner_console import PlainRunnerView, QuietRunnerView, RichRunnerView
-from memory_analysis.runner.config import QUICK, RunnerConfig
+from memory_analysis.runner.config import QUICK, RunnerConfig, parse_load_test
 from memory_analysis.runner.pictures import compare_runs, rebuild
 from memory_analysis.runner.session import run_analysis
 from memory_analysis.signals import StopSignal
@@ -41,9 +41,10 @@ def _steps(text: str | None) -> list[int] | None:
                       "'compare DIR_A DIR_B' sets two runs side by side (each takes --help).")
 @click.option("--baseline", type=float, default=RunnerConfig.baseline, show_default=True,
               help="Seconds of monitoring without load.")
-@click.option("--load-test", "load_test", type=float, default=RunnerConfig.load_test,
-              show_default=True,
-              help="Seconds of load.")
+@click.option("--load-test", "load_test", default=f"{RunnerConfig.load_test:g}",
+              show_default=True, metavar="SECONDS|auto[:MAX]",
+              help="Seconds of load; or auto: go on until the leak test can say 'leak' or "
+                   "'no leak', up to MAX (default 15m; e.g. auto:30m).")
 @click.option("--cooldown", type=float, default=RunnerConfig.cooldown, show_default=True,
               help="Seconds of monitoring after the load.")
 @click.option("--quick", is_flag=True,
@@ -115,6 +116,7 @@ def command(ctx: click.Context, quick: bool, users_steps: str | None, quiet: boo
         for name, value in QUICK.items():
             if ctx.get_parameter_source(name) is not ParameterSource.COMMANDLINE:
                 options[name] = value
+    options["load_test"], options["load_auto"] = parse_load_test(options["load_test"])
     config = RunnerConfig(users_steps=_steps(users_steps), **options)
     view: QuietRunnerView | RichRunnerView | PlainRunnerView
     if quiet:

@@ -17,6 +17,7 @@ import asyncio
 import errno
 import json
 import random
+import signal
 import socket
 import time
 from collections.abc import Callable, Sequence
@@ -38,6 +39,9 @@ from memory_analysis.reach import host_and_port, unreachable
 #: after the duration ends or a stop is asked for, in-flight requests get this long
 #: (at most the request timeout) to finish before they are cancelled and counted
 STOP_GRACE_S = 2.0
+# The signal that ends a load early as finished (its report complete): the runner sends it
+# once its leak test has an answer (--load-test auto). SIGINT and SIGTERM interrupt.
+FINISH_SIGNAL = signal.SIGUSR1
 #: how often the event-loop lag probe wakes up
 LAG_PROBE_S = 0.05
 #: distinct rendered requests cached per endpoint
@@ -177,6 +181,7 @@ class Engine:
         self.in_flight = 0
         self.stopping = False
         self.stop_signal: int | None = None
+        self.finish_requested = False  # asked to end now, the load done (FINISH_SIGNAL)
         self.interval = Interval(t=1)
         self.start = 0.0
         self.deadline: float | None = None
@@ -197,6 +202,12 @@ class Engine:
         self.stopping = True
         if self._stop_event is not None:
             self._stop_event.set()
+
+    def request_finish(self) -> None:
+        """End the load now as if its duration were up: the caller has what it needs
+        (the runner's leak test has its answer). The report is complete."""
+        self.finish_requested = True
+        self.request_stop()
 
     async def _pause(self, seconds: float) -> None:
         """Sleep, but wake at once when a stop is requested."""
@@ -405,7 +416,8 @@ class Engine:
 
     # -- the run ---------------------------------------------------------------------
     async def run(self) -> tuple[RunStats, str]:
-        """Run the test; returns (stats, end_reason): finished, duration or interrupted."""
+        """Run the test; returns (stats, end_reason): finished, duration, ended (asked to
+        end early, ``request_finish``) or interrupted."""
         config = self.config
         self._stop_event = asyncio.Event()
         if self.stopping:
@@ -463,7 +475,8 @@ class Engine:
             if self.config.open_model:  # the schedule is sent: wait for the answers
                 await self._drain(self.config.timeout_s + 1.0)
             return "finished"
-        reason = "interrupted" if self.stop_signal is not None else "duration"
+        reason = ("interrupted" if self.stop_signal is not None
+                  else "ended" if self.finish_requested else "duration")
         self.request_stop()
         stop.cancel()
         grace = min(STOP_GRACE_S, self.config.timeout_s)

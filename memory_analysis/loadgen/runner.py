@@ -26,7 +26,7 @@ from memory_analysis.childenv import child_env
 from memory_analysis.errors import BadInput, RunFailed
 from memory_analysis.loadgen import eventloop
 from memory_analysis.loadgen.config import LoadConfig
-from memory_analysis.loadgen.engine import Engine, preflight, users_for_slot
+from memory_analysis.loadgen.engine import FINISH_SIGNAL, Engine, preflight, users_for_slot
 from memory_analysis.loadgen.histogram import LatencyHistogram
 from memory_analysis.loadgen.report import (
     apply_thresholds,
@@ -88,6 +88,9 @@ def config_record(config: LoadConfig, scenario: Scenario, workers: int) -> dict[
 def run_load_test(config: LoadConfig, scenario: Scenario, view: View) -> Outcome:
     """The whole test, start to report file. Raises BadInput/RunFailed before any load."""
     config.validate()
+    # A request to finish before the load runs, or after, has nothing to end (and would
+    # otherwise kill the process before it writes its report).
+    signal.signal(FINISH_SIGNAL, signal.SIG_IGN)
     workers = effective_workers(config)
     shard_index, shard_count = config.shard
     slots = shard_count * workers
@@ -111,7 +114,10 @@ def run_load_test(config: LoadConfig, scenario: Scenario, view: View) -> Outcome
     started_at = time.time()
 
     def on_tick(status: dict[str, Any]) -> None:
-        stream.write({"t": status["t"], "requests": status["interval_requests"],
+        # ``time``: when the row was written (wall clock), so a reader of the stream knows
+        # on its own clock when the load started (the earliest time - t).
+        stream.write({"t": status["t"], "time": round(time.time(), 3),
+                      "requests": status["interval_requests"],
                       "failures": status["interval_failures"], "p50_ms": status["p50_ms"],
                       "p95_ms": status["p95_ms"], "in_flight": status["in_flight"]})
         view.progress(status)
@@ -127,7 +133,7 @@ def run_load_test(config: LoadConfig, scenario: Scenario, view: View) -> Outcome
     finally:
         stream.close()
     ended_at = time.time()
-    complete = end_reason in ("finished", "duration") and not warnings
+    complete = end_reason in ("finished", "duration", "ended") and not warnings
     report = build_report(stats, record, complete=complete, end_reason=end_reason,
                           target_shares=scenario.category_shares(), extra_warnings=warnings)
     report["started_at"] = round(started_at, 3)
@@ -167,12 +173,15 @@ def timeline_path(output: str) -> str:
     return str(path.with_name(path.stem + ".timeline.jsonl"))
 
 
-def _install_stop(stop: Any) -> list[int]:
+def _install_stop(stop: Any, finish: Callable[[], None]) -> list[int]:
+    """SIGINT and SIGTERM call ``stop(signum)``; ``FINISH_SIGNAL`` calls ``finish()``."""
     loop = asyncio.get_running_loop()
     installed: list[int] = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    handlers = [(signal.SIGINT, stop, (signal.SIGINT,)), (signal.SIGTERM, stop, (signal.SIGTERM,)),
+                (FINISH_SIGNAL, finish, ())]
+    for signum, handler, args in handlers:
         try:
-            loop.add_signal_handler(signum, stop, signum)
+            loop.add_signal_handler(signum, handler, *args)
             installed.append(signum)
         except (NotImplementedError, RuntimeError):  # not the main thread
             pass
@@ -183,6 +192,7 @@ def _remove_stop(installed: list[int]) -> None:
     loop = asyncio.get_running_loop()
     for signum in installed:
         loop.remove_signal_handler(signum)
+    signal.signal(FINISH_SIGNAL, signal.SIG_IGN)  # not back to the default: that kills
 
 
 async def _run_in_process(config: LoadConfig, scenario: Scenario, slot: int, slots: int,
@@ -190,7 +200,7 @@ async def _run_in_process(config: LoadConfig, scenario: Scenario, slot: int, slo
                           ) -> tuple[RunStats, str, int | None]:
     engine = Engine(config, scenario, slot=slot, slots=slots,
                     user_ids=users_for_slot(config, slot, slots), progress=on_tick)
-    installed = _install_stop(engine.request_stop)
+    installed = _install_stop(engine.request_stop, engine.request_finish)
     try:
         stats, end_reason = await engine.run()
     finally:
@@ -244,7 +254,13 @@ async def _run_workers(config: LoadConfig, scenario: Scenario, first_slot: int, 
             signum_box.append(signum)
         stop_event.set()
 
-    installed = _install_stop(stop)
+    def finish() -> None:
+        # Each worker ends its share as finished; the run ends when they have.
+        for proc in procs:
+            if proc.returncode is None:
+                proc.send_signal(FINISH_SIGNAL)
+
+    installed = _install_stop(stop, finish)
     try:
         results = [os.path.join(tmp, f"worker-{i}.json") for i in range(workers)]
         for i in range(workers):
@@ -323,6 +339,8 @@ async def _run_workers(config: LoadConfig, scenario: Scenario, first_slot: int, 
         end_reason = "interrupted"
         if signum is None:
             signum = signal.SIGTERM
+    elif "ended" in reasons:
+        end_reason = "ended"
     elif "duration" in reasons:
         end_reason = "duration"
     else:

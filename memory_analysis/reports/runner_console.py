@@ -148,6 +148,9 @@ def verdict_lines(report: dict[str, Any], files: list[str]) -> list[str]:
     leak = (report.get("memory") or {}).get("leak") or {}
     if leak.get("reason"):
         lines.append(f"Leak: {leak.get('verdict', '')}: {leak['reason']}")
+    run_length = report.get("run_length") or {}
+    if run_length.get("reason"):
+        lines.append(f"Load length (auto): {run_length['reason']}")
     scaling = (report.get("recommendations") or {}).get("scaling") or {}
     if scaling.get("strategy"):
         lines.append(f"Scaling: {scaling['strategy']}: {scaling.get('reason', '')}")
@@ -197,6 +200,19 @@ def _bar(done: float, width: int = 24) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
+def look_text(look: dict[str, Any]) -> str:
+    """The leak test's last look of a --load-test auto run, as one line."""
+    limit, worth = look.get("detection_limit_mb_per_min"), look.get("worth_caring_mb_per_min")
+    parts = [f"look {look.get('look', '?')} of up to {look.get('looks_planned', '?')} after "
+             f"{look['load_s']:.0f} s of load: {look.get('verdict')}"]
+    if limit is not None and worth is not None:
+        parts.append(f"detection limit {limit:,.3g} MB/min (a leak worth caring about: "
+                     f"{worth:,.3g})")
+    if look.get("more_s") and look.get("verdict") not in ("leak", "no leak"):
+        parts.append(f"about {look['more_s'] / 60:.1f} min more expected")
+    return "; ".join(parts)
+
+
 def status_lines(status: dict[str, Any]) -> list[str]:
     """The live status as text lines (phase, memory, load, alerts)."""
     planned = status.get("planned_s")
@@ -216,6 +232,8 @@ def status_lines(status: dict[str, Any]) -> list[str]:
         rps = "-" if status.get("rps") is None else f"{status['rps']:,.0f}"
         lines.append(f"requests  {rps} req/s, p95 {p95}, {status['requests']:,} sent, "
                      f"{status['failures']:,} failed")
+    if status.get("auto"):
+        lines.append(f"leak test {look_text(status['auto'])}")
     for alert in status.get("alerts", [])[-3:]:
         lines.append(f"alert     {alert}")
     return lines
@@ -242,6 +260,7 @@ class PlainRunnerView(PlainLines):
         super().__init__(stream, every_s=PLAIN_STATUS_EVERY_S)
         self._start = time.monotonic()
         self._alerts = 0
+        self._look: dict[str, Any] | None = None
 
     def _stamp(self) -> str:
         return f"[{time.monotonic() - self._start:6.1f}s]"
@@ -253,6 +272,9 @@ class PlainRunnerView(PlainLines):
         for alert in status.get("alerts", [])[self._alerts:]:
             self._print(f"{self._stamp()} alert: {alert}")
         self._alerts = len(status.get("alerts", []))
+        if status.get("auto") and status["auto"] is not self._look:
+            self._look = status["auto"]
+            self._print(f"{self._stamp()} leak test: {look_text(self._look)}")
         if not self.due(time.monotonic() - self._start):
             return
         parts = [f"{status['phase']} {status['elapsed_s']:.0f} s"

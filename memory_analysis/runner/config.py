@@ -14,6 +14,7 @@ from pathlib import Path
 
 from memory_analysis.agent.control import AGENT_DIR_NAME, read_component_map
 from memory_analysis.analysis.limits import parse_size_mb
+from memory_analysis.analysis.thresholds import AUTO_MAX_S
 from memory_analysis.errors import BadInput
 from memory_analysis.loadgen.config import (
     DEFAULT_URL,
@@ -34,13 +35,34 @@ LOAD_FILE = "load_test_during_analysis.json"
 HTML_FILE = "memory_analysis_report.html"
 # How long a tool may take past its own end (start-up, draining in-flight requests).
 LOAD_OVERRUN_S = 30.0
+_UNITS_S = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def parse_load_test(text: str | float) -> tuple[float, bool]:
+    """``--load-test``: seconds of load, or ``auto[:MAX]`` (MAX in seconds, or with s, m
+    or h: ``auto:20m``), the load going on until the leak test can tell or MAX is
+    reached. Returns (seconds, or the cap; whether the test chooses)."""
+    value = str(text).strip().lower()
+    auto = value == "auto" or value.startswith("auto:")
+    if value == "auto":
+        return AUTO_MAX_S, True
+    number = value[len("auto:"):] if auto else value
+    unit = number.lstrip("0123456789.")
+    try:
+        seconds = float(number[:len(number) - len(unit)]) * _UNITS_S[unit.strip()]
+    except (ValueError, KeyError):
+        raise BadInput(f"--load-test must be seconds of load, or auto or auto:MAX (e.g. "
+                       f"auto:20m) to load until the leak test can tell (got {text!r})"
+                       ) from None
+    return seconds, auto
 DEMO_COMPONENTS = Path(__file__).resolve().parent.parent / "demo" / "components.yaml"
 
 
 @dataclass
 class RunnerConfig:
     baseline: float = 30.0
-    load_test: float = 120.0
+    load_test: float = 120.0  # seconds of load; with load_auto, the cap
+    load_auto: bool = False  # --load-test auto: the load goes on until the leak test tells
     cooldown: float = 30.0
     users: int = 20
     requests: int = 15
@@ -192,6 +214,12 @@ class RunnerConfig:
                 raise BadInput("--users-steps must be positive user counts, e.g. 5,10,20")
         if self.cycles < 1:
             raise BadInput(f"--cycles must be 1 or more (got {self.cycles})")
+        if self.load_auto and (self.users_steps is not None or self.cycles > 1):
+            raise BadInput("--load-test auto goes on at one steady load: it does not go with "
+                           "--users-steps or --cycles")
+        if self.load_auto and self.mode == "url":
+            raise BadInput("--load-test auto needs the service's memory, to tell when to "
+                           "stop: give --pid or --service-cmd (--url alone measures none)")
         if self.target_memory is not None and self.plan is not None:
             raise BadInput("--target-memory and --plan exclude each other: give the memory "
                            "the service will get once")

@@ -70,6 +70,9 @@ class LiveStatus:
     failures: int = 0
     rps: float | None = None
     p95_ms: float | None = None
+    # --load-test auto: the leak test's last look (``runlength.look_record``, with
+    # ``looks_planned`` and ``more_s``, the load it still expects to need)
+    auto: dict[str, Any] | None = None
     _monitor: StreamTail | None = None
     _load: StreamTail | None = None
 
@@ -127,4 +130,4 @@ class LiveStatus:
                 "history_mb": list(self.history), "percent": self.percent,
                 "percent_of": self.percent_of, "rps": self.rps, "p95_ms": self.p95_ms,
                 "requests": self.requests, "failures": self.failures,
-                "alerts": [a.get("message") for a in self.alerts]}
+                "alerts": [a.get("message") for a in self.alerts], "auto": self.auto}

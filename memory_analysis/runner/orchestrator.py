@@ -17,16 +17,19 @@ import json
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from memory_analysis.agent import control as agent_control
 from memory_analysis.agent.control import AGENT_DIR_NAME, agent_env, write_control
+from memory_analysis.analysis import runlength
 from memory_analysis.childenv import child_env
 from memory_analysis.errors import BadInput, RunFailed
 from memory_analysis.loadgen.choose import choose_scenario
 from memory_analysis.loadgen.config import DEFAULT_URL
+from memory_analysis.loadgen.engine import FINISH_SIGNAL
 from memory_analysis.loadgen.runner import timeline_path
 from memory_analysis.loadgen.scenario import parse_endpoints
 from memory_analysis.monitor.report import stream_path_for
@@ -41,6 +44,7 @@ from memory_analysis.runner.config import (
     RunnerConfig,
 )
 from memory_analysis.runner.live import LiveStatus
+from memory_analysis.runner.looks import LoadSoFar
 from memory_analysis.runner.service import (
     Service,
     attach,
@@ -103,6 +107,8 @@ class RunOutcome:
     startup_s: float | None = None
     load_files: list[Path] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # --load-test auto: each look the leak test took (``runlength.look_record``)
+    looks: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def monitor_path(self) -> Path:
@@ -127,12 +133,21 @@ def _load_start(report_path: Path, launched: float) -> float:
         return launched
 
 
+# The leak test on the load so far: (samples tagged by phase, the load's runs on their
+# clock, the monitor's stream header) in, the ``memory.leak`` block out.
+Judge = Callable[[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]], dict[str, Any]]
+
+
 class AnalysisRun:
     def __init__(self, config: RunnerConfig, view: RunnerView, stop: StopSignal,
-                 limit_mb: float | None = None) -> None:
+                 limit_mb: float | None = None, judge: Judge | None = None) -> None:
         """``limit_mb``: the memory the user said the service will get (--target-memory,
-        --plan), for the live view's share of it."""
+        --plan), for the live view's share of it; ``judge``: the leak test, for the looks
+        of ``--load-test auto`` (needed then)."""
         config.validate()
+        if config.load_auto and judge is None:
+            raise ValueError("--load-test auto needs the leak test to look with")
+        self.judge = judge
         self.config = config
         self.view = view
         self.stop = stop
@@ -279,7 +294,9 @@ class AnalysisRun:
             what = f"{rate:g} requests/s" if rate else f"{users} users"
             if self.config.demo_mix_on_own_service:
                 where.append("the demo's requests: give --openapi or --scenario for yours")
-            self._enter("load", f"{what} for {step_s:g} s"
+            how_long = (f"until the leak test can tell, at most {step_s:g} s"
+                        if self.config.load_auto else f"for {step_s:g} s")
+            self._enter("load", f"{what} {how_long}"
                         + (f" ({', '.join(where)})" if where else ""), step_s)
             started = time.time()
             args = self.config.load_config(users, service.url, output).to_args() + ["--quiet"]
@@ -293,6 +310,8 @@ class AnalysisRun:
             timeline.steps.append(step)
             outcome.load_files.append(output)
             try:
+                if self.config.load_auto:
+                    self._load_until_told(service, output, users, outcome)
                 self._wait_until(started + step_s + LOAD_OVERRUN_S, service, self.load)
             finally:
                 # Recorded however the step ends, so a run stopped mid-step still tags its
@@ -325,6 +344,37 @@ class AnalysisRun:
                 outcome.problems.append(f"load_tester.py exited with code {code}: "
                                         + tail(self.output_dir / TOOLS_LOG, 1))
                 raise LoadFailed
+
+    def _load_until_told(self, service: Service, output: Path, users: int,
+                         outcome: RunOutcome) -> None:
+        """--load-test auto: look at the leak after each of ``runlength.look_times``
+        seconds of load, and end the load (as finished) at the first look that says
+        "leak" or "no leak". The cap's own look is the run's final verdict: the load
+        tester ends there by itself."""
+        assert self.load is not None and self.judge is not None
+        so_far = LoadSoFar(Path(stream_path_for(self.output_dir / MONITOR_FILE)),
+                           Path(timeline_path(str(output))), users)
+        times = runlength.look_times(self.config.load_test)
+        for at in times[:-1]:
+            while so_far.load_s < at:
+                if self.load.poll() is not None:
+                    return
+                self._check(service)
+                self._show_progress()
+                self.stop.wait(0.2)
+                so_far.update()
+            inputs = so_far.inputs()
+            if inputs is None:
+                continue
+            leak = self.judge(inputs[0], inputs[1], so_far.header)
+            look = runlength.look_record(so_far.load_s, leak)
+            outcome.looks.append(look)
+            self.live.auto = {**look, "look": len(outcome.looks), "looks_planned": len(times),
+                              "more_s": runlength.expected_more_s(leak, so_far.load_s)}
+            if runlength.definite(leak):
+                with contextlib.suppress(ProcessLookupError):
+                    self.load.send_signal(FINISH_SIGNAL)
+                return
 
     # -- the whole run -----------------------------------------------------------------
     def _clear_agent_dir(self) -> None:

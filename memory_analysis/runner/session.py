@@ -11,6 +11,7 @@ from typing import Any
 import psutil
 
 from memory_analysis import __version__
+from memory_analysis.analysis import runlength
 from memory_analysis.analysis.analyze import analyze, condition_notes
 from memory_analysis.analysis.catalogs import load_catalogs
 from memory_analysis.analysis.level import RunEnd
@@ -76,6 +77,26 @@ def _run_end(outcome: RunOutcome, service: dict[str, Any]) -> RunEnd | None:
                   ("the load tester failed" if failed else None))
 
 
+def _options(config: RunnerConfig, cgroup_path: str | None, tree_metric: str | None,
+             catalogs: list[dict[str, Any]], plan: dict[str, Any] | None,
+             target_mb: float | None) -> dict[str, Any]:
+    """The analysis's options for this run (``analyze``), from what the monitor said of
+    the service's cgroup and how it summed the process tree."""
+    options = {
+        # A cgroup of the service's own (not the one the runner sits in) is what a
+        # platform would limit: its working set is the service's memory.
+        "service_cgroup": cgroup_path is not None and cgroup_path != _own_cgroup_path(),
+        "tree_metric": tree_metric or "pss",
+        "users": config.users,
+        "catalogs": catalogs,
+        "plan": plan,
+        "target_memory_mb": target_mb,
+    }
+    if config.load_auto:
+        options["looks"] = len(runlength.look_times(config.load_test))
+    return options
+
+
 def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> dict[str, Any]:
     """Run the analysis described by ``config``; return the report written."""
     # Everything that can be rejected is checked before a service is started; a refused
@@ -91,7 +112,18 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
                                                parse_endpoints(config.endpoints),
                                                config.headers)
         target_mb = parse_size_mb(config.target_memory) if config.target_memory else None
-        run = AnalysisRun(config, view, stop, target_mb or (plan or {}).get("memory_mb"))
+
+        def judge(samples: list[dict[str, Any]], segments: list[dict[str, Any]],
+                  header: dict[str, Any]) -> dict[str, Any]:
+            # PSS where the monitor could read it, as its report will say at the end.
+            pss = any((s.get("process") or {}).get("tree_pss_mb") is not None
+                      for s in samples[-4:])
+            options = _options(config, (header.get("cgroup") or {}).get("path"),
+                               "pss" if pss else "rss", catalogs, plan, target_mb)
+            return analyze(samples, None, {**options, "segments": segments})["memory"]["leak"]
+
+        run = AnalysisRun(config, view, stop, target_mb or (plan or {}).get("memory_mb"),
+                          judge)
         outcome = run.run()
     except (BadInput, RunFailed):
         # Refused, or the service never started: directories this run made and left
@@ -106,17 +138,9 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
     load, runs = read_load(outcome)
     monitor = read_monitor(outcome)
     samples = monitor.get("samples", []) if monitor else []
-    monitor_cgroup = ((monitor or {}).get("cgroup") or {}).get("path")
-    options = {
-        # A cgroup of the service's own (not the one the runner sits in) is what a
-        # platform would limit: its working set is the service's memory.
-        "service_cgroup": monitor_cgroup is not None and monitor_cgroup != _own_cgroup_path(),
-        "tree_metric": ((monitor or {}).get("summary") or {}).get("tree_metric") or "pss",
-        "users": config.users,
-        "catalogs": catalogs,
-        "plan": plan,
-        "target_memory_mb": target_mb,
-    }
+    options = _options(config, ((monitor or {}).get("cgroup") or {}).get("path"),
+                       ((monitor or {}).get("summary") or {}).get("tree_metric"),
+                       catalogs, plan, target_mb)
     if monitor and monitor.get("start_time"):
         options["segments"] = load_segments(runs, monitor["start_time"])
     service = service_block(outcome, monitor)
@@ -129,6 +153,10 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
     report["service"] = service
     report.update(blocks)
     report["load_test"] = figures
+    if config.load_auto:
+        report["run_length"] = runlength.run_length(
+            config.load_test, outcome.looks, figures.get("duration_s"),
+            figures.get("requests"), report["memory"].get("leak") or {}, outcome.end_reason)
     if outcome.service.pid is None:
         report["memory"]["observed"] = False
         report["memory"]["reason"] = ("memory was not observed: the service runs elsewhere "
