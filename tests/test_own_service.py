@@ -219,7 +219,8 @@ def assignment_run(work: Path) -> Run:
 
 @shared_run(seconds=6)
 def assignment_exec_run(work: Path) -> Run:
-    return exec_form_run(work, "GREETING=hello exec {python} aiohttp_app.py {port}")
+    # Also holds 40 MB from its first request on: the memory gate's regression.
+    return exec_form_run(work, "GREETING=hello HOLD_MB=40 exec {python} aiohttp_app.py {port}")
 
 
 @pytest.mark.parametrize("run_name, greets", [
@@ -237,6 +238,27 @@ def test_service_commands_as_people_write_them(run_name, greets, request):
     assert roles == {"master"}
     if greets:  # the assignment reached the service's environment
         assert "greeting: hello" in (run.out / "service.log").read_text()
+
+
+def gate(base: Run, new: Run, out: Path) -> subprocess.CompletedProcess[str]:
+    return run_script("memory_analysis_runner.py", "compare", str(base.ok().out),
+                      str(new.ok().out), "--fail-on-regression", "10",
+                      "--output-dir", str(out))
+
+
+def test_compare_fail_on_regression_exits_3_for_40_mb_more_held_and_0_for_the_same_service(
+        exec_run, assignment_run, assignment_exec_run, tmp_path):
+    same = gate(exec_run, assignment_run, tmp_path / "same")
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert same.stdout.splitlines()[-1].startswith("No memory regression: no figure worse")
+    worse = gate(exec_run, assignment_exec_run, tmp_path / "worse")
+    assert worse.returncode == 3, worse.stdout + worse.stderr
+    held = next(line for line in worse.stdout.splitlines() if "held memory:" in line)
+    assert held.startswith("  WORSE held memory: ") and "beyond the noise of ±" in held
+    assert worse.stderr.count("\n") == 1 and "held memory" in worse.stderr
+    result = json.loads((tmp_path / "worse" / "comparison.json").read_text())["gate"]
+    row = next(r for r in result["figures"] if r["figure"] == "held memory")
+    assert row["regressed"] and 36 < row["change"] < 46
 
 
 @shared_run

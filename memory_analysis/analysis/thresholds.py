@@ -185,6 +185,30 @@ ERROR_RATE_NOTE = 0.01
 SHAPE_ALPHA = 0.01
 
 
+# -- the memory gate (compare --fail-on-regression) ----------------------------------------
+# Two runs of one service never measure the same figures: a change must be larger than
+# the percentage the user allows AND than the runs' own noise to fail a build.
+# A memory figure of one run (peak, held memory) is uncertain by one standard deviation:
+# the larger of the run's noise floor over NOISE_SIGMAS (the floor is NOISE_SIGMAS
+# robust standard deviations of its baseline's wobble, or the 2 MB step of PSS, or 2 %
+# of the baseline: one such deviation is a third of it) and the robust standard
+# deviation of the samples the figure rests on: the load's last PLATEAU_SHARE for the
+# peak; the baseline and the cooldown's last PLATEAU_SHARE (the samples whose medians
+# held memory is made of) for held memory. The same share as the cooldown's end level.
+PLATEAU_SHARE = COOLDOWN_END_SHARE
+# The two runs' deviations add in quadrature (sqrt(a² + b²)); a change counts as beyond
+# the noise past the one-sided normal quantile at this error rate (3.09 deviations):
+# the leak test's own, so noise alone fails a build about once in a thousand
+# comparisons of one figure.
+REGRESSION_ALPHA = LEAK_ALPHA
+# The leak rate carries its own 95 % interval (``slope_ci_mb_per_min``): a new rate is
+# beyond the noise when its whole interval lies above the base's (two such intervals
+# apart is a difference at well under 1 % by chance). A base whose interval reaches zero
+# grew by nothing measurable, so a percentage of it means nothing: then the new rate is
+# worse only when its own run calls it a leak (growth that would use up the headroom
+# within WORTH_CARING_HORIZON_H).
+
+
 # -- each process of the service ------------------------------------------------------------
 # A worker is named as unbalanced when it grew under load beyond its noise floor, by more
 # than its noise floor over the median of the others, and at least twice as much: the

@@ -153,10 +153,16 @@ def report_command(directory: str) -> int:
 @click.argument("second", metavar="DIR_B")
 @click.option("--output-dir", default=".", show_default=True,
               help="Where comparison.json, comparison.html and comparison_timeline.png go.")
-def compare_command(first: str, second: str, output_dir: str) -> int:
+@click.option("--fail-on-regression", "fail_on_regression", type=float, default=None,
+              metavar="PCT",
+              help="Exit 3 when DIR_B's peak, held memory or leak rate is worse than "
+                   "DIR_A's by more than PCT percent and more than the runs' own noise "
+                   "(for CI: DIR_A is the main branch's run).")
+def compare_command(first: str, second: str, output_dir: str,
+                    fail_on_regression: float | None) -> int:
     """Compare two runs (before and after an optimisation, say): memory, recovery, leak,
     latency and level side by side with the change, and both timelines overlaid."""
-    result, files = compare_runs(first, second, output_dir)
+    result, files = compare_runs(first, second, output_dir, fail_on_regression)
     bigger = result.get("bigger_peak")
     click.echo(f"Bigger peak: {bigger}" if bigger else "Both peaks are the same")
     for row in result["figures"]:
@@ -168,6 +174,17 @@ def compare_command(first: str, second: str, output_dir: str) -> int:
     click.echo("Files written:")
     for path in files:
         click.echo(f"  {path}")
+    gate = result.get("gate")
+    if gate is None:
+        return 0
+    click.echo(f"Memory gate (--fail-on-regression {gate['fail_on_regression_percent']:g}):")
+    for note in gate["notes"]:
+        click.echo(f"  note: {note}")
+    for row in gate["figures"]:
+        click.echo(f"  {'WORSE ' if row['regressed'] else ''}{row['text']}")
+    if gate["regressed"]:
+        raise ThresholdBroken(gate["verdict"])
+    click.echo(gate["verdict"].capitalize())
     return 0
 
 

@@ -76,20 +76,35 @@ def rebuild(directory: str | Path) -> list[Path]:
     return drawn
 
 
-def compare_runs(first: str | Path, second: str | Path, output_dir: str | Path
+def compare_runs(first: str | Path, second: str | Path, output_dir: str | Path,
+                 fail_on_regression: float | None = None
                  ) -> tuple[dict[str, Any], list[Path]]:
     """Compare two runs' directories: ``comparison.json``, ``comparison.html`` and the
-    overlaid timelines in ``output_dir``; the comparison and the files written."""
-    from memory_analysis.analysis.compare import compare
+    overlaid timelines in ``output_dir``; the comparison and the files written. With
+    ``fail_on_regression`` (a percentage) the comparison also holds ``gate``: whether the
+    second run's memory got worse than the first's (``analysis.compare.regression_gate``)."""
+    from memory_analysis.analysis.compare import (
+        check_regression_percent,
+        compare,
+        regression_gate,
+    )
     from memory_analysis.reports import charts, html
+    if fail_on_regression is not None:
+        check_regression_percent(fail_on_regression)
     runs = []
     for directory in (Path(first), Path(second)):
         if not (directory / REPORT_FILE).is_file():
             raise BadInput(f"no {REPORT_FILE} in {directory}: give the output directories "
                            "of two runs")
         report, monitor = _read_run(directory)
+        if not isinstance(report.get("memory"), dict):
+            raise BadInput(f"{directory / REPORT_FILE}: not a comprehensive report (it has "
+                           "no memory figures)")
         runs.append((str(directory), monitor.get("samples") or [], report))
     result = compare(runs[0][2], runs[1][2], (runs[0][0], runs[1][0]))
+    if fail_on_regression is not None:
+        result["gate"] = regression_gate(runs[0][2], runs[1][2], fail_on_regression,
+                                         runs[0][1], runs[1][1])
     out = Path(output_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)

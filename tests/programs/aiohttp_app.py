@@ -8,6 +8,10 @@ import sys
 from aiohttp import web
 
 _cache: dict[int, list[str]] = {}
+# HOLD_MB=40: keep 40 MB, every page written, from the first item asked for on (under
+# load, so the run's held memory is that much more): a memory regression for the gate.
+HOLD_MB = int(os.environ.get("HOLD_MB", "0"))
+_held: list[bytes] = []
 
 
 async def health(_request: web.Request) -> web.Response:
@@ -15,6 +19,8 @@ async def health(_request: web.Request) -> web.Response:
 
 
 async def item(request: web.Request) -> web.Response:
+    if HOLD_MB and not _held:
+        _held.append(b"\x5a" * (HOLD_MB * 1024 * 1024))
     key = int(request.match_info["item_id"]) % 200
     _cache.setdefault(key, [str(i) * 10 for i in range(200)])
     return web.json_response({"id": key, "size": len(_cache[key])})
