@@ -330,6 +330,27 @@ def test_signal_writes_an_incomplete_report_and_leaves_no_workers(server, tmp_pa
         assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sigusr1_ends_the_load_early_as_finished_with_a_complete_report(server, tmp_path,
+                                                                         workers):
+    # What the runner sends once its leak test can tell (--load-test auto).
+    proc = start_tester("--url", server.url, "--users", "4", "--requests", "0", "--duration",
+                        "60", "--think-time", "0.01", "--workers", workers, cwd=tmp_path)
+    deadline = time.monotonic() + 20
+    while server.total < 20 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(signal.SIGUSR1)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    report = load(tmp_path / "load_test_results.json")
+    assert report["complete"] is True and report["end_reason"] == "ended"
+    assert report["totals"]["duration_s"] < 30
+    assert report["totals"]["requests"] <= server.total
+    for child in children:
+        assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+
+
 def test_print_profile_is_a_valid_scenario(tmp_path, server):
     result = run_tester("--print-profile", cwd=tmp_path)
     assert result.returncode == 0
