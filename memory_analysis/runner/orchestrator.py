@@ -129,9 +129,10 @@ def _load_start(report_path: Path, launched: float) -> float:
 
 class AnalysisRun:
     def __init__(self, config: RunnerConfig, view: RunnerView, stop: StopSignal,
-                 limit_mb: float | None = None) -> None:
+                 limit_mb: float | None = None, limit_name: str | None = None) -> None:
         """``limit_mb``: the memory the user said the service will get (--target-memory,
-        --plan), for the live view's share of it."""
+        --plan), for the live view's share of it and the monitor's alerts; ``limit_name``:
+        what it is, for both ("plan render:starter"; None: "the target")."""
         config.validate()
         self.config = config
         self.view = view
@@ -139,7 +140,8 @@ class AnalysisRun:
         self.output_dir = Path(config.output_dir)
         self.monitor: subprocess.Popen | None = None
         self.load: subprocess.Popen | None = None
-        self.live = LiveStatus(Path(stream_path_for(self.output_dir / MONITOR_FILE)), limit_mb)
+        self.live = LiveStatus(Path(stream_path_for(self.output_dir / MONITOR_FILE)), limit_mb,
+                               limit_name)
         self._phase: tuple[str, str, float, float | None] = ("starting", "", time.time(), None)
         self._shown = 0.0
 
@@ -375,7 +377,9 @@ class AnalysisRun:
                                                    config.headers)
                 outcome.problems += notes
             if service.pid is not None:
-                args = config.monitor_config(service.pid, outcome.monitor_path).to_args()
+                args = config.monitor_config(service.pid, outcome.monitor_path,
+                                             self.live.limit_mb, self.live.limit_name
+                                             ).to_args()
                 self.monitor = tools.launch(tools.MONITOR, args + ["--quiet"],
                                             self.output_dir / TOOLS_LOG)
                 timeline.start = self._wait_monitor_start(outcome.monitor_stream_path,

@@ -91,7 +91,8 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
                                                parse_endpoints(config.endpoints),
                                                config.headers)
         target_mb = parse_size_mb(config.target_memory) if config.target_memory else None
-        run = AnalysisRun(config, view, stop, target_mb or (plan or {}).get("memory_mb"))
+        run = AnalysisRun(config, view, stop, target_mb or (plan or {}).get("memory_mb"),
+                          f"plan {plan['plan']}" if plan and not target_mb else None)
         outcome = run.run()
     except (BadInput, RunFailed):
         # Refused, or the service never started: directories this run made and left
