@@ -54,6 +54,19 @@ def test_a_leaking_service():
     assert memory["leak"]["suspected"] is True and memory["leak"]["follows"] == "requests"
     assert 4500 < memory["leak"]["bytes_per_request"] < 6000
     assert memory["leak"]["time_to_limit_h"] > 0
+    # Judged against the host: the time is counted against a plan the words name.
+    recs = result["recommendations"]
+    smallest = min(recs["plans"].values(), key=lambda p: p["memory_mb"])
+    assert (f"the {smallest['memory_mb']:,} MB of plan {smallest['plan']} "
+            f"({smallest['catalog']}), the smallest plan holding the "
+            f"{recs['recommended_memory_mb']:,} MB recommended from this run's peak"
+            ) in memory["leak"]["reason"]
+    # Its plans are a delay, not a size: each says how long it lasts.
+    assert "only until the leak fills it" in recs["sizing_note"]
+    slope = memory["leak"]["slope_mb_per_min"]
+    for plan in recs["plans"].values():
+        assert plan["lasts_h"] == pytest.approx(
+            (plan["memory_mb"] - memory["peak_mb"]) / slope / 60, abs=0.01)
     assert result["assessment"]["level"] == "critical"
     assert result["recommendations"]["scaling"]["strategy"] == "optimize"
     assert any("tracemalloc" in s for s in result["recommendations"]["suggestions"])
@@ -65,6 +78,8 @@ def test_a_cache_that_fills_and_stays_is_safe_when_small_and_a_warning_when_larg
                     {"users": 20, "target_memory_mb": 1024})
     check_contract(small)
     assert small["memory"]["leak"]["suspected"] is False
+    assert "sizing_note" not in small["recommendations"]
+    assert all("lasts_h" not in p for p in small["recommendations"]["plans"].values())
     assert small["assessment"]["level"] == "safe"  # 30 MB held of 1 GB
     assert small["assessment"]["judged_against"]["source"] == "target_memory"
     peak = small["memory"]["peak_mb"]

@@ -7,7 +7,12 @@ import json
 import pytest
 
 from memory_analysis.analysis.catalogs import load_catalog_file, load_catalogs
-from memory_analysis.analysis.plans import plan_choice, recommend_plans, smallest_plan
+from memory_analysis.analysis.plans import (
+    plan_choice,
+    plans_until_leak,
+    recommend_plans,
+    smallest_plan,
+)
 from memory_analysis.errors import BadInput
 
 GIB = 1024
@@ -128,3 +133,38 @@ def test_missing_file_and_duplicate_ids(tmp_path):
     with pytest.raises(BadInput, match="already defined in"):
         load_catalogs([first, second])
     assert BadInput("x").exit_code == 2
+
+
+# -- a leaking service's plans: how long each lasts (issue 16, part 4) -------------------
+def leak_of(slope, ci, shape="linear", verdict="leak"):
+    return {"verdict": verdict, "slope_mb_per_min": slope, "slope_ci_mb_per_min": ci,
+            "shape": shape, "time_to_limit_h": 1.0, "projected_growth_mb": slope * 60 * 72}
+
+
+def test_each_plan_of_a_leak_lasts_its_headroom_over_the_leaks_rate():
+    plans = recommend_plans(load_catalogs(), 300, 400, 200)
+    lasting, note = plans_until_leak(plans, leak_of(10.0, [8.0, 12.5]), 200)
+    render = lasting["render"]  # starter, 512 MB
+    assert render["lasts_h"] == round((512 - 200) / 10.0 / 60, 2)
+    assert render["lasts_h_ci"] == [round((512 - 200) / 12.5 / 60, 2),
+                                    round((512 - 200) / 8.0 / 60, 2)]
+    assert lasting["gcp"]["lasts_h"] == round((1024 - 200) / 10.0 / 60, 2)  # e2-micro
+    assert {k: v for k, v in render.items() if not k.startswith("lasts")} == plans["render"]
+    assert "only until the leak fills it" in note and "10.0 MB/min" in note
+    assert "200 MB" in note and "shortest" not in note
+
+
+def test_a_slowing_leak_says_its_times_are_the_shortest_and_an_open_interval_is_for_ever():
+    plans = recommend_plans(load_catalogs(), 300, 400, 200)
+    lasting, note = plans_until_leak(plans, leak_of(10.0, [-1.0, 20.0], "slowing"), 200)
+    assert lasting["gcp"]["lasts_h_ci"][1] is None  # the rate may be nil: never full
+    assert '"slowing"' in note and "shortest to expect" in note
+
+
+def test_plans_without_a_leak_or_a_plan_are_left_as_they_are():
+    plans = recommend_plans(load_catalogs(), 300, 400, 200)
+    for leak in (leak_of(10.0, [8.0, 12.0], verdict="no leak"), leak_of(0.0, [-1.0, 1.0]),
+                 {"verdict": "not judged"}):
+        assert plans_until_leak(plans, leak, 200) == (plans, None)
+    none_fits = {"x": {"plan": None, "memory_mb": None}}
+    assert plans_until_leak(none_fits, leak_of(10.0, [8.0, 12.0]), 200)[0] == none_fits

@@ -229,3 +229,11 @@ def test_the_runners_command_lines_read_back_as_the_same_configuration():
     assert (params["interval"], params["duration"], params["warning"], params["critical"],
             params["pss_interval"]) == (monitor.interval, monitor.duration, monitor.warning,
                                         monitor.critical, monitor.pss_interval)
+    # The memory the service is judged against reaches the monitor's alerts exactly.
+    from memory_analysis.runner.config import RunnerConfig
+
+    monitor = RunnerConfig().monitor_config(1, "m.json", 1536.123456789, "plan a:b")
+    params = monitor_cli.command.make_context("memory_monitor.py", monitor.to_args()).params
+    assert MonitorConfig(target_memory=params["target_memory"]).target_mb == 1536.123456789
+    assert params["target_name"] == "plan a:b"
+    assert "--target-memory" not in RunnerConfig().monitor_config(1, "m.json").to_args()

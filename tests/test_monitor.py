@@ -378,6 +378,9 @@ def test_another_users_process_is_sampled_as_far_as_readable(memhog):
     (["--output", "/proc/report.json"], "cannot write /proc/report.json"),
     (["--output", "/tmp"], "it is a directory"),
     (["--no-such-option"], "No such option"),
+    (["--target-memory", "lots"], "--target-memory must be a memory size"),
+    (["--target-memory", "100M"], "--target-memory needs --pid"),
+    (["--target-name", "plan x"], "--target-name needs --target-memory"),
 ])
 def test_bad_input_exits_2_with_one_line(args, message, tmp_path):
     result = run_script("memory_monitor.py", "--duration", "1", *args, cwd=tmp_path)
@@ -484,3 +487,36 @@ def test_pss_is_walked_again_only_when_the_trees_pages_changed(memhog):
     finally:
         sampler.close()
     assert len(os.listdir("/proc/self/fd")) == fds_before
+
+
+def test_target_memory_alerts_fire_at_80_and_90_percent_of_it_naming_it(memhog, tmp_path):
+    """--target-memory: the watched tree's memory is judged against the memory the
+    service will get, not only the host's or a cgroup's, and the alerts say which."""
+    hog = memhog()
+    output = tmp_path / "target.json"
+    stream = tmp_path / "target.samples.jsonl"
+    proc = monitor("--pid", str(hog.pid), "--interval", "0.1", "--target-memory", "100M",
+                   "--target-name", "plan tiny:small", "-o", str(output))
+    try:
+        wait_for_samples(stream, 2)
+        process = stream_samples(stream)[-1]["process"]
+        start_mb = process["tree_service_mb"] or process["tree_mb"]
+        assert start_mb < 60, process
+        hog.send(f"alloc {round(85 - start_mb)}")  # about 85 % of 100 MB
+        wait_for_samples(stream, len(stream_samples(stream)) + 3)
+        hog.send("alloc 10")  # about 95 %
+        wait_for_samples(stream, len(stream_samples(stream)) + 3)
+    finally:
+        proc.send_signal(signal.SIGUSR1)  # the runner's "done": a normal end
+        assert proc.wait(timeout=20) == 0, proc.stderr.read()
+    alerts = [a for a in json.loads(output.read_text())["alerts"]
+              if a["metric"] == "target_percent"]
+    assert [a["level"] for a in alerts] == ["warning", "critical"], alerts
+    assert [a["threshold"] for a in alerts] == [80, 90]
+    assert alerts[0]["target_mb"] == 100 and alerts[0]["target"] == "plan tiny:small"
+    assert 80 <= alerts[0]["value"] < 90 and alerts[1]["value"] >= 90
+    assert alerts[0]["message"].startswith("WARNING: service memory ")
+    assert "of plan tiny:small (100 MB) (threshold 80%)" in alerts[0]["message"]
+    streamed = [r for r in read_stream(stream) if r.get("kind") == "alert"]
+    assert [a["message"] for a in streamed if a["metric"] == "target_percent"] == [
+        a["message"] for a in alerts]

@@ -115,21 +115,28 @@ def test_demo_run_end_to_end(demo_run):
     assert leftovers(str(out)) == []
 
 
-def run_with_rate(work: Path, *demo_options: str, load_s: str = "8") -> Run:
+def run_with_rate(work: Path, *demo_options: str, load_s: str = "8",
+                  options: tuple[str, ...] = ()) -> Run:
     """The demo service with a small cache (it fills in the first second of load), at a
-    steady 40 requests per second."""
+    steady 40 requests per second; ``options``: the runner's own, more."""
     port = free_port()
     return runner(work, "--baseline", "2", "--load-test", load_s, "--cooldown", "3",
                   "--interval", "0.2", "--users", "4", "--rate", "40",
                   "--service-cmd", demo_cmd(port, "--cache-entries", "4", *demo_options),
-                  "--url", f"http://127.0.0.1:{port}")
+                  "--url", f"http://127.0.0.1:{port}", *options)
+
+
+# A catalog whose smallest plan (72 MB) a leak of 2.5 MB/s from the demo's 37 MB crosses
+# 80 % and 90 % of within the load: a plan a user would buy (512 MB) takes 200 s more.
+TINY_PLAN = ("--catalog", str(PROGRAMS / "tiny_catalog.json"), "--plan", "tiny:small")
 
 
 @shared_run(seconds=30)
 def leaky_demo_run(work: Path) -> Run:
     # 20 s of load: in 8 s the demo's allocator steps left too few independent looks at
     # its noise for a verdict once in a few runs (the leak verdict's evidence rule).
-    return run_with_rate(work, "--leak-kb", "64", load_s="20")
+    # Judged against a 72 MB plan, which the leak fills halfway through the load.
+    return run_with_rate(work, "--leak-kb", "64", load_s="20", options=TINY_PLAN)
 
 
 @shared_run(seconds=16)
@@ -142,6 +149,36 @@ def test_a_service_that_keeps_memory_per_request_is_flagged(leaky_demo_run):
     assert leak["suspected"] is True, leak
     # 64 KB kept per request: the estimate is in the right range.
     assert 30_000 < leak["bytes_per_request"] < 130_000, leak
+
+
+def test_a_leaking_service_judged_against_a_plan_raises_its_alerts_in_report_and_live_view(
+        leaky_demo_run):
+    """The monitor's alerts fire at 80 % and 90 % of the plan the service is judged
+    against (not only of the host or a cgroup), name it, reach the report, and show in
+    the live view (the plain progress lines, as the run goes); the plans that follow are
+    introduced as lasting only until the leak fills them."""
+    run = leaky_demo_run.ok()
+    report = run.report()
+    judged = report["assessment"]["judged_against"]
+    assert judged["source"] == "plan" and judged["limit_mb"] == 72.0, judged
+    alerts = [a for a in report["alerts"] if a["metric"] == "target_percent"]
+    assert [(a["level"], a["threshold"]) for a in alerts] == [("warning", 80),
+                                                               ("critical", 90)], alerts
+    for alert in alerts:
+        assert alert["target"] == "plan tiny:small" and alert["target_mb"] == 72.0
+        assert "of plan tiny:small (72 MB)" in alert["message"], alert
+    live, merged, summary = run.stdout.partition("merging:")
+    assert merged, run.stdout
+    for alert in alerts:
+        assert f"alert: {alert['message']}" in live, live
+    assert "% of the plan tiny:small" in live
+    needs = report["recommendations"]
+    assert needs["sizing_note"].startswith("A leak was found")
+    assert all(plan["lasts_h"] is not None for plan in needs["plans"].values())
+    intro = summary.index(needs["sizing_note"])
+    assert intro < summary.index("until the leak fills them") < summary.index("Level:")
+    page = (run.out / "memory_analysis_report.html").read_text()
+    assert "Until the leak fills them:" in page
 
 
 def test_a_cache_that_fills_and_stays_flat_is_not_a_leak(cache_demo_run):

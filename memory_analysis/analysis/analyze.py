@@ -23,7 +23,7 @@ from memory_analysis.analysis.level import assess_level, held_matters, host_stat
 from memory_analysis.analysis.limits import judged_against
 from memory_analysis.analysis.memory import memory_block
 from memory_analysis.analysis.phases import phase_stats
-from memory_analysis.analysis.plans import recommend_plans
+from memory_analysis.analysis.plans import plans_until_leak, recommend_plans
 from memory_analysis.analysis.scaling import scaling_verdict, step_levels
 from memory_analysis.analysis.series import MemorySeries, limits_seen, service_memory
 from memory_analysis.analysis.shape import Settled, settle_series
@@ -143,13 +143,12 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
     settled = settle_series(series) if series.mb else []
     # The memory a leak runs into: its headroom and its time to the limit are both
     # counted against it.
-    ceiling = _ceiling(judged, plans, needs)
+    ceiling, ceiling_name = _ceiling(judged, plans, needs)
     if series.mb:
         memory["leak"] = leak_verdict(
             series, [LoadSegment.of(s) for s in segments],
-            worth_caring_mb_per_min(ceiling, peak), ceiling, peak,
-            "it is judged against" if judged["source"] != "host"
-            else "of the smallest plan that holds it", looks=options.get("looks", 1))
+            worth_caring_mb_per_min(ceiling, peak), ceiling, peak, ceiling_name,
+            looks=options.get("looks", 1))
     else:
         memory["leak"] = not_judged("service memory was not observed")
 
@@ -174,11 +173,15 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
     scaling = scaling_verdict(_steps(settled, segments, noise),
                               options.get("users"), _optimise_first(memory, judged),
                               _grew_within_steps(memory["leak"]))
+    # A leaking service's plans are a delay, not a size: how long each lasts.
+    plans, sizing_note = plans_until_leak(plans, memory["leak"], peak)
     recommendations: dict[str, Any] = {
         **needs,
         "plans": plans,
         "scaling": scaling,
     }
+    if sizing_note:
+        recommendations["sizing_note"] = sizing_note
     recommendations["suggestions"] = suggestions(memory, assessment, load, scaling)
     return {"phases": phases, "memory": memory, "assessment": assessment,
             "recommendations": recommendations, "breakdown": breakdown(samples)}
@@ -203,14 +206,23 @@ def condition_notes(report: dict[str, Any]) -> list[str]:
 
 
 def _ceiling(judged: dict[str, Any], plans: dict[str, Any],
-             needs: dict[str, Any]) -> float | None:
-    """The memory a leak would run into: what the service gets when that is known, else
-    what it would be deployed with (the smallest plan holding the recommended memory, or
-    the recommended memory itself)."""
+             needs: dict[str, Any]) -> tuple[float | None, str]:
+    """The memory a leak would run into, and what it is (after "the 512 MB"): what the
+    service gets when that is known, else what it would be deployed with (the smallest
+    plan holding the recommended memory, or the recommended memory itself). That plan is
+    chosen from this run's peak, so the words say which plan and why: a later run of a
+    leaking service, with a higher peak, counts against a larger one."""
     if judged["source"] != "host":
-        return judged.get("limit_mb")
-    sizes = [p["memory_mb"] for p in plans.values() if p.get("memory_mb")]
-    return min(sizes) if sizes else needs.get("recommended_memory_mb")
+        return judged.get("limit_mb"), "it is judged against"
+    recommended = needs.get("recommended_memory_mb")
+    chosen = [p for p in plans.values() if p.get("memory_mb")]
+    if not chosen:
+        return recommended, "recommended (twice this run's peak)"
+    smallest = min(chosen, key=lambda p: p["memory_mb"])
+    return smallest["memory_mb"], (
+        f"of plan {smallest['plan']} ({smallest['catalog']}), the smallest plan holding the "
+        f"{recommended:,.0f} MB recommended from this run's peak (no --target-memory or "
+        "--plan was given)")
 
 
 def _optimise_first(memory: dict[str, Any], judged: dict[str, Any]) -> str | None:

@@ -56,3 +56,52 @@ def recommend_plans(catalogs: list[dict[str, Any]], min_mb: float | None,
     if min_mb is None or recommended_mb is None or peak_mb is None:
         return {}
     return {c["id"]: plan_choice(c, min_mb, recommended_mb, peak_mb) for c in catalogs}
+
+
+def _hours(needed_mb: float, rate_mb_per_min: float | None) -> float | None:
+    """Hours until ``needed_mb`` more memory is used at ``rate_mb_per_min``; None when
+    the rate is not growth (never, at that rate)."""
+    if rate_mb_per_min is None or rate_mb_per_min <= 0:
+        return None
+    return round(max(needed_mb, 0.0) / rate_mb_per_min / 60.0, 2)
+
+
+def plans_until_leak(plans: dict[str, Any], leak: dict[str, Any],
+                     peak_mb: float | None) -> tuple[dict[str, Any], str | None]:
+    """The plans of a leaking service with how long each would last, and the sentence
+    that introduces them; ``(plans, None)`` unchanged when no leak was found.
+
+    A leak makes a plan a delay, not a size: each plan's ``lasts_h`` is the hours of the
+    same load until the leak fills the memory between the run's peak and the plan,
+    ``(plan memory − peak) / slope``, at the leak verdict's own rate (the rate at the end
+    of the load, ``slope_mb_per_min``); ``lasts_h_ci`` the same by the ends of its 95 %
+    interval (None for an end where it lasts for ever). Only a straight line keeps that
+    rate; a growth that slows would last longer, and the sentence says so.
+    """
+    slope = leak.get("slope_mb_per_min")
+    if leak.get("verdict") != "leak" or peak_mb is None or not slope or slope <= 0:
+        return plans, None
+    low, high = leak.get("slope_ci_mb_per_min") or [None, None]
+    out = {}
+    for provider, entry in plans.items():
+        memory = entry.get("memory_mb")
+        if memory is None:
+            out[provider] = entry
+            continue
+        room = memory - peak_mb
+        out[provider] = {**entry, "lasts_h": _hours(room, slope),
+                         "lasts_h_ci": [_hours(room, high), _hours(room, low)]}
+    note = (f"A leak was found (memory grew {slope:,.1f} MB/min under this load), so no "
+            "plan below is a size that holds the service: each holds the recommended "
+            "memory only until the leak fills it. \"Lasts\" is how long that takes under "
+            f"the same load, from this run's peak of {peak_mb:,.0f} MB at {slope:,.1f} "
+            "MB/min. Fix the leak before choosing a plan.")
+    shape = leak.get("shape")
+    if shape in ("slowing", "levels off"):
+        note += (f" The growth's shape was \"{shape}\", not a straight line: these times "
+                 "go on at the rate it had at the end of the load, so they are the "
+                 "shortest to expect; a growth that keeps slowing lasts longer.")
+    elif shape not in (None, "linear", "linear after warm-up"):
+        note += (f" The growth's shape was \"{shape}\": these times assume it goes on at "
+                 "the rate it had at the end of the load, in a straight line.")
+    return out, note

@@ -53,9 +53,15 @@ def _view(quiet: bool, interval: float) -> MonitorView:
 @click.option("--output", "-o", default="memory_analysis.json", show_default=True,
               help="Report file; samples also stream to <name>.samples.jsonl beside it.")
 @click.option("--warning", type=float, default=MonitorConfig.warning, show_default=True,
-              help="Warning alert threshold, percent of the host's memory or cgroup limit.")
+              help="Warning alert threshold, percent of the host's memory, the cgroup limit "
+                   "and --target-memory.")
 @click.option("--critical", type=float, default=MonitorConfig.critical, show_default=True,
               help="Critical alert threshold, percent.")
+@click.option("--target-memory", default=None, metavar="SIZE",
+              help="The memory the service will get (512M, 2G; a bare number is MB): "
+                   "alerts also fire at --warning/--critical percent of it (needs --pid).")
+@click.option("--target-name", default=None, metavar="NAME",
+              help="What to call --target-memory in alerts, e.g. 'plan render:starter'.")
 @click.option("--pss-interval", type=float, default=1.0, show_default=True,
               help="Seconds between PSS/USS reads (smaps_rollup), which cost more than RSS.")
 @click.option("--reset-peak", is_flag=True,
@@ -68,7 +74,8 @@ def _view(quiet: bool, interval: float) -> MonitorView:
               help="Also draw the run's memory as a PNG chart.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 def command(pid: int | None, include_children: bool, interval: float, duration: float | None,
-            output: str, warning: float, critical: float, pss_interval: float,
+            output: str, warning: float, critical: float, target_memory: str | None,
+            target_name: str | None, pss_interval: float,
             reset_peak: bool, agent_dir: str | None, tracemalloc: bool,
             components: str | None, fail_on_alert: str | None, plot: str | None,
             quiet: bool) -> int:
@@ -76,7 +83,9 @@ def command(pid: int | None, include_children: bool, interval: float, duration: 
     JSON report with peaks, percentiles, cgroup figures and alerts."""
     config = MonitorConfig(pid=pid, include_children=include_children, interval=interval,
                            duration=duration, output=output, warning=warning,
-                           critical=critical, pss_interval=pss_interval, reset_peak=reset_peak,
+                           critical=critical, target_memory=target_memory,
+                           target_name=target_name, pss_interval=pss_interval,
+                           reset_peak=reset_peak,
                            agent_dir=agent_dir, tracemalloc=tracemalloc, components=components)
     if plot is not None:
         if not plot.lower().endswith(".png"):

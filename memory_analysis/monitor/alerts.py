@@ -16,7 +16,20 @@ _DESCRIPTIONS = {
     # The host's memory used by everything on it, not the watched process's.
     "system_percent": "the host's memory in use (all its processes)",
     "cgroup_percent": "cgroup working set of its limit",
+    # The watched tree's memory of the memory the service will get (--target-memory).
+    "target_percent": "service memory of its target",
 }
+
+
+def target_message(alert: dict[str, Any], service_mb: float, target_mb: float,
+                   target_name: str | None) -> str:
+    """A target alert's message, naming the memory it is counted against:
+    "WARNING: service memory 410.0 MB is 80.1% of the target 512 MB (threshold 80%)",
+    or "... of plan render:starter (512 MB) ..." when the target has a name."""
+    target = (f"{target_name} ({target_mb:,.0f} MB)" if target_name
+              else f"the target {target_mb:,.0f} MB")
+    return (f"{alert['level'].upper()}: service memory {service_mb:,.1f} MB is "
+            f"{alert['value']:.1f}% of {target} (threshold {alert['threshold']:g}%)")
 
 
 @dataclass

@@ -55,6 +55,17 @@ def system_figures(info: dict[str, int]) -> dict[str, float]:
     }
 
 
+def service_mb(process: dict[str, Any] | None) -> float | None:
+    """The watched tree's memory as a service's: anonymous memory by PSS and file-backed
+    memory once (``tree_service_mb``) where the kernel splits PSS by kind, else the tree's
+    PSS (or RSS) sum (``tree_mb``); None without a process. What the monitor's target
+    alert and the runner's live view compare with the memory the service gets."""
+    if not process:
+        return None
+    value = process.get("tree_service_mb")
+    return value if value is not None else process.get("tree_mb")
+
+
 def cgroup_sample(group: MemoryCgroup | None) -> dict[str, Any] | None:
     if group is None:
         return None

@@ -18,11 +18,12 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from memory_analysis import __version__
+from memory_analysis.analysis.limits import parse_size_mb
 from memory_analysis.argtext import number
 from memory_analysis.errors import BadInput
 from memory_analysis.levels import PEAK_CRITICAL_PERCENT, PEAK_WARNING_PERCENT
 from memory_analysis.monitor import procfs
-from memory_analysis.monitor.alerts import AlertTracker
+from memory_analysis.monitor.alerts import AlertTracker, target_message
 from memory_analysis.monitor.cgroup import MemoryCgroup
 from memory_analysis.monitor.procfs import ProcessGone
 from memory_analysis.monitor.python_figures import AgentReader
@@ -39,6 +40,7 @@ from memory_analysis.monitor.sampler import (
     cgroup_sample,
     is_python_process,
     reset_peak,
+    service_mb,
 )
 from memory_analysis.reports.jsonio import JsonLinesStream, check_writable, lines_at
 from memory_analysis.signals import StopSignal
@@ -69,6 +71,11 @@ class MonitorConfig:
     critical: float = PEAK_CRITICAL_PERCENT
     pss_interval: float = 1.0
     reset_peak: bool = False
+    # The memory the service will get (a size: "512M", "2G"): alerts also fire when the
+    # watched tree's memory crosses --warning/--critical percent of it, naming it
+    # ``target_name`` ("plan render:starter") when given.
+    target_memory: str | None = None
+    target_name: str | None = None
     # Where the agents inside the service report (MEMORY_ANALYSIS_AGENT), and what to
     # ask of them: tracemalloc, and a component map file.
     agent_dir: str | None = None
@@ -94,6 +101,14 @@ class MonitorConfig:
         if self.warning >= self.critical:
             raise BadInput(f"--warning ({self.warning:g}) must be below --critical "
                            f"({self.critical:g})")
+        if self.target_memory is not None:
+            parse_size_mb(self.target_memory, "--target-memory")
+            if self.pid is None and not self.for_runner:
+                raise BadInput("--target-memory needs --pid: the memory of the watched "
+                               "process tree is what is compared with it")
+        if self.target_name is not None and self.target_memory is None:
+            raise BadInput("--target-name needs --target-memory: it names that memory in "
+                           "the alerts")
         if self.agent_dir is not None and self.pid is None and not self.for_runner:
             raise BadInput("--agent-dir needs --pid: the agent reports from inside a "
                            "process, and the monitor watches it through its PID")
@@ -114,6 +129,12 @@ class MonitorConfig:
         if self.pid is not None and not procfs.process_exists(self.pid):
             raise BadInput(f"no process with PID {self.pid}")
         check_writable(self.output)
+
+    @property
+    def target_mb(self) -> float | None:
+        """--target-memory in MB, None without it."""
+        return (parse_size_mb(self.target_memory, "--target-memory")
+                if self.target_memory is not None else None)
 
     @property
     def stream_path(self) -> str:
@@ -138,6 +159,10 @@ class MonitorConfig:
             args.append("--tracemalloc")
         if self.components is not None:
             args += ["--components", self.components]
+        if self.target_memory is not None:
+            args += ["--target-memory", self.target_memory]
+        if self.target_name is not None:
+            args += ["--target-name", self.target_name]
         return args
 
 
@@ -172,6 +197,7 @@ class MonitorSession:
         self.alerts: list[dict[str, Any]] = []
         self.summary = MonitorSummary()
         self.tracker = AlertTracker(config.warning, config.critical)
+        self.target_mb = config.target_mb
         self.target: dict[str, Any] | None = None
         self._agent_seen = False
         self.sampler: TreeSampler | None = None
@@ -243,12 +269,24 @@ class MonitorSession:
 
     def _check_alerts(self, sample: dict[str, Any]) -> None:
         group = sample["cgroup"]
+        target_mb = self.target_mb
+        tree_mb = service_mb(sample["process"])
+        target_percent = (tree_mb * 100.0 / target_mb
+                          if tree_mb is not None and target_mb else None)
         for metric, value in (("system_percent", sample["system"]["percent"]),
-                              ("cgroup_percent", group["percent"] if group else None)):
+                              ("cgroup_percent", group["percent"] if group else None),
+                              ("target_percent", target_percent)):
             alert = self.tracker.check(sample["t"], metric, value)
             if alert:
                 if metric == "system_percent":
                     alert["message"] += _host_detail(sample)
+                elif metric == "target_percent":
+                    assert tree_mb is not None and target_mb is not None
+                    alert["message"] = target_message(alert, tree_mb, target_mb,
+                                                      self.config.target_name)
+                    alert["target_mb"] = round(target_mb, 1)
+                    if self.config.target_name:
+                        alert["target"] = self.config.target_name
                 self.alerts.append(alert)
                 self.stream.write({"kind": "alert", **alert})
                 self.view.alerted(alert)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from memory_analysis.reports.plain import lasts_text
+
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1250px;color:#222}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ccc}
@@ -96,7 +98,8 @@ def _requirements(report: dict[str, Any]) -> str:
         bar = (f'<span class="bar" style="width:{min(float(share), 100.0) * 2:.0f}px"></span> '
                if isinstance(share, (int, float)) else "")
         rows.append([_e(provider), _e(plan.get("plan")), _n(plan.get("memory_mb"), " MB", 0),
-                     _n(plan.get("headroom_percent"), " %"), bar + _n(share, " %")])
+                     _n(plan.get("headroom_percent"), " %"), bar + _n(share, " %")]
+                    + ([_e(lasts_text(plan))] if needs.get("sizing_note") else []))
     scaling = needs.get("scaling") or {}
     steps = [[_n(s.get("users"), "", 0), _n(s.get("mean_in_flight")),
               _n(s.get("level_mb"), " MB"), _n(s.get("peak_mb"), " MB")]
@@ -104,7 +107,11 @@ def _requirements(report: dict[str, Any]) -> str:
     return (_table(["figure", "value"],
                    [["minimum memory", _n(needs.get("min_memory_mb"), " MB", 0)],
                     ["recommended memory", _n(needs.get("recommended_memory_mb"), " MB", 0)]])
-            + _table(["provider", "plan", "memory", "headroom", "peak of the plan"], rows)
+            # A leak: the plans hold it only so long, and the page says so first.
+            + (f"<p><b>Until the leak fills them:</b> {_e(needs['sizing_note'])}</p>"
+               if needs.get("sizing_note") else "")
+            + _table(["provider", "plan", "memory", "headroom", "peak of the plan"]
+                     + (["lasts"] if needs.get("sizing_note") else []), rows)
             + f"<p><b>Scaling:</b> {_e(scaling.get('strategy'))}: {_e(scaling.get('reason'))}</p>"
             + (_table(["users", "in flight", "level", "peak"], steps) if steps else "")
             + (f"<p>Memory against load: {_e(scaling.get('growth_shape'))}</p>"

@@ -4,7 +4,7 @@ and a rich panel redrawn in place on a terminal."""
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 from memory_analysis.cadence import Cadence
 
@@ -45,3 +45,24 @@ class LivePanel:
 
     def close(self) -> None:
         self.live.stop()
+
+
+def _hours_text(hours: float | None) -> str:
+    if hours is None:
+        return "for ever"
+    if hours <= 0:
+        return "none"
+    if hours < 1:
+        return f"{max(hours * 60, 1):.0f} min"
+    return f"{hours:.1f} h" if hours < 10 else f"{hours:,.0f} h"
+
+
+def lasts_text(plan: dict[str, Any]) -> str:
+    """How long a plan holds a leak: "2.3 h (1.9 h to 2.9 h)"."""
+    if "lasts_h" not in plan:
+        return "-"
+    text = _hours_text(plan["lasts_h"])
+    low, high = (_hours_text(h) for h in plan.get("lasts_h_ci") or [None, None])
+    if plan["lasts_h"] and low != high:
+        text += f" ({low} to {high})"
+    return text

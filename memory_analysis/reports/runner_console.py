@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from memory_analysis.reports.plain import LivePanel, PlainLines
+from memory_analysis.reports.plain import LivePanel, PlainLines, lasts_text
 
 
 def _num(value: Any, unit: str = "", digits: int = 1) -> str:
@@ -25,7 +25,8 @@ def _percent(rate: float | None) -> str:
 
 
 def summary_tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
-    """(title, header, rows) for each table of the summary, as display strings."""
+    """(title, header, rows) for each table of the summary, as display strings. A title
+    of several lines is an introduction, then the table's own title on the last line."""
     tables: list[tuple[str, list[str], list[list[str]]]] = []
     memory = report.get("memory") or {}
     metric = memory.get("metric") or "memory"
@@ -89,12 +90,23 @@ def summary_tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[li
     tables += _breakdown_tables(report.get("breakdown") or {})
     recommendations = report.get("recommendations") or {}
     if recommendations.get("recommended_memory_mb") is not None:
+        plans = [(provider, plan) for provider, plan
+                 in (recommendations.get("plans") or {}).items() if plan]
         rows = [[provider, str(plan.get("plan")), _num(plan.get("memory_mb"), " MB", 0),
-                 _num(plan.get("headroom_percent"), " %")]
-                for provider, plan in (recommendations.get("plans") or {}).items() if plan]
-        tables.append((f"Plans for {_num(recommendations['recommended_memory_mb'], ' MB', 0)} "
-                       f"recommended ({_num(recommendations.get('min_memory_mb'), ' MB', 0)} "
-                       "minimum)", ["provider", "plan", "memory", "headroom"], rows))
+                 _num(plan.get("headroom_percent"), " %")] for provider, plan in plans]
+        header = ["provider", "plan", "memory", "headroom"]
+        sizes = (f"{_num(recommendations['recommended_memory_mb'], ' MB', 0)} recommended "
+                 f"({_num(recommendations.get('min_memory_mb'), ' MB', 0)} minimum)")
+        if recommendations.get("sizing_note"):
+            # A leak: the plans say how long they hold it, not that they hold it.
+            header.append("lasts")
+            for row, (_, plan) in zip(rows, plans, strict=True):
+                row.append(lasts_text(plan))
+            title = (f"{recommendations['sizing_note']}\nPlans holding {sizes}, "
+                     "until the leak fills them")
+        else:
+            title = f"Plans for {sizes}"
+        tables.append((title, header, rows))
     return tables
 
 
@@ -327,7 +339,12 @@ class RichRunnerView(LivePanel):
         from rich.table import Table
 
         self.close()
-        for title, header, rows in summary_tables(report):
+        for heading, header, rows in summary_tables(report):
+            # A title's leading lines introduce the table (the plans of a leak): printed
+            # as a paragraph above it, wrapped to the terminal, not to the table.
+            intro, _, title = heading.rpartition("\n")
+            if intro:
+                self.console.print(intro, highlight=False)
             table = Table(title=title, title_justify="left")
             for index, name in enumerate(header):
                 table.add_column(name, justify="left" if index == 0 else "right")

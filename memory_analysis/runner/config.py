@@ -15,6 +15,7 @@ from pathlib import Path
 from memory_analysis.agent.control import AGENT_DIR_NAME, read_component_map
 from memory_analysis.analysis.limits import parse_size_mb
 from memory_analysis.analysis.thresholds import AUTO_MAX_S
+from memory_analysis.argtext import number
 from memory_analysis.errors import BadInput
 from memory_analysis.loadgen.config import (
     DEFAULT_URL,
@@ -179,12 +180,19 @@ class RunnerConfig:
             config.timeout_s = self.timeout
         return config
 
-    def monitor_config(self, pid: int | None, output: str | Path) -> MonitorConfig:
-        """The monitor's configuration for the service's process ``pid``."""
+    def monitor_config(self, pid: int | None, output: str | Path,
+                       target_mb: float | None = None,
+                       target_name: str | None = None) -> MonitorConfig:
+        """The monitor's configuration for the service's process ``pid``. ``target_mb``:
+        the memory the service will get (--target-memory, or --plan's memory, found in the
+        catalogs) and ``target_name`` what it is ("plan render:starter"), so the monitor's
+        alerts fire against it."""
         agent_dir = self.agent_report_dir
         return MonitorConfig(pid=pid, interval=self.interval, duration=self.monitor_cap_s,
                              output=str(output),
                              agent_dir=str(agent_dir) if agent_dir is not None else None,
+                             target_memory=f"{number(target_mb)}M" if target_mb else None,
+                             target_name=target_name if target_mb else None,
                              for_runner=True)
 
     def validate(self) -> None:

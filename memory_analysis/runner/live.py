@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from memory_analysis.monitor.sampler import service_mb
+
 # Service memory points kept for the sparkline.
 HISTORY_POINTS = 40
 
@@ -48,18 +50,13 @@ class StreamTail:
         return records
 
 
-def _service_mb(sample: dict[str, Any]) -> float | None:
-    process = sample.get("process") or {}
-    value = process.get("tree_service_mb")
-    return value if value is not None else process.get("tree_mb")
-
-
 @dataclass
 class LiveStatus:
     """Gathers the streams into one status while the run goes on."""
 
     monitor_stream: Path
     limit_mb: float | None = None  # the target or plan the user gave, if any
+    limit_name: str | None = None  # what it is: "plan render:starter"; None: "target"
     history: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY_POINTS))
     peak_mb: float | None = None
     memory_mb: float | None = None
@@ -103,7 +100,7 @@ class LiveStatus:
                 self.p95_ms = row.get("p95_ms")
 
     def _sample(self, sample: dict[str, Any]) -> None:
-        mb = _service_mb(sample)
+        mb = service_mb(sample.get("process"))
         if mb is None:
             return
         self.memory_mb = mb
@@ -111,7 +108,8 @@ class LiveStatus:
         self.history.append(mb)
         group = sample.get("cgroup") or {}
         if self.limit_mb:
-            self.percent, self.percent_of = mb * 100.0 / self.limit_mb, "target"
+            self.percent = mb * 100.0 / self.limit_mb
+            self.percent_of = self.limit_name or "target"
         elif group.get("percent") is not None:
             self.percent, self.percent_of = group["percent"], "cgroup limit"
         else:

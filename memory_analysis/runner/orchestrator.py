@@ -140,10 +140,12 @@ Judge = Callable[[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]], d
 
 class AnalysisRun:
     def __init__(self, config: RunnerConfig, view: RunnerView, stop: StopSignal,
-                 limit_mb: float | None = None, judge: Judge | None = None) -> None:
+                 limit_mb: float | None = None, limit_name: str | None = None,
+                 judge: Judge | None = None) -> None:
         """``limit_mb``: the memory the user said the service will get (--target-memory,
-        --plan), for the live view's share of it; ``judge``: the leak test, for the looks
-        of ``--load-test auto`` (needed then)."""
+        --plan), for the live view's share of it and the monitor's alerts; ``limit_name``:
+        what it is, for both ("plan render:starter"; None: "the target"); ``judge``: the
+        leak test, for the looks of ``--load-test auto`` (needed then)."""
         config.validate()
         if config.load_auto and judge is None:
             raise ValueError("--load-test auto needs the leak test to look with")
@@ -154,7 +156,8 @@ class AnalysisRun:
         self.output_dir = Path(config.output_dir)
         self.monitor: subprocess.Popen | None = None
         self.load: subprocess.Popen | None = None
-        self.live = LiveStatus(Path(stream_path_for(self.output_dir / MONITOR_FILE)), limit_mb)
+        self.live = LiveStatus(Path(stream_path_for(self.output_dir / MONITOR_FILE)), limit_mb,
+                               limit_name)
         self._phase: tuple[str, str, float, float | None] = ("starting", "", time.time(), None)
         self._shown = 0.0
 
@@ -425,7 +428,9 @@ class AnalysisRun:
                                                    config.headers)
                 outcome.problems += notes
             if service.pid is not None:
-                args = config.monitor_config(service.pid, outcome.monitor_path).to_args()
+                args = config.monitor_config(service.pid, outcome.monitor_path,
+                                             self.live.limit_mb, self.live.limit_name
+                                             ).to_args()
                 self.monitor = tools.launch(tools.MONITOR, args + ["--quiet"],
                                             self.output_dir / TOOLS_LOG)
                 timeline.start = self._wait_monitor_start(outcome.monitor_stream_path,

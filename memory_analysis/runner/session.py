@@ -123,7 +123,7 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
             return analyze(samples, None, {**options, "segments": segments})["memory"]["leak"]
 
         run = AnalysisRun(config, view, stop, target_mb or (plan or {}).get("memory_mb"),
-                          judge)
+                          f"plan {plan['plan']}" if plan and not target_mb else None, judge)
         outcome = run.run()
     except (BadInput, RunFailed):
         # Refused, or the service never started: directories this run made and left
