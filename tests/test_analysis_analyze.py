@@ -46,7 +46,8 @@ LEAK_KEYS_7 = {"slope_ci_mb_per_min", "detection_limit_mb_per_min", "time_to_lim
 
 
 def test_a_leaking_service():
-    result = analyze(samples(flat(60), linear(60, 0.5), flat(120)), LOAD, {"users": 20})
+    result = analyze(samples(flat(60), linear(60, 0.5), flat(120)), LOAD,
+                     {"users": 20, "runtime": "cpython"})
     check_contract(result)
     memory = result["memory"]
     assert memory["metric"] == "pss_tree"
@@ -85,7 +86,7 @@ def test_a_cache_that_fills_and_stays_is_safe_when_small_and_a_warning_when_larg
     peak = small["memory"]["peak_mb"]
     assert small["recommendations"]["min_memory_mb"] == math.ceil(peak * 1.5)
     large = analyze(samples(flat(60), saturating(60, 30, 8), flat(90)), LOAD,
-                    {"users": 20, "target_memory_mb": 200})
+                    {"users": 20, "target_memory_mb": 200, "runtime": "cpython"})
     assert large["assessment"]["level"] == "warning"  # 30 MB held of 200 MB: 15 %
     assert any("MALLOC_ARENA_MAX" in s for s in large["recommendations"]["suggestions"])
     assert large["recommendations"]["scaling"]["strategy"] == "optimize"

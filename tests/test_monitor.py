@@ -309,6 +309,7 @@ def test_fast_interval_keeps_schedule(memhog, tmp_path):
     assert rollups["count"] >= 1
     target = report["target"]
     assert target["pid"] == hog.pid and target["is_python"] is True
+    assert target["runtime"] == "cpython" and target["runtime_process"]["pid"] == hog.pid
     assert any("memhog.py" in part for part in target["cmdline"])
 
 

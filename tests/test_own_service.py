@@ -175,6 +175,9 @@ def test_the_manuals_recipes_for_your_own_service(run_name, workers, request):
     # uvicorn's --workers is a helper, not a worker to compare them with.
     named_workers = [p for p in named if p["role"] == "worker"]
     assert len(named_workers) == workers, named
+    # The process that serves comes first: a master over workers, else alone a service.
+    assert named[0]["role"] == ("master" if workers else "service"), named
+    assert report["service"]["runtime"] == "cpython"
     assert report["breakdown"]["gc"]["load"]["processes"] >= 1
     assert "Traceback" not in (out / "service.log").read_text()
 
@@ -233,9 +236,10 @@ def test_service_commands_as_people_write_them(run_name, greets, request):
     assert report["complete"] is True and report["load_test"]["error_rate"] == 0.0
     # The process started and watched is the service itself, not a shell around it.
     monitor = run.report("memory_analysis.json")
-    assert monitor["target"]["is_python"] is True
+    assert monitor["target"]["is_python"] is True and monitor["target"]["runtime"] == "cpython"
+    # One process, no workers: a service, not a master.
     roles = {p["role"] for p in monitor["samples"][-1]["process"]["processes"].values()}
-    assert roles == {"master"}
+    assert roles == {"service"}
     if greets:  # the assignment reached the service's environment
         assert "greeting: hello" in (run.out / "service.log").read_text()
 

@@ -48,9 +48,17 @@ def load_figures(load_test: dict[str, Any] | None) -> dict[str, Any]:
         totals = load_test["totals"]
         return {**totals, "latency_ms": load_test.get("latency_ms", {}),
                 "categories": load_test.get("categories", {}),
+                "endpoints": endpoint_figures(load_test.get("endpoints")),
                 "errors": load_test.get("errors", {}),
                 "timeline": load_test.get("timeline")}
     return load_test
+
+
+def endpoint_figures(endpoints: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Each endpoint of a load tester report as the analysis uses it: its name, method,
+    path, category, requests, failures and latency (without its histogram)."""
+    keys = ("name", "method", "path", "category", "requests", "failures", "latency_ms")
+    return [{k: e.get(k) for k in keys} for e in endpoints or []]
 
 
 def mean_in_flight(requests: float, mean_latency_ms: float | None,
@@ -121,7 +129,9 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
       ``end`` (``level.RunEnd``): how the run ended, when the service died or the load
         failed (the level says so);
       ``looks`` (int): how many looks at the leak a run whose length the leak test
-        chooses (``--load-test auto``) may take in all (``runlength.look_times``).
+        chooses (``--load-test auto``) may take in all (``runlength.look_times``);
+      ``runtime`` ("cpython" | "node" | "jvm" | "go" | "other"): what the service runs
+        on (``monitor.runtime``), for advice in its own terms; default unknown.
     """
     options = options or {}
     load = load_figures(load_test)
@@ -182,9 +192,11 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
     }
     if sizing_note:
         recommendations["sizing_note"] = sizing_note
-    recommendations["suggestions"] = suggestions(memory, assessment, load, scaling)
+    runtime = options.get("runtime")
+    recommendations["suggestions"] = suggestions(memory, assessment, load, scaling, runtime)
     return {"phases": phases, "memory": memory, "assessment": assessment,
-            "recommendations": recommendations, "breakdown": breakdown(samples)}
+            "recommendations": recommendations,
+            "breakdown": breakdown(samples, runtime=runtime)}
 
 
 def condition_notes(report: dict[str, Any]) -> list[str]:

@@ -18,6 +18,11 @@ PHASES = ("baseline", "load", "cooldown")
 RUNTIME = "Python runtime"
 TRACEMALLOC = "tracemalloc (measuring)"
 OTHER = "other processes"
+# Roles listed first: the process that serves, alone ("service") or over its workers.
+FIRST_ROLES = ("master", "service")
+# What a report calls each runtime (``monitor.runtime.RUNTIMES``) in a sentence.
+RUNTIME_NAMES = {"cpython": "CPython", "node": "Node.js", "jvm": "the JVM", "go": "Go",
+                 "other": "a runtime the suite does not know"}
 
 
 def _r(value: float | None, digits: int = 1) -> float | None:
@@ -46,6 +51,10 @@ def processes_breakdown(samples: list[dict[str, Any]]) -> dict[str, Any]:
                                             "values": {p: [] for p in PHASES},
                                             "first_t": sample["t"], "last_t": sample["t"]})
             entry["last_t"] = sample["t"]
+            if entry["role"] != "master":
+                # A service becomes a master when it forks its workers; a master whose
+                # workers are between two generations stays one.
+                entry["role"] = record.get("role")
             entry["values"].setdefault(sample.get("phase", "baseline"), []).append(mb)
     rows = []
     for pid, entry in series.items():
@@ -69,7 +78,7 @@ def processes_breakdown(samples: list[dict[str, Any]]) -> dict[str, Any]:
             "noise_mb": _r(noise_floor_of(values["baseline"], start or 0.0)),
         }
         rows.append(row)
-    rows.sort(key=lambda r: (r["role"] != "master", r["first_seen_s"], r["pid"]))
+    rows.sort(key=lambda r: (r["role"] not in FIRST_ROLES, r["first_seen_s"], r["pid"]))
     return {"metric": "pss_mb, else rss_mb", "processes": rows, "notes": _process_notes(rows)}
 
 
@@ -210,11 +219,16 @@ def _moment(sample: dict[str, Any], snapshots: dict[str, list[tuple[float, dict[
             "components": totals}
 
 
-def components_breakdown(samples: list[dict[str, Any]], peak_index: int | None
-                         ) -> dict[str, Any]:
+def components_breakdown(samples: list[dict[str, Any]], peak_index: int | None,
+                         runtime: str | None = None) -> dict[str, Any]:
     """Per component, its memory at the end of the baseline, at the peak and at the end
-    of the cooldown, with its share of the service's memory then."""
+    of the cooldown, with its share of the service's memory then. ``runtime``: what the
+    service runs on (the agent reports from CPython only)."""
     snapshots = _snapshots(samples)
+    if not snapshots and runtime not in (None, "cpython"):
+        return {"available": False,
+                "reason": f"memory by component comes from the agent inside a CPython "
+                          f"service; this one runs on {RUNTIME_NAMES.get(runtime, runtime)}"}
     if not snapshots:
         traced_any = any((f.get("tracemalloc") is not None)
                          for s in samples for f in (s.get("python") or {}).values())
@@ -251,11 +265,13 @@ def components_breakdown(samples: list[dict[str, Any]], peak_index: int | None
             "components": rows}
 
 
-def breakdown(samples: list[dict[str, Any]], peak_index: int | None = None) -> dict[str, Any]:
+def breakdown(samples: list[dict[str, Any]], peak_index: int | None = None,
+              runtime: str | None = None) -> dict[str, Any]:
     """The report's ``breakdown`` block. ``peak_index``: the sample at the service's
-    peak (default: the one with the most memory in the tree)."""
+    peak (default: the one with the most memory in the tree); ``runtime``: what the
+    service runs on (``monitor.runtime``), None when unknown."""
     if peak_index is None and samples:
         tree = [(s.get("process") or {}).get("tree_mb") or 0.0 for s in samples]
         peak_index = max(range(len(samples)), key=tree.__getitem__)
     return {"processes": processes_breakdown(samples), "gc": gc_breakdown(samples),
-            "components": components_breakdown(samples, peak_index)}
+            "components": components_breakdown(samples, peak_index, runtime)}

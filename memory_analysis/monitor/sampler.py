@@ -12,7 +12,6 @@ All figures leave here in MB (2**20 bytes).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +19,7 @@ from memory_analysis.cadence import Cadence
 from memory_analysis.monitor import procfs
 from memory_analysis.monitor.cgroup import MemoryCgroup
 from memory_analysis.monitor.procfs import ProcessGone
+from memory_analysis.monitor.runtime import SHELLS
 
 MB = 1024 * 1024
 
@@ -91,8 +91,6 @@ def cgroup_sample(group: MemoryCgroup | None) -> dict[str, Any] | None:
 # second bound how long a figure can lag them.
 PSS_REFRESH_S = 10.0
 
-# Process names of the shells a service command may run under.
-SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ash", "busybox"})
 # Command lines of processes Python's multiprocessing starts for itself, not to serve.
 HELPER_COMMANDS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver",
                    "multiprocessing.semaphore_tracker")
@@ -314,7 +312,11 @@ class TreeSampler:
             sum(v for v in cpu.values() if v is not None), 1)
 
         wrapper = statuses[self.pid].name in SHELLS
-        processes = {str(pid): self._process_record(pid, st, self._role(pid, stats, wrapper))
+        # Processes with a member of the tree below them that serves (not a helper).
+        parents = {stats[pid].ppid for pid in statuses
+                   if pid != self.pid and pid in stats and not self._is_helper(pid)}
+        processes = {str(pid): self._process_record(pid, st,
+                                                    self._role(pid, stats, wrapper, parents))
                      for pid, st in statuses.items()}
         own = self._rollups.get(self.pid)
         if deep:
@@ -375,17 +377,22 @@ class TreeSampler:
             files.close()
         self._files.clear()
 
-    def _role(self, pid: int, stats: dict[int, procfs.Stat], wrapper: bool) -> str:
-        """The target is the master and its descendants workers; but a target that is a
-        shell (a compound --service-cmd: ``cd app && gunicorn ...``) is a wrapper, and
-        its own children the masters; and multiprocessing's own processes (the resource
-        tracker uvicorn's --workers start, a forkserver) are helpers, serving nothing."""
+    def _role(self, pid: int, stats: dict[int, procfs.Stat], wrapper: bool,
+              parents: set[int]) -> str:
+        """The target is the service; with workers below it, their master, and its
+        descendants workers. A target that is a shell (a compound --service-cmd: ``cd
+        app && gunicorn ...``) is a wrapper, and its own children the services (or
+        masters). multiprocessing's own processes (the resource tracker uvicorn's
+        --workers start, a forkserver) are helpers, serving nothing, and make no master.
+        ``parents``: the members with a non-helper member below them."""
         if pid == self.pid:
-            return "wrapper" if wrapper else "master"
+            return "wrapper" if wrapper else "master" if pid in parents else "service"
         if self._is_helper(pid):
             return "helper"
         stat = stats.get(pid)
-        return "master" if wrapper and stat is not None and stat.ppid == self.pid else "worker"
+        if wrapper and stat is not None and stat.ppid == self.pid:
+            return "master" if pid in parents else "service"
+        return "worker"
 
     def _is_helper(self, pid: int) -> bool:
         helper = self._helpers.get(pid)
@@ -428,16 +435,3 @@ def reset_peak(pid: int) -> str | None:
     except OSError as exc:
         return f"could not reset the peak of PID {pid}: {exc.strerror or exc}"
     return None
-
-
-def is_python_process(pid: int) -> bool:
-    """True when the process runs a Python interpreter (its executable's name says so)."""
-    try:
-        exe = os.path.basename(os.readlink(f"/proc/{pid}/exe"))
-    except OSError:
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                exe = os.path.basename(handle.read().split(b"\0")[0].decode(errors="replace"))
-        except OSError:
-            return False
-    return exe.startswith(("python", "pypy"))

@@ -34,11 +34,11 @@ from memory_analysis.monitor.report import (
     stream_path_for,
     write_report,
 )
+from memory_analysis.monitor.runtime import Runtime, RuntimeFinder, service_runtime
 from memory_analysis.monitor.sampler import (
     SystemReader,
     TreeSampler,
     cgroup_sample,
-    is_python_process,
     reset_peak,
     service_mb,
 )
@@ -176,13 +176,23 @@ class MonitorView(Protocol):
     def close(self) -> None: ...
 
 
-def describe_target(pid: int) -> dict[str, Any]:
-    """Name, command line and user of the target, as far as they can be read."""
+def describe_target(pid: int, finder: RuntimeFinder | None = None) -> dict[str, Any]:
+    """Name, command line and user of the target, as far as they can be read, and the
+    runtime of the service it is or starts (``runtime``: see ``monitor.runtime``; None
+    while only a shell is there, the service not started yet)."""
     try:
         target = procfs.describe(pid)
     except ProcessGone:
         raise BadInput(f"no process with PID {pid}") from None
-    return {"pid": pid, **target, "is_python": is_python_process(pid)}
+    return {"pid": pid, **target, **runtime_fields(service_runtime(pid, finder))}
+
+
+def runtime_fields(found: Runtime | None) -> dict[str, Any]:
+    """The target's ``runtime``, ``runtime_process`` and ``is_python`` (the service runs
+    on CPython) for a ``runtime.Runtime`` or None."""
+    return {"runtime": found.runtime if found else None,
+            "runtime_process": found.as_dict() if found else None,
+            "is_python": bool(found and found.runtime == "cpython")}
 
 
 class MonitorSession:
@@ -201,8 +211,9 @@ class MonitorSession:
         self.target: dict[str, Any] | None = None
         self._agent_seen = False
         self.sampler: TreeSampler | None = None
+        self._runtimes = RuntimeFinder()
         if config.pid is not None:
-            self.target = describe_target(config.pid)
+            self.target = describe_target(config.pid, self._runtimes)
             if config.reset_peak:
                 problem = reset_peak(config.pid)
                 if problem:
@@ -253,6 +264,12 @@ class MonitorSession:
 
     def _take(self, t: float, now: float) -> dict[str, Any]:
         process = self.sampler.sample(now) if self.sampler else None
+        if process is not None and self.target is not None and self.target["runtime"] is None:
+            # The service was not started yet below its shell: looked for among the tree.
+            pids = sorted(int(pid) for pid in process["processes"])
+            found = self._runtimes.find([self.target["pid"], *pids])
+            if found is not None:
+                self.target.update(runtime_fields(found))
         python = None
         if self.agents is not None and process is not None:
             python = self.agents.read(int(pid) for pid in process["processes"])
@@ -407,7 +424,11 @@ class MonitorSession:
             reads["cgroup"] = {"interval_s": self.config.interval,
                                "count": self.summary.sample_count}
         unreadable = dict(sampler.unreadable) if sampler else {}
-        if self.agents is not None and not self._agent_seen:
+        if self.target is not None and self.target["runtime"] is None:
+            self.target.update(runtime="other")  # nothing but a shell ever ran there
+        if (self.agents is not None and not self._agent_seen and self.target is not None
+                and self.target["runtime"] == "cpython"):
+            # The agent lives in CPython only: for another runtime, silence is expected.
             self.notes.append(f"no agent reported in {self.config.agent_dir}: start the "
                               "service with MEMORY_ANALYSIS_AGENT set to it and the agent's "
                               "loader first on PYTHONPATH (see the manual)")

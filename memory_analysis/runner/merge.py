@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from memory_analysis import __version__
-from memory_analysis.analysis.analyze import mean_in_flight
+from memory_analysis.analysis.analyze import endpoint_figures, mean_in_flight
 from memory_analysis.loadgen.merge import merge_read
 from memory_analysis.loadgen.scenario import header_names
 from memory_analysis.monitor.report import write_report
@@ -132,6 +132,7 @@ def load_summary(load: dict[str, Any] | None) -> dict[str, Any]:
             "failures": totals.get("failures", 0), "error_rate": totals.get("error_rate", 0.0),
             "rps": totals.get("rps", 0.0), "duration_s": totals.get("duration_s", 0.0),
             "latency_ms": load.get("latency_ms", {}), "categories": load.get("categories", {}),
+            "endpoints": endpoint_figures(load.get("endpoints")),
             "errors": load.get("errors", {}), "complete": load.get("complete", False),
             "warnings": load.get("warnings", [])}
 
@@ -139,6 +140,10 @@ def load_summary(load: dict[str, Any] | None) -> dict[str, Any]:
 def service_block(outcome: RunOutcome, monitor: dict[str, Any] | None) -> dict[str, Any]:
     service = outcome.service.describe()
     service["startup_s"] = round(outcome.startup_s, 3) if outcome.startup_s else None
+    # What it runs on, as the monitor found it (``monitor.runtime``); None unobserved.
+    target = (monitor or {}).get("target") or {}
+    service["runtime"] = target.get("runtime")
+    service["runtime_process"] = target.get("runtime_process")
     exit_info = service.get("exit")
     if exit_info is not None:
         # Out of memory for certain only where the cgroup counted an OOM kill during the

@@ -144,6 +144,7 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
     if monitor and monitor.get("start_time"):
         options["segments"] = load_segments(runs, monitor["start_time"])
     service = service_block(outcome, monitor)
+    options["runtime"] = service["runtime"]
     end = _run_end(outcome, service)
     if end is not None:
         options["end"] = end
