@@ -142,3 +142,20 @@ def test_the_stretches_leave_the_load_verdict_and_the_peak_alone():
     assert after["phases"]["attribute"]["samples"] == 10
     assert after["memory"]["leak"]["attribution"] == {"skipped": "a test"}
     assert "attribute" not in before["phases"]
+
+
+def test_the_suggestions_name_the_endpoint_or_say_attribute_would():
+    from memory_analysis.analysis.suggestions import suggestions
+
+    leak = {"suspected": True, "verdict": "leak", "follows": "requests",
+            "bytes_per_request": 2_232}
+    assessment = {"judged_against": {"source": "cgroup", "limit_mb": 512}}
+    without = suggestions({"leak": leak, "peak_mb": 100.0}, assessment, {}, {})
+    assert any("--attribute" in line and "name" in line for line in without)
+    series, stretches = stretches_series({"track": 10_240.0, "home": 0.0}, 1)
+    rows = attribute(series, stretches)
+    named = suggestions({"leak": {**leak, "endpoints": rows,
+                                  "attribution": {"by": "endpoint"}}, "peak_mb": 100.0},
+                        assessment, {}, {})
+    assert named[0].startswith("The memory is kept by track: track keeps about 10,")
+    assert not any("run again with --attribute" in line for line in named)
