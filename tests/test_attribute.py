@@ -88,3 +88,17 @@ def test_attribute_refuses_what_it_cannot_do(args, message, tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_the_stretches_are_tagged_between_the_load_and_the_cooldown():
+    from memory_analysis.runner.merge import phase_of
+    from memory_analysis.runner.orchestrator import Timeline
+
+    timeline = Timeline(load_start=10.0, load_end=40.0, attribute_start=40.0,
+                        attribute_end=60.0,
+                        steps=[{"users": 5, "cycle": 2, "start": 10.0, "end": 40.0}])
+    assert phase_of(39.0, timeline) == ("load", 5, 2)
+    assert phase_of(41.0, timeline) == ("attribute", 0, 2)  # a stretch's start-up too
+    assert phase_of(59.9, timeline) == ("attribute", 0, 2)
+    assert phase_of(60.0, timeline) == ("cooldown", 0, 2)
+    assert timeline.quiet_from == 60.0

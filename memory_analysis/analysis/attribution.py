@@ -212,4 +212,4 @@ def endpoint_text(row: dict[str, Any]) -> str:
     value = row["bytes_per_request"]
     low, high = row["ci_bytes"]
     return (f"{row['name']} keeps about {value:,} bytes ({value / 1024:.1f} KB) per request "
-            f"({1 - ATTRIBUTE_ALPHA:.0%}: {low:,} to {high:,})")
+            f"({(1 - ATTRIBUTE_ALPHA) * 100:.0f} %: {low:,} to {high:,})")
