@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from memory_analysis.analysis.attribution import attribute
 from memory_analysis.analysis.breakdown import breakdown
 from memory_analysis.analysis.catalogs import load_catalogs
 from memory_analysis.analysis.leak import (
@@ -131,7 +132,11 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
       ``looks`` (int): how many looks at the leak a run whose length the leak test
         chooses (``--load-test auto``) may take in all (``runlength.look_times``);
       ``runtime`` ("cpython" | "node" | "jvm" | "go" | "other"): what the service runs
-        on (``monitor.runtime``), for advice in its own terms; default unknown.
+        on (``monitor.runtime``), for advice in its own terms; default unknown;
+      ``attribution`` (--attribute): {"by", "stretch_s", "note", "stretches": [{"name",
+        "category", "start_t", "end_t", "requests", "timeline"}]} for each endpoint sent
+        alone after the load (samples tagged "attribute"), or {"skipped": why}; adds
+        ``memory.leak.endpoints`` and ``memory.leak.attribution``.
     """
     options = options or {}
     load = load_figures(load_test)
@@ -161,6 +166,11 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
             looks=options.get("looks", 1))
     else:
         memory["leak"] = not_judged("service memory was not observed")
+    asked = options.get("attribution")
+    if asked is not None:
+        if asked.get("stretches") and series.mb:
+            memory["leak"]["endpoints"] = attribute(series, asked["stretches"])
+        memory["leak"]["attribution"] = {k: v for k, v in asked.items() if k != "stretches"}
 
     # The service's own peak against what it is judged against; for a cgroup, its
     # working set of its limit. Never the host's used memory: other programs' is not the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from memory_analysis.analysis.series import MemorySeries
+from memory_analysis.analysis.series import ATTRIBUTE, MemorySeries
 from memory_analysis.analysis.stats import mad, median
 from memory_analysis.analysis.thresholds import (
     COOLDOWN_END_SHARE,
@@ -83,7 +83,10 @@ def memory_block(series: MemorySeries) -> dict[str, Any]:
                 "peak_system_percent": None, "system_percent_source": series.system_source}
     base = baseline_mb(series)
     assert base is not None
-    sampled_peak = max(series.mb)
+    # The --attribute stretches (each endpoint alone) are not the load sized for; what
+    # they kept is in the cooldown after them.
+    sampled_peak = max((mb for mb, phase in zip(series.mb, series.phase, strict=True)
+                        if phase != ATTRIBUTE), default=max(series.mb))
     peak = sampled_peak + series.unsampled_peak_mb
     end = cooldown_end_mb(series)
     noise = noise_floor_mb(series, base)

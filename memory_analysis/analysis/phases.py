@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from memory_analysis.analysis.series import PHASES, MemorySeries
+from memory_analysis.analysis.series import ATTRIBUTE, PHASES, MemorySeries
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:
@@ -52,5 +52,9 @@ def phase_block(series: MemorySeries, phase: str) -> dict[str, Any]:
 
 
 def phase_stats(series: MemorySeries) -> dict[str, dict[str, Any]]:
-    """The report's ``phases`` block: one entry per phase, empty phases with None figures."""
-    return {phase: phase_block(series, phase) for phase in PHASES}
+    """The report's ``phases`` block: one entry per phase, empty phases with None figures;
+    the --attribute stretches' own when there were any."""
+    phases = [p for p in PHASES if p != "cooldown"]
+    phases += [ATTRIBUTE] if ATTRIBUTE in series.phase else []  # after the load, before
+    phases.append("cooldown")
+    return {phase: phase_block(series, phase) for phase in phases}

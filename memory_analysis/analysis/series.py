@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PHASES = ("baseline", "load", "cooldown")
+# Each endpoint alone after the load (--attribute): a phase of its own, which the load's
+# and the cooldown's figures leave out.
+ATTRIBUTE = "attribute"
 
 
 @dataclass

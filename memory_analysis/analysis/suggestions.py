@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from memory_analysis.analysis.attribution import endpoint_text, kept_by
 from memory_analysis.analysis.leak import kept_text
 from memory_analysis.analysis.level import held_matters
 from memory_analysis.analysis.limits import describe
@@ -121,6 +122,34 @@ def _plateau_advice(runtime: str | None) -> str:
             "memory, and avoid building large responses whole (stream or paginate).")
 
 
+def _attribution(leak: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(fixes, notes) on which endpoint keeps the memory: the endpoints --attribute
+    named, what it found when it named none, or, for a leak without it, that it would
+    name the endpoint."""
+    rows = leak.get("endpoints")
+    attribution = leak.get("attribution")
+    if rows:
+        keeping = kept_by(rows)
+        if keeping:
+            others = [r["name"] for r in rows if not r.get("keeps")]
+            rest = (f"; {', '.join(others)} kept about nothing alone" if others else "")
+            return ([f"The memory is kept by {' and '.join(r['name'] for r in keeping)}: "
+                     + "; ".join(endpoint_text(r) for r in keeping) + rest
+                     + ". Look there first (what each of its requests appends or caches)."],
+                    [])
+        return [], ["Sent alone (--attribute), no endpoint kept memory clearly above the "
+                    "others: the growth may need requests together (one fills what another "
+                    "reads), follow the clock, or be a warm-up; see memory.leak.endpoints."]
+    if attribution is not None:
+        skipped = attribution.get("skipped")
+        return [], ([f"--attribute did not run: {skipped}."] if skipped else [])
+    if leak.get("suspected") and leak.get("follows") != "time":
+        return [], ["Which endpoint keeps the memory: run again with --attribute, which sends "
+                    "each endpoint alone after the load and names the one that keeps it, with "
+                    "its bytes per request."]
+    return [], []
+
+
 def _retention(memory: dict[str, Any], runtime: str | None) -> list[str]:
     verdict = str((memory.get("leak") or {}).get("verdict"))
     stopped = {"no leak": "but stopped growing: it is held, not leaked",
@@ -190,6 +219,9 @@ def suggestions(memory: dict[str, Any], assessment: dict[str, Any],
         notes.append("Service memory was not observed (a remote service): the figures above "
                      "are load and latency only. Run the analysis where the service runs "
                      "(--pid or --service-cmd) to size it.")
+    named, about = _attribution(leak)
+    fixes += named
+    notes += about
     if leak.get("suspected"):
         fixes += _leak(leak, runtime)
     elif leak.get("verdict") == "too short to tell":

@@ -101,6 +101,21 @@ LONGEST_RUN_FACTOR = 1000.0
 LATE_SAMPLE_GAP = 1.5
 LATE_SAMPLES_SHARE = 0.1
 
+# -- which endpoint keeps the memory (--attribute) -------------------------------------------
+# Each endpoint's bytes per request are given with a two-sided 95 % interval: the usual
+# width for an estimate stated beside others (not a verdict, so not LEAK_ALPHA's 1 in 1000).
+ATTRIBUTE_ALPHA = 0.05
+# A stretch sends enough requests for an endpoint keeping the mix's average bytes per
+# request to grow twice the noise floor within it: a rise of twice the floor stands
+# clear of it (an endpoint keeping more than the average, the leaking one, grows faster).
+ATTRIBUTE_SIGNAL_FACTOR = 2.0
+# And at least this many samples: four times the fewest a trend needs, so that the
+# noise's autocorrelation can be measured on the stretch's own residuals.
+ATTRIBUTE_MIN_SAMPLES = 4 * MIN_TREND_POINTS
+# The whole attribution takes at most this long by default (--attribute-max): the
+# length of a --quick run's load phase three times over, under the default load phase.
+ATTRIBUTE_MAX_S = 90.0
+
 # -- shape recognition -------------------------------------------------------------------------
 PAGE_MB = 4.0 / 1024  # the finest change a memory figure shows
 # A release (the drop of a sawtooth) is a fall between two samples this many robust

@@ -104,6 +104,12 @@ def _steps(text: str | None) -> list[int] | None:
 @click.option("--agent/--no-agent", "agent", default=RunnerConfig.agent, show_default=True,
               help="Load the agent into a Python service started here, for GC and object "
                    "figures (and --tracemalloc).")
+@click.option("--attribute", is_flag=True,
+              help="When memory grew under load, send each endpoint alone for a short stretch "
+                   "after it, to find which one keeps the memory (bytes per request each).")
+@click.option("--attribute-max", "attribute_max", type=float,
+              default=RunnerConfig.attribute_max, show_default=True, metavar="SECONDS",
+              help="Most seconds --attribute may add, all stretches together.")
 @click.option("--fail-on", type=click.Choice(["warning", "critical"]), default=None,
               help="Exit 3 when the level is this or worse (for CI).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")

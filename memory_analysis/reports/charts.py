@@ -21,7 +21,8 @@ from memory_analysis.levels import PEAK_CRITICAL_PERCENT, PEAK_WARNING_PERCENT
 # Pixels of each PNG: width and height (at DPI dots per inch).
 SIZE_PX = (1200, 500)
 DPI = 100
-PHASE_COLOURS = {"baseline": "#dde8f5", "load": "#fbe3d0", "cooldown": "#dff2e1"}
+PHASE_COLOURS = {"baseline": "#dde8f5", "load": "#fbe3d0", "cooldown": "#dff2e1",
+                 "attribute": "#efe0f5"}
 MEMORY_PNG = "memory_timeline.png"
 COMPARISON_PNG = "comparison_timeline.png"
 LOAD_PNG = "load_timeline.png"

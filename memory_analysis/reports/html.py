@@ -84,7 +84,27 @@ def _verdict(report: dict[str, Any]) -> str:
     return (f'<p><span class="level {_e(level)}">{_e(level.upper())}</span></p>'
             + _list(assessment.get("reasons") or [])
             + f"<p><b>Leak:</b> {_e(leak.get('verdict'))}: {_e(leak.get('reason'))}</p>"
-            + _table(["figure", "value"], rows))
+            + _table(["figure", "value"], rows) + _endpoints(leak))
+
+
+def _endpoints(leak: dict[str, Any]) -> str:
+    """--attribute: what each endpoint, sent alone, kept per request."""
+    rows = leak.get("endpoints") or []
+    skipped = (leak.get("attribution") or {}).get("skipped")
+    if not rows:
+        return f"<p><b>Attribution:</b> skipped: {_e(skipped)}</p>" if skipped else ""
+    keeping = [row["name"] for row in rows if row.get("keeps")]
+    table = [[_e(row["name"]), _e(row.get("category")), _n(row.get("requests"), "", 0),
+              _n(row.get("bytes_per_request"), " B", 0),
+              "-" if not row.get("ci_bytes") else
+              "{} to {}".format(*[_n(v, " B", 0) for v in row["ci_bytes"]]),
+              "<b>keeps memory</b>" if row.get("keeps") else ""] for row in rows]
+    return ("<p><b>Kept by:</b> "
+            + (_e(", ".join(keeping)) if keeping
+               else "no endpoint alone kept memory clearly above the others")
+            + " (each endpoint sent alone after the load, --attribute)</p>"
+            + _table(["endpoint", "category", "requests", "kept per request", "95 %", ""],
+                     table))
 
 
 def _requirements(report: dict[str, Any]) -> str:

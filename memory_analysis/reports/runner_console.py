@@ -73,6 +73,16 @@ def summary_tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[li
         if leak.get("time_to_limit_h") is not None:
             rows.append(["limit reached in", _num(leak.get("time_to_limit_h"), " h", 2)])
         tables.append(("Memory", ["figure", "value"], rows))
+    endpoints = ((memory.get("leak") or {}).get("endpoints")) or []
+    if endpoints:
+        rows = [[row["name"], row.get("category") or "-", _num(row.get("requests"), "", 0),
+                 _num(row.get("bytes_per_request"), " B", 0),
+                 "-" if not row.get("ci_bytes") else
+                 f"{row['ci_bytes'][0]:,} to {row['ci_bytes'][1]:,} B",
+                 "keeps memory" if row.get("keeps") else ""] for row in endpoints]
+        tables.append(("Which endpoint keeps the memory (--attribute, each alone)",
+                       ["endpoint", "category", "requests", "kept per request", "95 %", ""],
+                       rows))
     load = report.get("load_test") or {}
     if load:
         latency = load.get("latency_ms") or {}
@@ -163,6 +173,13 @@ def verdict_lines(report: dict[str, Any], files: list[str]) -> list[str]:
     run_length = report.get("run_length") or {}
     if run_length.get("reason"):
         lines.append(f"Load length (auto): {run_length['reason']}")
+    attribution = leak.get("attribution") or {}
+    keeping = [row["name"] for row in leak.get("endpoints") or [] if row.get("keeps")]
+    if leak.get("endpoints"):
+        lines.append("Kept by: " + (", ".join(keeping) if keeping else
+                                   "no endpoint alone kept memory clearly above the others"))
+    elif attribution.get("skipped"):
+        lines.append(f"Attribution: skipped: {attribution['skipped']}")
     scaling = (report.get("recommendations") or {}).get("scaling") or {}
     if scaling.get("strategy"):
         lines.append(f"Scaling: {scaling['strategy']}: {scaling.get('reason', '')}")

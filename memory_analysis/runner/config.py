@@ -14,7 +14,7 @@ from pathlib import Path
 
 from memory_analysis.agent.control import AGENT_DIR_NAME, read_component_map
 from memory_analysis.analysis.limits import parse_size_mb
-from memory_analysis.analysis.thresholds import AUTO_MAX_S
+from memory_analysis.analysis.thresholds import ATTRIBUTE_MAX_S, AUTO_MAX_S
 from memory_analysis.argtext import number
 from memory_analysis.errors import BadInput
 from memory_analysis.loadgen.config import (
@@ -56,6 +56,10 @@ def parse_load_test(text: str | float) -> tuple[float, bool]:
                        f"auto:20m) to load until the leak test can tell (got {text!r})"
                        ) from None
     return seconds, auto
+
+
+# Overruns the monitor's backstop allows the attribution's stretches, together.
+ATTRIBUTE_OVERRUNS = 4
 DEMO_COMPONENTS = Path(__file__).resolve().parent.parent / "demo" / "components.yaml"
 
 
@@ -96,6 +100,9 @@ class RunnerConfig:
     agent_dir: str | None = None  # --pid: where the running service's agent reports
     tracemalloc: bool = False
     components: str | None = None  # a component map file
+    # Which endpoint keeps the memory: each sent alone after the load, when memory grew.
+    attribute: bool = False
+    attribute_max: float = ATTRIBUTE_MAX_S  # seconds, all the stretches together
 
     @property
     def mode(self) -> str:
@@ -126,8 +133,11 @@ class RunnerConfig:
     def monitor_cap_s(self) -> float:
         """The monitor's own --duration: only a backstop, as the runner ends it once the
         cooldown is over (the load may take longer than planned to start and drain)."""
+        attribution = (self.attribute_max + LOAD_OVERRUN_S * ATTRIBUTE_OVERRUNS
+                       if self.attribute else 0.0)
         return (self.baseline + (self.load_test + self.cooldown
-                                 + LOAD_OVERRUN_S * len(self.load_steps)) * self.cycles + 60.0)
+                                 + LOAD_OVERRUN_S * len(self.load_steps)) * self.cycles
+                + attribution + 60.0)
 
     @property
     def agent_report_dir(self) -> Path | None:
@@ -251,6 +261,13 @@ class RunnerConfig:
             raise BadInput("--tracemalloc and --components with --pid need --agent-dir: the "
                            "directory the service's agent reports to")
         self.component_map()
+        if self.attribute and self.mode == "url":
+            raise BadInput("--attribute needs the service's memory, which --url alone does not "
+                           "observe: start the service here (--service-cmd) or attach to it "
+                           "(--pid with --url)")
+        if not self.attribute_max > 0:
+            raise BadInput(f"--attribute-max must be greater than 0 seconds (got "
+                           f"{self.attribute_max:g})")
         if not self.health_path.startswith("/"):
             raise BadInput(f"--health-path must start with '/' (got {self.health_path!r})")
         output_dir = self._check_output_dir()

@@ -29,9 +29,14 @@ SCHEMA_VERSION = 1
 def phase_of(time_s: float, timeline: Timeline) -> tuple[str, int, int]:
     """(phase, users sending load, cycle) at a wall-clock time: before the first load,
     during a load step, between two steps of one cycle (load, with 0 users: the load
-    tester restarting), or after a cycle's last step (its cooldown)."""
+    tester restarting), during the --attribute stretches after the last load
+    ("attribute": each endpoint alone, kept out of the load's and the cooldown's
+    figures), or after a cycle's last step (its cooldown)."""
     if timeline.load_start is None or time_s < timeline.load_start:
         return "baseline", 0, 1
+    if (timeline.attribute_start is not None and timeline.attribute_end is not None
+            and timeline.attribute_start <= time_s < timeline.attribute_end):
+        return "attribute", 0, max((s.get("cycle", 1) for s in timeline.steps), default=1)
     previous = None
     for step in timeline.steps:
         if step["start"] <= time_s < step["end"]:
@@ -120,6 +125,23 @@ def load_segments(runs: list[dict[str, Any]], clock_start: float) -> list[dict[s
                     "mean_in_flight": mean_in_flight(totals.get("requests", 0),
                                                      latency.get("mean"),
                                                      totals.get("duration_s"))})
+    return out
+
+
+def attribution_stretches(timeline: Timeline, clock_start: float) -> list[dict[str, Any]]:
+    """The analysis's ``attribution`` stretches (``attribution.Stretch``): each endpoint
+    sent alone, on the samples' clock, with its requests and per-second rows."""
+    out = []
+    for stretch in timeline.attribution:
+        path = Path(stretch["file"])
+        if not path.exists() or stretch.get("end") is None:
+            continue
+        report = read_json(path, expect_tool="load_tester")
+        out.append({"name": stretch["name"], "category": stretch["category"],
+                    "start_t": stretch["start"] - clock_start,
+                    "end_t": stretch["end"] - clock_start,
+                    "requests": (report.get("totals") or {}).get("requests", 0),
+                    "timeline": report.get("timeline")})
     return out
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import subprocess
 import time
 from collections.abc import Callable
@@ -24,16 +25,18 @@ from typing import Any, Protocol
 
 from memory_analysis.agent import control as agent_control
 from memory_analysis.agent.control import AGENT_DIR_NAME, agent_env, write_control
-from memory_analysis.analysis import runlength
+from memory_analysis.analysis import attribution, runlength
+from memory_analysis.analysis.series import MemorySeries, service_memory
 from memory_analysis.childenv import child_env
 from memory_analysis.errors import BadInput, RunFailed
 from memory_analysis.loadgen.choose import choose_scenario
 from memory_analysis.loadgen.config import DEFAULT_URL
 from memory_analysis.loadgen.engine import FINISH_SIGNAL
 from memory_analysis.loadgen.runner import timeline_path
-from memory_analysis.loadgen.scenario import parse_endpoints
+from memory_analysis.loadgen.scenario import Scenario, parse_endpoints
 from memory_analysis.monitor.report import stream_path_for
 from memory_analysis.reports import charts
+from memory_analysis.reports.jsonio import write_json_atomic
 from memory_analysis.runner import tools
 from memory_analysis.runner.config import (
     HTML_FILE,
@@ -57,6 +60,9 @@ from memory_analysis.runner.service import (
 from memory_analysis.signals import Interrupted, StopSignal
 
 SERVICE_LOG = "service.log"
+# The files of the --attribute stretches: attribute_1_<endpoint>.json (its load report),
+# .timeline.jsonl and .scenario.json.
+ATTRIBUTE_PREFIX = "attribute_"
 TOOLS_LOG = "tools.log"
 MONITOR_START_TIMEOUT_S = 15.0
 # A snapshot of a large traced heap takes seconds (bench/RESULTS.md).
@@ -93,6 +99,15 @@ class Timeline:
     load_end: float | None = None
     end: float | None = None
     steps: list[dict[str, Any]] = field(default_factory=list)
+    # --attribute: from the last load's end to the last stretch's (each endpoint alone).
+    attribute_start: float | None = None
+    attribute_end: float | None = None
+    attribution: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def quiet_from(self) -> float | None:
+        """When the service was last sent requests: the cooldown runs from here."""
+        return self.attribute_end if self.attribute_end is not None else self.load_end
 
 
 @dataclass
@@ -109,6 +124,8 @@ class RunOutcome:
     problems: list[str] = field(default_factory=list)
     # --load-test auto: each look the leak test took (``runlength.look_record``)
     looks: list[dict[str, Any]] = field(default_factory=list)
+    # --attribute: {"by", "stretch_s", "note"} once planned, or {"skipped": why}.
+    attribution: dict[str, Any] | None = None
 
     @property
     def monitor_path(self) -> Path:
@@ -121,6 +138,30 @@ class RunOutcome:
     @property
     def load_path(self) -> Path:
         return self.output_dir / LOAD_FILE
+
+
+def _requests(timeline: Timeline) -> int:
+    """Requests the load phase sent, from the load tester's reports."""
+    total = 0
+    for step in timeline.steps:
+        try:
+            with open(step["file"], encoding="utf-8") as handle:
+                total += int(json.load(handle)["totals"]["requests"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return total
+
+
+def _measured_rate(timeline: Timeline) -> float:
+    """Requests per second the load phase reached (closed model: the users' pace)."""
+    seconds = sum(step["end"] - step["start"] for step in timeline.steps
+                  if step.get("end") is not None)
+    return _requests(timeline) / seconds if seconds > 0 else 0.0
+
+
+def _safe(name: str) -> str:
+    """An endpoint's name as part of a file name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")[:40] or "endpoint"
 
 
 def _load_start(report_path: Path, launched: float) -> float:
@@ -378,6 +419,92 @@ class AnalysisRun:
                 with contextlib.suppress(ProcessLookupError):
                     self.load.send_signal(FINISH_SIGNAL)
                 return
+    # -- which endpoint keeps the memory (--attribute) ------------------------------------
+    def _attribute(self, service: Service, timeline: Timeline, outcome: RunOutcome) -> None:
+        """After the last load, when memory grew under it: each endpoint (or category)
+        alone for a stretch, at the load's users or rate, one load tester run each with
+        a scenario of that endpoint only (written to the output directory). The
+        stretches are tagged with a phase of their own ("attribute"), so the verdict on
+        the load stays the load's; the cooldown follows them."""
+        config = self.config
+        if service.pid is None:
+            outcome.attribution = {"skipped": "service memory was not observed"}
+            return
+        mix = attribution.mix_growth(self._memory_so_far(outcome), _requests(timeline))
+        if not mix.seen:
+            outcome.attribution = {"skipped": mix.why_not()}
+            self.view.phase("attribute", "skipped: " + mix.why_not())
+            return
+        scenario, _notes = choose_scenario(config.scenario, config.openapi_source(service.url),
+                                           parse_endpoints(config.endpoints))
+        endpoints = [(e.name, e.category) for e in scenario.endpoints]
+        rate = config.rate or _measured_rate(timeline)
+        plan = attribution.attribution_plan(mix, endpoints, rate, config.interval,
+                                            config.attribute_max)
+        outcome.attribution = {"by": plan.by, "stretch_s": plan.stretch_s, "note": plan.note,
+                               "mix_bytes_per_request": round(mix.bytes_per_request or 0)}
+        if plan.note:
+            outcome.problems.append(plan.note)
+        users = config.load_steps[-1]
+        self._enter("attribute", f"{len(plan.units)} {plan.by}"
+                    f"{'s' if len(plan.units) > 1 else ''} × {plan.stretch_s:g} s, each alone, "
+                    "to see which keeps the memory", plan.total_s)
+        timeline.attribute_start = time.time()
+        try:
+            for index, unit in enumerate(plan.units, start=1):
+                chosen = [e for e in scenario.endpoints
+                          if (e.name if plan.by == "endpoint" else e.category) == unit]
+                alone = Scenario(source=scenario.source, endpoints=tuple(chosen),
+                                 variables=scenario.variables, base_url=scenario.base_url,
+                                 description=f"{unit} alone (--attribute)")
+                stem = f"{ATTRIBUTE_PREFIX}{index}_{_safe(unit)}"
+                scenario_file = self.output_dir / f"{stem}.scenario.json"
+                write_json_atomic(scenario_file, alone.to_dict())
+                output = self.output_dir / f"{stem}.json"
+                load = config.load_config(users, service.url, output)
+                load.scenario, load.openapi, load.endpoints = str(scenario_file), None, None
+                load.duration_s = plan.stretch_s
+                stretch: dict[str, Any] = {"name": unit, "category": chosen[0].category
+                                           if plan.by == "endpoint" else unit,
+                                           "start": time.time(), "end": None,
+                                           "file": str(output), "exit_code": None}
+                timeline.attribution.append(stretch)
+                code = self._load_run(load.to_args() + ["--quiet"], output, plan.stretch_s,
+                                      service, stretch)
+                if code not in (0, 3):
+                    outcome.problems.append(f"the attribution's run of {unit} failed (exit "
+                                            f"{code}): " + tail(self.output_dir / TOOLS_LOG, 1))
+                    break
+        finally:
+            timeline.attribute_end = time.time()
+
+    def _load_run(self, args: list[str], output: Path, planned_s: float, service: Service,
+                  record: dict[str, Any]) -> int | None:
+        """One load tester run of ``planned_s``, followed live, stopped if it overruns;
+        ``record`` gets its start (first request), end (the load tester's exit) and
+        exit code."""
+        started = time.time()
+        self.load = tools.launch(tools.LOAD_TESTER, args, self.output_dir / TOOLS_LOG)
+        self.live.follow_load(Path(timeline_path(str(output))))
+        try:
+            self._wait_until(started + planned_s + LOAD_OVERRUN_S, service, self.load)
+        finally:
+            record["end"] = time.time()
+        if self.load.poll() is None:
+            tools.interrupt(self.load)
+        code = self.load.returncode
+        self.live.stop_following_load()
+        record.update(start=_load_start(output, started), end=time.time(), exit_code=code)
+        self.load = None
+        return code
+
+    def _memory_so_far(self, outcome: RunOutcome) -> MemorySeries:
+        """The service's memory streamed by the monitor so far, tagged with phases."""
+        from memory_analysis.runner.merge import samples_from_stream, tag_phases
+
+        samples = samples_from_stream(outcome.monitor_stream_path)
+        tag_phases(samples, outcome.timeline)
+        return service_memory(samples)
 
     # -- the whole run -----------------------------------------------------------------
     def _clear_agent_dir(self) -> None:
@@ -397,7 +524,7 @@ class AnalysisRun:
                  charts.MEMORY_PNG, charts.LOAD_PNG, HTML_FILE,
                  stream_path_for(MONITOR_FILE), Path(timeline_path(LOAD_FILE)).name]
         patterns = ["load_step_*.json", "load_cycle_*.json", "load_step_*.timeline.jsonl",
-                    "load_cycle_*.timeline.jsonl"]
+                    "load_cycle_*.timeline.jsonl", f"{ATTRIBUTE_PREFIX}*"]
         if self.config.mode in ("demo", "command"):
             agent_control.clear(self.output_dir / AGENT_DIR_NAME)
         stale = [self.output_dir / name for name in names]
@@ -442,11 +569,13 @@ class AnalysisRun:
             self._traced_snapshot(service, outcome)
             for cycle in range(1, config.cycles + 1):
                 self._run_load(service, timeline, outcome, cycle)
+                if config.attribute and cycle == config.cycles:
+                    self._attribute(service, timeline, outcome)
                 self._enter("cooldown", f"{config.cooldown:g} s after the load"
                             + (f" (cycle {cycle} of {config.cycles})"
                                if config.cycles > 1 else ""), config.cooldown)
-                assert timeline.load_end is not None
-                self._wait_until(timeline.load_end + config.cooldown, service)
+                assert timeline.quiet_from is not None
+                self._wait_until(timeline.quiet_from + config.cooldown, service)
             self._traced_snapshot(service, outcome)
             if self.monitor is not None:
                 tools.finish(self.monitor)
@@ -464,6 +593,11 @@ class AnalysisRun:
                     step["start"] = _load_start(Path(step["file"]), step["start"])
             if timeline.steps:
                 timeline.load_start = timeline.steps[0]["start"]
+            for stretch in timeline.attribution:
+                if stretch["exit_code"] is None:
+                    stretch["start"] = _load_start(Path(stretch["file"]), stretch["start"])
+            if timeline.attribute_start is not None and timeline.attribute_end is None:
+                timeline.attribute_end = timeline.end
         return outcome
 
     def _stop_tools(self, service: Service) -> None:

@@ -23,6 +23,7 @@ from memory_analysis.loadgen.scenario import parse_endpoints
 from memory_analysis.monitor.cgroup import MemoryCgroup
 from memory_analysis.runner.config import RunnerConfig
 from memory_analysis.runner.merge import (
+    attribution_stretches,
     header,
     load_segments,
     load_summary,
@@ -143,6 +144,12 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
                        catalogs, plan, target_mb)
     if monitor and monitor.get("start_time"):
         options["segments"] = load_segments(runs, monitor["start_time"])
+    if config.attribute:
+        asked = dict(outcome.attribution or {"skipped": "the run ended before the load did"})
+        if outcome.timeline.attribution and monitor and monitor.get("start_time"):
+            asked["stretches"] = attribution_stretches(outcome.timeline,
+                                                       monitor["start_time"])
+        options["attribution"] = asked
     service = service_block(outcome, monitor)
     options["runtime"] = service["runtime"]
     end = _run_end(outcome, service)
@@ -186,6 +193,11 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
                                      "start_t": round(step["start"] - clock, 3)
                                      if clock else None}
                                     for step in outcome.timeline.steps]}
+    if outcome.timeline.attribution:
+        report["timeline"]["attribution"] = [
+            {**stretch, "file": Path(stretch["file"]).name,
+             "start_t": round(stretch["start"] - clock, 3) if clock else None}
+            for stretch in outcome.timeline.attribution]
     if config.tracemalloc:
         outcome.problems.append("tracemalloc was on: the service ran slower and held more "
                                 "memory than it will in production, so its latency, "
@@ -207,6 +219,10 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
     written = [outcome.monitor_path, outcome.monitor_stream_path,
                *(p for f in load_files for p in (f, Path(timeline_path(str(f))))),
                outcome.output_dir / SERVICE_LOG, outcome.output_dir / TOOLS_LOG]
+    for stretch in outcome.timeline.attribution:
+        load_file = Path(stretch["file"])
+        written += [load_file, Path(timeline_path(str(load_file))),
+                    load_file.with_suffix(".scenario.json")]
     agent_dir = config.agent_report_dir
     if agent_dir is not None and agent_dir.is_dir() and any(agent_dir.glob("*.json")):
         written.append(agent_dir)
