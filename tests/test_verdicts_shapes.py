@@ -79,7 +79,7 @@ SQRT_PACED = [*VERDICT[:3], "240", *VERDICT[4:], "--rate", "1000"]
 @shared_run(seconds=260, paced=True)
 def sqrt_cache_run(work: Path) -> Run:
     return runner(work, *SQRT_PACED, *service(free_port(), "cache_app.py",
-                                              "CACHE_SHAPE=sqrt CACHE_KB=128"))
+                                              "CACHE_SHAPE=sqrt CACHE_KB=128"), timeout=360)
 
 
 def test_a_cache_growing_like_the_square_root_of_the_requests_is_a_leak(sqrt_cache_run):

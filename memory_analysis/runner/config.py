@@ -48,7 +48,7 @@ def parse_load_test(text: str | float) -> tuple[float, bool]:
     if value == "auto":
         return AUTO_MAX_S, True
     number = value[len("auto:"):] if auto else value
-    unit = number.lstrip("0123456789.")
+    unit = number.lstrip("+-0123456789.")
     try:
         seconds = float(number[:len(number) - len(unit)]) * _UNITS_S[unit.strip()]
     except (ValueError, KeyError):
