@@ -122,6 +122,10 @@ def test_run_length_says_why_it_stopped_and_what_would_tell():
                       {"verdict": "leak"}, "completed")
     assert told["stopped"] == "leak" and told["looks_planned"] == 10
     assert "found a leak after 68 s of load (look 1 of up to 10)" in told["reason"]
+    assert "with the cooldown" not in told["reason"]
+    changed = run_length(900, [{"load_s": 30, "verdict": "leak"}], 30.0, 100,
+                         {"verdict": "no leak"}, "completed")
+    assert changed["reason"].endswith("; with the cooldown, the verdict is no leak")
     capped = run_length(60, [{"load_s": 30, "verdict": "too short to tell"},
                              {"load_s": 45, "verdict": "too short to tell"}], 60.0, 1000,
                         {"verdict": "too short to tell", "run_needed_s": 400}, "completed")

@@ -85,6 +85,9 @@ def run_length(max_s: float, looks: list[dict[str, Any]], load_s: float | None,
         reason = (f"the leak test {said} after {loaded} of load (look {len(looks)} of "
                   f"up to {planned}), {_minutes(max(max_s - (load_s or 0.0), 0.0))} short "
                   f"of the {_minutes(max_s)} cap")
+        if final.get("verdict") and final["verdict"] != stopped:
+            # What the cooldown showed (memory given back) can change the answer.
+            reason += f"; with the cooldown, the verdict is {final['verdict']}"
     else:
         stopped = "cap"
         reason = f"the load reached its cap of {_minutes(max_s)} before the test decided"
