@@ -307,10 +307,16 @@ def test_ramp_up_spreads_user_starts(server, tmp_path):
     assert 0.85 <= report["totals"]["duration_s"] <= 2.5
 
 
-@pytest.mark.parametrize("signum, code, workers", [(signal.SIGINT, 130, "1"),
-                                                   (signal.SIGTERM, 143, "2")])
-def test_signal_writes_an_incomplete_report_and_leaves_no_workers(server, tmp_path, signum,
-                                                                  code, workers):
+# SIGINT and SIGTERM interrupt (an incomplete report); SIGUSR1 ends the load early as
+# finished (a complete one): what the runner sends once its leak test can tell
+# (--load-test auto).
+@pytest.mark.parametrize("signum, code, workers, complete, reason", [
+    (signal.SIGINT, 130, "1", False, "interrupted"),
+    (signal.SIGTERM, 143, "2", False, "interrupted"),
+    (signal.SIGUSR1, 0, "1", True, "ended"),
+    (signal.SIGUSR1, 0, "2", True, "ended")])
+def test_a_signal_ends_the_load_with_its_report_and_leaves_no_workers(
+        server, tmp_path, signum, code, workers, complete, reason):
     proc = start_tester("--url", server.url, "--users", "4", "--requests", "0", "--duration",
                         "60", "--think-time", "0.01", "--workers", workers, cwd=tmp_path)
     deadline = time.monotonic() + 20
@@ -323,29 +329,9 @@ def test_signal_writes_an_incomplete_report_and_leaves_no_workers(server, tmp_pa
     assert proc.returncode == code, err
     assert "Traceback" not in err
     report = load(tmp_path / "load_test_results.json")
-    assert report["complete"] is False and report["end_reason"] == "interrupted"
-    assert report["totals"]["requests"] + report["totals"]["cancelled"] >= server.total - 0
-    assert report["totals"]["requests"] <= server.total
-    for child in children:
-        assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
-
-
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_sigusr1_ends_the_load_early_as_finished_with_a_complete_report(server, tmp_path,
-                                                                         workers):
-    # What the runner sends once its leak test can tell (--load-test auto).
-    proc = start_tester("--url", server.url, "--users", "4", "--requests", "0", "--duration",
-                        "60", "--think-time", "0.01", "--workers", workers, cwd=tmp_path)
-    deadline = time.monotonic() + 20
-    while server.total < 20 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    children = psutil.Process(proc.pid).children(recursive=True)
-    proc.send_signal(signal.SIGUSR1)
-    out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
-    report = load(tmp_path / "load_test_results.json")
-    assert report["complete"] is True and report["end_reason"] == "ended"
+    assert report["complete"] is complete and report["end_reason"] == reason
     assert report["totals"]["duration_s"] < 30
+    assert report["totals"]["requests"] + report["totals"]["cancelled"] >= server.total - 0
     assert report["totals"]["requests"] <= server.total
     for child in children:
         assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE

@@ -128,33 +128,29 @@ def attribution_plan(mix: MixGrowth, endpoints: list[tuple[str, str]], rate_per_
 
 @dataclass(frozen=True)
 class Stretch:
-    """One attribution stretch on the samples' clock: the endpoint (or category) sent
-    alone, when its requests left (``start_t`` to ``end_t``), how many, and the load
-    tester's per-second rows (``t`` = end of each second since ``start_t``)."""
+    """One attribution stretch: the endpoint (or category) sent alone, and its run of
+    the load tester on the samples' clock (``segment``: when its requests left, how
+    many, its per-second rows)."""
 
     name: str
     category: str
-    start_t: float
-    end_t: float
-    requests: int
-    timeline: list[dict[str, Any]] | None = None
+    segment: LoadSegment
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> Stretch:
-        return cls(data["name"], data.get("category") or data["name"], data["start_t"],
-                   data["end_t"], data.get("requests") or 0, data.get("timeline"))
+        return cls(data["name"], data.get("category") or data["name"], LoadSegment.of(data))
 
 
 def _points(series: MemorySeries, stretch: Stretch) -> Points:
     """The stretch's samples while requests were being sent, against the requests sent
     by each (the load tester's start-up and exit, which move a Python service's PSS
     share of the interpreter, fall outside)."""
-    segment = LoadSegment(stretch.start_t, stretch.end_t, stretch.requests, stretch.timeline)
-    counted = [row["t"] for row in stretch.timeline or [] if row.get("requests")]
-    last = stretch.start_t + max(counted) if counted else stretch.end_t
+    segment = stretch.segment
+    counted = [row["t"] for row in segment.timeline or [] if row.get("requests")]
+    last = segment.start_t + max(counted) if counted else segment.end_t
     xs, ys, ts = [], [], []
     for t, mb in zip(series.t, series.mb, strict=True):
-        if stretch.start_t <= t <= last:
+        if segment.start_t <= t <= last:
             xs.append(requests_by(t, [segment]))
             ys.append(mb)
             ts.append(t)
@@ -165,7 +161,7 @@ def fit_stretch(series: MemorySeries, stretch: Stretch) -> dict[str, Any]:
     """One row of ``memory.leak.endpoints``: the bytes each request of the stretch kept,
     with a two-sided interval at ``ATTRIBUTE_ALPHA`` (None when too few samples)."""
     row: dict[str, Any] = {"name": stretch.name, "category": stretch.category,
-                           "requests": stretch.requests, "bytes_per_request": None,
+                           "requests": stretch.segment.requests, "bytes_per_request": None,
                            "ci_bytes": None, "samples": 0, "keeps": False}
     points = _points(series, stretch)
     row["samples"] = len(points.x)
