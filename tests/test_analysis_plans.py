@@ -58,6 +58,8 @@ def test_plan_choice_headroom_and_min_plan():
     choice = plan_choice(by_id()["render"], min_mb=450, recommended_mb=600, peak_mb=300)
     assert choice["plan"] == "standard" and choice["memory_mb"] == 2048
     assert choice["headroom_percent"] == pytest.approx((2048 - 600) / 600 * 100, abs=0.1)
+    # What the views show: the MB left beyond the recommended, and how many times it fits.
+    assert choice["headroom_mb"] == 2048 - 600 and choice["times_recommended"] == 3.41
     assert choice["peak_percent_of_plan"] == pytest.approx(300 / 2048 * 100, abs=0.1)
     assert choice["min_plan"] == "starter" and choice["min_plan_memory_mb"] == 512
     assert choice["as_of"] and choice["catalog"] == "Render web services"
@@ -66,6 +68,7 @@ def test_plan_choice_headroom_and_min_plan():
 def test_plan_choice_when_nothing_is_big_enough():
     choice = plan_choice(by_id()["azure"], min_mb=15_000, recommended_mb=20_000, peak_mb=10_000)
     assert choice["plan"] is None and choice["headroom_percent"] is None
+    assert choice["headroom_mb"] is None and choice["times_recommended"] is None
     assert choice["min_plan"] == "Standard_B4s_v2"
     assert "no plan holds" in choice["note"]
 

@@ -74,9 +74,9 @@ from memory_analysis.analysis.thresholds import (
     SHAPE_RUN_FACTOR,
     WARMUP_OVER_TIME_CONSTANTS,
     WORTH_CARING_HORIZON_H,
-    shown,
 )
 from memory_analysis.analysis.trend import level_se
+from memory_analysis.numbers import amount, hours, known, rounded, seconds
 
 MB = 1024 * 1024
 HORIZON_S = WORTH_CARING_HORIZON_H * 3600.0
@@ -398,23 +398,22 @@ def _verdict(series: MemorySeries, segments: list[LoadSegment], worth_caring: fl
 
 
 def kept_text(bytes_per_request: int) -> str:
-    """"about 16,384 bytes (16.0 KB) kept per request"."""
-    return (f"about {bytes_per_request:,} bytes ({bytes_per_request / 1024:.1f} KB) kept per "
-            "request")
+    """"about 16,384 bytes (16.0 KB) kept per request"; under a KB, bytes alone."""
+    kb = (f" ({amount(bytes_per_request / 1024, 'KB')})" if bytes_per_request >= 1024
+          else "")
+    return f"about {bytes_per_request:,} bytes{kb} kept per request"
 
 
-def rate_text(mb_per_min: float) -> str:
-    """A growth rate as text, in MB/min as the report gives it, precise enough for
-    slow growth."""
-    if abs(mb_per_min) < 1:
-        return f"{mb_per_min:.3f} MB/min"
-    return f"{mb_per_min:.2f} MB/min" if abs(mb_per_min) < 10 else f"{mb_per_min:,.0f} MB/min"
+def rate_text(mb_per_min: float, interval: list[float] | None = None) -> str:
+    """A growth rate as text, in MB/min as the report gives it: rounded as its 95 %
+    ``interval`` warrants when it has one (as the summary shows it beside the
+    interval), else to three significant figures."""
+    return known(mb_per_min, interval, "MB/min")
 
 
-def hours_text(hours: float) -> str:
-    if hours < 1:
-        return f"{max(hours * 60, 1):.0f} min"
-    return f"{hours:.1f} h" if hours < 10 else f"{hours:,.0f} h"
+def _more(projection: Projection) -> tuple[str, str, str]:
+    """A projection's estimate and bounds, in MB, rounded as their spread warrants."""
+    return rounded(projection.estimate, projection.low, projection.high)
 
 
 def _cycles(series: MemorySeries) -> list[dict[str, Any]]:
@@ -739,11 +738,11 @@ def _judge(run: _Run, worth_caring: float | None,
         if growing and grown_last > 0 and beyond > z_one_sided(run.leak_alpha) * se:
             return LeakVerdict(
                 "no leak", confidence="medium", follows="load", **base,
-                reason=(f"grew {shown(grown_last, 1):.1f} MB during the load "
-                        f"({rate_text(slope)} at its end) but {shown(given_back, 1):.1f} MB "
-                        "of it came back in the cooldown: memory that follows the load in "
-                        "flight (a backlog, buffers, a collector that had not run yet), not "
-                        "a leak"))
+                reason=(f"grew {amount(grown_last, 'MB')} during the load "
+                        f"({rate_text(slope, base['slope_ci_mb_per_min'])} at its end) but "
+                        f"{amount(given_back, 'MB')} of it came back in the cooldown: memory "
+                        "that follows the load in flight (a backlog, buffers, a collector "
+                        "that had not run yet), not a leak"))
         if grown_last > 0 and beyond > -z_one_sided(run.no_leak_alpha) * se:
             returned = (grown_last, given_back)
     # What a leak added over the run: all of the growth, or for a leak behind a warm-up
@@ -804,75 +803,80 @@ def _leak(run: _Run, base: dict[str, Any], projection: Projection, headroom: flo
     per_request = None
     if follows == "requests" and run.rate_per_s:
         per_request = max(0, round(run.best.rate(run.x_end) / run.rate_per_s * MB))
-    hours = None
+    hours_to_limit = None
     if limit_mb is not None and peak_mb is not None:
-        hours = _hours_to(run, limit_mb - peak_mb)
-    low, high = base["slope_ci_mb_per_min"]
+        hours_to_limit = _hours_to(run, limit_mb - peak_mb)
+    rate, low, high = rounded(slope, *base["slope_ci_mb_per_min"])
+    rate += " MB/min"
+    estimate, least, _ = _more(projection)
+    room = amount(headroom or 0.0, "MB")
     if follows == "requests":
         kept = f", {kept_text(per_request)}" if per_request is not None else ""
-        how = f"grew {rate_text(slope)} under load and stopped when the requests did{kept}"
+        how = f"grew {rate} under load and stopped when the requests did{kept}"
     elif follows == "time":
-        how = (f"grew {rate_text(slope)} and went on growing in the cooldown with no load: "
+        how = (f"grew {rate} and went on growing in the cooldown with no load: "
                "something allocates on its own (a timer, a background task, a queue never "
                "drained)")
     else:
-        how = (f"grew {rate_text(slope)} and did not give it back"
+        how = (f"grew {rate} and did not give it back"
                + ("" if run.cooldown is not None else " (no cooldown was observed to see "
                   "whether it comes back)"))
     if run.best.name == "slowing":
-        how += (f"; it slows down, but not enough: about {projection.estimate:,.0f} MB more "
+        how += (f"; it slows down, but not enough: about {estimate} MB more "
                 f"within {WORTH_CARING_HORIZON_H:.0f} h of this load (at least "
-                f"{projection.low:,.0f} MB), beyond the {headroom or 0:,.0f} MB of headroom")
+                f"{least} MB), beyond the {room} of headroom")
     elif run.best.name == "levels off":
         how += (f"; it slows down, yet what is still to come (at least "
-                f"{projection.low:,.0f} MB) is beyond the {headroom or 0:,.0f} MB of headroom")
+                f"{least} MB) is beyond the {room} of headroom")
     rises = [c["growth_mb"] for c in run.figures.get("cycles", [])[1:]
              if c.get("growth_mb") is not None]
     if rises and all(r > 0 for r in rises):
         how += "; every cycle ended higher than the one before (" + ", ".join(
             f"{r:+.1f} MB" for r in rises) + ")"
-    reason = f"{how} (95 % interval {low:.2f} to {high:.2f} MB/min)"
-    if hours is not None and limit_mb is not None:
-        if hours == 0:
+    reason = f"{how} (95 % interval {low} to {high} MB/min)"
+    if hours_to_limit is not None and limit_mb is not None:
+        if hours_to_limit == 0:
             reason += (f"; the peak is already at or above the {limit_mb:,.0f} MB "
                        f"{limit_name}")
         else:
             reason += (f"; at this rate the {limit_mb:,.0f} MB {limit_name} is "
-                       f"reached in about {hours_text(hours)}")
+                       f"reached in about {hours(hours_to_limit)}")
     return LeakVerdict("leak", reason, confidence, follows=follows, bytes_per_request=per_request,
-                       time_to_limit_h=_round(hours, 2), **base)
+                       time_to_limit_h=_round(hours_to_limit, 4), **base)
 
 
 def _no_leak(run: _Run, base: dict[str, Any], projection: Projection, headroom: float,
              growing: bool) -> LeakVerdict:
     horizon = f"{WORTH_CARING_HORIZON_H / 24:.0f} days"
     slope = base["slope_mb_per_min"] or 0.0
+    trend = rate_text(slope, base["slope_ci_mb_per_min"])
     worth = base["worth_caring_mb_per_min"] or 0.0
     shape = base["shape"]
     step = run.figures.get("step")
+    estimate, _, most = _more(projection)
+    room = amount(headroom, "MB")
     if step:
-        what = (f"rose {step['rise_mb']:.1f} MB once (at {step['at_t']:.0f} s), then "
-                f"stayed within {max(projection.high, 0.0):,.1f} MB of that over {horizon} "
-                f"of this load, under the {headroom:,.0f} MB of headroom")
+        what = (f"rose {amount(step['rise_mb'], 'MB')} once (at {step['at_t']:.0f} s), then "
+                f"stayed level: at most {most} MB more over {horizon} "
+                f"of this load, under the {room} of headroom")
     elif shape == "slowing":
-        what = (f"grows ever more slowly ({rate_text(slope)} at the end of the load), as a "
+        what = (f"grows ever more slowly ({trend} at the end of the load), as a "
                 "cache filling on a long-tailed key distribution does: about "
-                f"{projection.estimate:,.0f} MB more (at most {projection.high:,.0f} MB) "
-                f"within {horizon} of this load, under the {headroom:,.0f} MB of headroom")
+                f"{estimate} MB more (at most {most} MB) "
+                f"within {horizon} of this load, under the {room} of headroom")
     elif shape == "levels off":
         warm = run.best.best.theta or 0.0
-        what = (f"levels off after warming up (time constant {warm:.0f} s): at most "
-                f"{projection.high:,.1f} MB still to come, under the {headroom:,.0f} MB of "
-                "headroom")
+        what = (f"levels off after warming up (time constant {seconds(warm)}): at most "
+                f"{most} MB more to come, under the {room} of headroom")
     elif growing and slope > 0:
         lasts = headroom / slope / 60.0 / 24.0 if slope > 0 else math.inf
-        what = (f"grows {rate_text(slope)}, too slowly to matter: under the "
+        what = (f"grows {trend}, too slowly to matter: under the "
                 f"{rate_text(worth)} that would use up the headroom within {horizon}"
-                + (f"; at that rate the headroom would last about {lasts:.0f} days"
+                + (f"; at that rate the headroom would last about {lasts:,.0f} days"
                    if math.isfinite(lasts) else ""))
     else:
         what = (f"no growth faster than {rate_text(base['detection_limit_mb_per_min'] or 0.0)} "
-                f"could hide in this run (trend {rate_text(slope)}); a leak worth caring "
+                f"could hide in this run (trend {trend}); a leak worth caring "
                 f"about would grow {rate_text(worth)} or more (using up the headroom within "
                 f"{horizon})")
     if shape == "periodic":
@@ -967,11 +971,11 @@ def _too_short(run: _Run, worth_caring: float | None, kind: str,
         over = (run.best.name == "levels off"
                 and WARMUP_OVER_TIME_CONSTANTS * tau <= run.x_span)
         if over and run.best.best.coef[0] > 0:
-            what = (f"memory levelled off after warming up (time constant {tau:.0f} s), but "
+            what = (f"memory levelled off after warming up (time constant {seconds(tau)}), but "
                     "a slower warm-up, or one with a leak behind it, fits nearly as well; "
                     "whether what comes next stays within the headroom")
         elif over:
-            what = (f"memory fell and levelled off (time constant {tau:.0f} s), as a "
+            what = (f"memory fell and levelled off (time constant {seconds(tau)}), as a "
                     "backlog that drained does, but a slower fall fits nearly as well; "
                     "whether a leak hides behind it")
         elif falling:
@@ -981,17 +985,19 @@ def _too_short(run: _Run, worth_caring: float | None, kind: str,
             what = ("memory was still rising and slowing down at the end of the load, as a "
                     "cache or pool that is filling does; whether it levels off within the "
                     "headroom")
+        estimate, _, most = rounded(base.get("projected_growth_mb") or 0.0,
+                                 *(base.get("projected_growth_ci_mb") or [0.0, 0.0]))
         why = (what
-               + f" (about {base.get('projected_growth_mb') or 0:,.0f} MB more in "
+               + f" (about {estimate} MB more in "
                f"{WORTH_CARING_HORIZON_H:.0f} h by its best fit, up to "
-               f"{(base.get('projected_growth_ci_mb') or [0, 0])[1]:,.0f} MB) this run "
-               "cannot tell")
+               f"{most} MB) this run cannot tell")
     elif kind == "bend":
         needed = span * SHAPE_RUN_FACTOR
         slope = base.get("slope_mb_per_min") or 0.0
         headroom = base.get("headroom_mb") or 0.0
-        why = (f"memory grew {rate_text(slope)} under load, straight so far, which would use "
-               f"up the {headroom:,.0f} MB of headroom in about {hours_text(lasts or 0.0)}; "
+        why = (f"memory grew {rate_text(slope, base.get('slope_ci_mb_per_min'))} under load, "
+               f"straight so far, which would use up the {amount(headroom, 'MB')} of headroom "
+               f"in about {hours(lasts)}; "
                "but a curve that slows down and stays within it "
                f"({' or '.join(_bending(run))}) fits this run nearly as well, and only more "
                "of the load shows which it is")
@@ -999,8 +1005,8 @@ def _too_short(run: _Run, worth_caring: float | None, kind: str,
         assert returned is not None
         grown, given_back = returned
         needed = span * SHAPE_RUN_FACTOR
-        why = (f"memory grew {shown(grown, 1):.1f} MB during the load and "
-               f"{shown(given_back, 1):.1f} MB came back in the cooldown: whether it was kept "
+        why = (f"memory grew {amount(grown, 'MB')} during the load and "
+               f"{amount(given_back, 'MB')} came back in the cooldown: whether it was kept "
                "(a leak) or follows the load in flight is within the noise")
     elif not worth_caring:
         why = ("the peak already reached the memory the service is judged against, so any "
@@ -1016,8 +1022,8 @@ def _too_short(run: _Run, worth_caring: float | None, kind: str,
         figures["headroom_lasts_h"] = round(lasts, 3)
     step = figures.get("step")
     if step and kind != "step":
-        why = (f"memory rose {step['rise_mb']:.1f} MB once (at {step['at_t']:.0f} s); after "
-               f"that, {why}")
+        why = (f"memory rose {amount(step['rise_mb'], 'MB')} once (at {step['at_t']:.0f} s); "
+               f"after that, {why}")
     if needed is not None and span > 0:
         figures["run_needed_s"] = round(needed)
         figures["run_length_factor"] = round(needed / span, 2)

@@ -37,7 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from memory_analysis.analysis.leak import hours_text, rate_text
+from memory_analysis.analysis.leak import rate_text
 from memory_analysis.analysis.limits import describe
 from memory_analysis.analysis.thresholds import (
     HELD_MATTERS_PERCENT_OF_LIMIT,
@@ -49,6 +49,7 @@ from memory_analysis.analysis.thresholds import (
     shown,
 )
 from memory_analysis.levels import ORDER
+from memory_analysis.numbers import hours
 
 
 @dataclass(frozen=True)
@@ -149,13 +150,15 @@ def recovery_level(recovery_percent: float | None, leak: dict[str, Any] | None,
     verdict = (leak or {}).get("verdict")
     if verdict == "leak":
         rate = (leak or {}).get("slope_mb_per_min")
+        ci = (leak or {}).get("slope_ci_mb_per_min")
         return "critical", ("memory kept growing (a leak"
-                            + (f", {rate_text(rate)}" if rate is not None else "") + ")")
+                            + (f", {rate_text(rate, ci)}" if rate is not None else "") + ")")
     lasts = (leak or {}).get("headroom_lasts_h")
     if verdict == "too short to tell" and lasts is not None:
         rate = (leak or {}).get("slope_mb_per_min") or 0.0
-        return "warning", (f"memory grew {rate_text(rate)} under load: by its best fit the "
-                           f"headroom lasts about {hours_text(lasts)}, and the run was too "
+        ci = (leak or {}).get("slope_ci_mb_per_min")
+        return "warning", (f"memory grew {rate_text(rate, ci)} under load: by its best fit the "
+                           f"headroom lasts about {hours(lasts)}, and the run was too "
                            "short to tell whether it stops in time")
     if recovery_percent is None:
         return None, "recovery was not measured (no cooldown)"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from memory_analysis.numbers import amount, known
+
 
 def smallest_plan(catalog: dict[str, Any], memory_mb: float) -> dict[str, Any] | None:
     """The smallest production plan holding ``memory_mb``; None when none is big enough.
@@ -20,12 +22,21 @@ def headroom_percent(plan_mb: float, needed_mb: float) -> float:
     return round((plan_mb - needed_mb) / needed_mb * 100.0, 1) if needed_mb > 0 else 0.0
 
 
+def room_left(plan_mb: float, needed_mb: float) -> tuple[float, float | None]:
+    """The plan's memory beyond ``needed_mb``: in MB, and how many times ``needed_mb``
+    the plan holds (None when nothing is needed)."""
+    return (round(plan_mb - needed_mb, 1),
+            round(plan_mb / needed_mb, 2) if needed_mb > 0 else None)
+
+
 def plan_choice(catalog: dict[str, Any], min_mb: float, recommended_mb: float,
                 peak_mb: float) -> dict[str, Any]:
     """One catalog's entry of ``recommendations.plans``.
 
     ``plan``/``memory_mb``/``headroom_percent``: the smallest plan holding the
-    recommended memory and its spare beyond it. ``min_plan``: the smallest plan holding
+    recommended memory and its spare beyond it; ``headroom_mb``/``times_recommended``
+    the same spare in MB, and the plan's memory as a multiple of the recommended (what
+    the views show). ``min_plan``: the smallest plan holding
     the minimum. ``peak_percent_of_plan``: how full the chosen plan would be at the peak.
     """
     chosen = smallest_plan(catalog, recommended_mb)
@@ -37,13 +48,16 @@ def plan_choice(catalog: dict[str, Any], min_mb: float, recommended_mb: float,
         "memory_mb": chosen["memory_mb"] if chosen else None,
         "headroom_percent": (headroom_percent(chosen["memory_mb"], recommended_mb)
                              if chosen else None),
+        "headroom_mb": room_left(chosen["memory_mb"], recommended_mb)[0] if chosen else None,
+        "times_recommended": (room_left(chosen["memory_mb"], recommended_mb)[1]
+                              if chosen else None),
         "peak_percent_of_plan": round(peak_mb / chosen["memory_mb"] * 100, 1) if chosen else None,
         "min_plan": at_min["name"] if at_min else None,
         "min_plan_memory_mb": at_min["memory_mb"] if at_min else None,
     }
     if chosen is None:
-        entry["note"] = (f"no plan holds the recommended {recommended_mb:.0f} MB (largest: "
-                         f"{largest:.0f} MB): split the service over several instances or "
+        entry["note"] = (f"no plan holds the recommended {recommended_mb:,.0f} MB (largest: "
+                         f"{largest:,.0f} MB): split the service over several instances or "
                          "reduce its memory")
     elif chosen.get("note"):
         entry["note"] = chosen["note"]
@@ -91,11 +105,13 @@ def plans_until_leak(plans: dict[str, Any], leak: dict[str, Any],
         room = memory - peak_mb
         out[provider] = {**entry, "lasts_h": _hours(room, slope),
                          "lasts_h_ci": [_hours(room, high), _hours(room, low)]}
-    note = (f"A leak was found (memory grew {slope:,.1f} MB/min under this load), so no "
+    # The rate as the leak's reason gives it: rounded as its interval warrants.
+    rate = known(slope, [low, high], "MB/min")
+    note = (f"A leak was found (memory grew {rate} under this load), so no "
             "plan below is a size that holds the service: each holds the recommended "
             "memory only until the leak fills it. \"Lasts\" is how long that takes under "
-            f"the same load, from this run's peak of {peak_mb:,.0f} MB at {slope:,.1f} "
-            "MB/min. Fix the leak before choosing a plan.")
+            f"the same load, from this run's peak of {amount(peak_mb, 'MB')} at {rate}. "
+            "Fix the leak before choosing a plan.")
     shape = leak.get("shape")
     if shape in ("slowing", "levels off"):
         note += (f" The growth's shape was \"{shape}\", not a straight line: these times "

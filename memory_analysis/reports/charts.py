@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from memory_analysis.analysis.series import memory_of
 from memory_analysis.levels import PEAK_CRITICAL_PERCENT, PEAK_WARNING_PERCENT
+from memory_analysis.numbers import amount, count, known
 
 # Pixels of each PNG: width and height (at DPI dots per inch).
 SIZE_PX = (1200, 500)
@@ -121,10 +122,12 @@ def memory_timeline(samples: list[dict[str, Any]], report: dict[str, Any],
             axes.plot([], [], color=colour, linestyle=style, linewidth=1,
                       label=f"{label} {value:,.0f} MB (above)")
     leak = memory.get("leak") or {}
+    # Rounded as its interval (the band beside it) warrants, as the summary gives it.
+    trend = known(leak.get("slope_mb_per_min"), leak.get("slope_ci_mb_per_min"), "MB/min")
     for index, line in enumerate(leak.get("trend_lines") or []):
         span = [line["start_t"], line["end_t"]]
         axes.plot(span, [line["start_mb"], line["end_mb"]], color="#000000", linewidth=1,
-                  label=f"trend {leak.get('slope_mb_per_min')} MB/min" if index == 0 else None)
+                  label=(f"trend {trend}" if index == 0 else None))
         axes.fill_between(span, [line["low_start_mb"], line["low_end_mb"]],
                           [line["high_start_mb"], line["high_end_mb"]], color="#000000",
                           alpha=0.12, label="its 95 % interval" if index == 0 else None)
@@ -136,7 +139,7 @@ def memory_timeline(samples: list[dict[str, Any]], report: dict[str, Any],
         percent = axes.secondary_yaxis("right", functions=(lambda mb: mb * 100.0 / limit,
                                                            lambda pc: pc * limit / 100.0))
         percent.set_ylabel(f"% of {limit:,.0f} MB ({judged.get('source', '')})")
-    axes.set_title(f"Memory: peak {memory.get('peak_mb') or 0:,.1f} MB, "
+    axes.set_title(f"Memory: peak {amount(memory.get('peak_mb') or 0, 'MB')}, "
                    f"level {((report.get('assessment') or {}).get('level') or '-').upper()}")
     _legend_below(axes)
     _save(figure, path)
@@ -168,9 +171,9 @@ def load_timeline(runs: list[dict[str, Any]], report: dict[str, Any],
     latency_axes.set_xlabel(clock)
     rate_axes.legend(loc="upper right", fontsize="small")
     load = report.get("load_test") or {}
-    rate_axes.set_title(f"Load: {load.get('requests', 0):,} requests, "
-                        f"{load.get('rps') or 0:,.1f} req/s, p95 "
-                        f"{(load.get('latency_ms') or {}).get('p95') or 0:,.1f} ms")
+    rate_axes.set_title(f"Load: {count(load.get('requests', 0))} requests, "
+                        f"{amount(load.get('rps') or 0, 'req/s')}, p95 "
+                        f"{amount((load.get('latency_ms') or {}).get('p95') or 0, 'ms')}")
     _save(figure, path)
 
 
@@ -208,7 +211,8 @@ def overlay(runs: list[tuple[str, list[dict[str, Any]], dict[str, Any]]],
         metric = (report.get("memory") or {}).get("metric")
         kept = _memory_points(samples, metric)
         axes.plot([t for t, _ in kept], [mb for _, mb in kept], linewidth=1.5,
-                  label=f"{name}: peak {(report.get('memory') or {}).get('peak_mb') or 0:,.1f} MB")
+                  label=f"{name}: peak "
+                        f"{amount((report.get('memory') or {}).get('peak_mb') or 0, 'MB')}")
     axes.set_xlabel("seconds since each run's monitor started")
     axes.set_ylabel("MB")
     axes.set_title("Memory, run by run")

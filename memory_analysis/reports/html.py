@@ -12,7 +12,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from memory_analysis.reports.plain import lasts_text
+from memory_analysis.numbers import amount, count, fixed, hours, with_interval
+from memory_analysis.reports.plain import lasts_text, leak_heading, room_text
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1250px;color:#222}
@@ -37,9 +38,11 @@ def _e(value: Any) -> str:
     return html.escape("-" if value is None else str(value), quote=True)
 
 
-def _n(value: Any, unit: str = "", digits: int = 1) -> str:
+def _n(value: Any, unit: str = "", digits: int | None = None) -> str:
+    """As the terminal's figures (runner_console ``_num``): three significant figures,
+    or ``digits`` places; escaped."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _e(f"{value:,.{digits}f}{unit}")
+        return _e((amount(value) if digits is None else fixed(value, digits)) + unit)
     return _e(value)
 
 
@@ -68,22 +71,26 @@ def _verdict(report: dict[str, Any]) -> str:
             ["recovery", _n(memory.get("recovery_percent"), " %", 0)],
             ["judged against",
              f"{_n(judged.get('limit_mb'), ' MB', 0)} ({_e(judged.get('source'))})"],
-            ["peak of that", _n(assessment.get("peak_percent_of_limit"), " %", 2)],
+            ["peak of that", _n(assessment.get("peak_percent_of_limit"), " %", 1)],
             ["leak", _e(leak.get("verdict"))
              + (f" ({_e(leak.get('confidence'))} confidence)" if leak.get("confidence") else "")],
-            ["memory trend", _n(leak.get("slope_mb_per_min"), " MB/min", 3)
-             + (" (95 %: {} to {})".format(*[_n(v, "", 3) for v in leak["slope_ci_mb_per_min"]])
-                if leak.get("slope_ci_mb_per_min") else "")],
-            ["detection limit", _n(leak.get("detection_limit_mb_per_min"), " MB/min", 3)],
+            ["memory trend", _e(with_interval(leak.get("slope_mb_per_min"),
+                                              leak.get("slope_ci_mb_per_min"), "MB/min"))],
+            ["detection limit", _n(leak.get("detection_limit_mb_per_min"), " MB/min")],
             ["growth shape", _e(leak.get("shape") or "-")],
             [f"more in {leak.get('horizon_h') or 72:.0f} h",
-             _n(leak.get("projected_growth_mb"), " MB", 0) + (" ({} to {}; headroom {})".format(
-                 *[_n(v, " MB", 0) for v in leak["projected_growth_ci_mb"]],
-                 _n(leak.get("headroom_mb"), " MB", 0))
-                if leak.get("projected_growth_ci_mb") else "")]]
+             _e(with_interval(leak.get("projected_growth_mb"),
+                              leak.get("projected_growth_ci_mb"), "MB", lead=""))],
+            ["headroom", _n(leak.get("headroom_mb"), " MB")]]
+    if leak.get("bytes_per_request") is not None:
+        rows.append(["kept per request", _e(count(leak["bytes_per_request"]) + " B")])
+    if leak.get("time_to_limit_h") is not None:
+        h = leak["time_to_limit_h"]
+        rows.append(["limit reached in", _e(hours(h) if h > 0 else "already at the peak")])
     return (f'<p><span class="level {_e(level)}">{_e(level.upper())}</span></p>'
             + _list(assessment.get("reasons") or [])
-            + f"<p><b>Leak:</b> {_e(leak.get('verdict'))}: {_e(leak.get('reason'))}</p>"
+            + (f"<p><b>{_e(leak_heading(leak))}:</b> {_e(leak.get('reason'))}</p>"
+               if leak.get("reason") else "")
             + _table(["figure", "value"], rows) + _endpoints(leak))
 
 
@@ -94,10 +101,10 @@ def _endpoints(leak: dict[str, Any]) -> str:
     if not rows:
         return f"<p><b>Attribution:</b> skipped: {_e(skipped)}</p>" if skipped else ""
     keeping = [row["name"] for row in rows if row.get("keeps")]
-    table = [[_e(row["name"]), _e(row.get("category")), _n(row.get("requests"), "", 0),
-              _n(row.get("bytes_per_request"), " B", 0),
+    table = [[_e(row["name"]), _e(row.get("category")), _e(count(row.get("requests"))),
+              _e(count(row.get("bytes_per_request")) + " B"),
               "-" if not row.get("ci_bytes") else
-              "{} to {}".format(*[_n(v, " B", 0) for v in row["ci_bytes"]]),
+              _e("{} to {} B".format(*[count(v) for v in row["ci_bytes"]])),
               "<b>keeps memory</b>" if row.get("keeps") else ""] for row in rows]
     return ("<p><b>Kept by:</b> "
             + (_e(", ".join(keeping)) if keeping
@@ -118,7 +125,7 @@ def _requirements(report: dict[str, Any]) -> str:
         bar = (f'<span class="bar" style="width:{min(float(share), 100.0) * 2:.0f}px"></span> '
                if isinstance(share, (int, float)) else "")
         rows.append([_e(provider), _e(plan.get("plan")), _n(plan.get("memory_mb"), " MB", 0),
-                     _n(plan.get("headroom_percent"), " %"), bar + _n(share, " %")]
+                     _e(room_text(plan)), bar + _n(share, " %", 1)]
                     + ([_e(lasts_text(plan))] if needs.get("sizing_note") else []))
     scaling = needs.get("scaling") or {}
     steps = [[_n(s.get("users"), "", 0), _n(s.get("mean_in_flight")),
@@ -144,7 +151,7 @@ def _requirements(report: dict[str, Any]) -> str:
 def _latency(report: dict[str, Any], load: dict[str, Any] | None) -> str:
     def row(name: str, figures: dict[str, Any]) -> list[str]:
         latency = figures.get("latency_ms") or {}
-        return [_e(name), _n(figures.get("requests"), "", 0), _n(latency.get("p50"), " ms"),
+        return [_e(name), _e(count(figures.get("requests"))), _n(latency.get("p50"), " ms"),
                 _n(latency.get("p95"), " ms"), _n(latency.get("p99"), " ms"),
                 _n(latency.get("max"), " ms"),
                 _e(f"{figures['error_rate']:.2%}") if "error_rate" in figures
@@ -176,9 +183,9 @@ def _breakdown(report: dict[str, Any]) -> str:
             ["phase", "collections gen 0/1/2", "collected", "uncollectable", "time in GC",
              "longest pause", "share of time"],
             [[_e(phase), _e(" / ".join(str(c) for c in f.get("collections") or [])),
-              _e(sum(f.get("collected") or [])), _e(f.get("uncollectable")),
+              _e(count(sum(f.get("collected") or []))), _e(f.get("uncollectable")),
               _n(f.get("pause_total_s"), " s", 3),
-              _n((f.get("pause_longest_s") or 0) * 1000.0, " ms"),  # as the terminal shows it
+              _n((f.get("pause_longest_s") or 0) * 1000.0, " ms", 1),  # as the terminal shows it
               _n(f.get("gc_time_percent"), " %", 2)] for phase, f in gc.items()]))
     components = breakdown.get("components") or {}
     if components.get("available"):

@@ -6,11 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from memory_analysis.numbers import amount
 from memory_analysis.reports.plain import LivePanel, PlainLines
 
 
 def _ms(value: float | None) -> str:
+    """A latency in a live line, to a fixed place (the columns stay put)."""
     return "-" if value is None else f"{value:,.1f} ms"
+
+
+def _latency(value: float | None) -> str:
+    """A latency in the summary, to three significant figures (numbers.py)."""
+    return amount(value, "ms")
 
 
 def _plan_line(info: dict[str, Any]) -> str:
@@ -41,12 +48,12 @@ def summary_lines(report: dict[str, Any], path: str | None) -> list[str]:
     lines = [
         f"Finished: {report['end_reason']}"
         + ("" if report["complete"] else " (report marked incomplete)"),
-        f"Requests: {t['requests']:,} in {t['duration_s']:.1f} s = {t['rps']:,.1f}/s; "
+        f"Requests: {t['requests']:,} in {t['duration_s']:.1f} s = {amount(t['rps'])}/s; "
         f"successes {t['successes']:,}, failures {t['failures']:,} "
         f"(error rate {t['error_rate']:.2%})"
         + (f", dropped {t['dropped']:,}" if t["dropped"] else "")
         + (f", cancelled {t['cancelled']:,}" if t.get("cancelled") else ""),
-        "Latency: " + "  ".join(f"{k} {_ms(lat[k])}" for k in
+        "Latency: " + "  ".join(f"{k} {_latency(lat[k])}" for k in
                                 ("min", "mean", "p50", "p90", "p95", "p99", "p999", "max")),
     ]
     if report["errors"]:
@@ -54,21 +61,21 @@ def summary_lines(report: dict[str, Any], path: str | None) -> list[str]:
     for name, cat in report["categories"].items():
         lines.append(f"  {name:<8} {cat['requests']:>8,} requests  share {cat['share']:6.1%} "
                      f"(target {cat['target_share']:.1%})  failures {cat['failures']:,}  "
-                     f"p95 {_ms(cat['latency_ms']['p95'])}")
+                     f"p95 {_latency(cat['latency_ms']['p95'])}")
     width = max((len(e["name"]) for e in report["endpoints"]), default=4)
     for e in report["endpoints"]:
         lines.append(f"    {e['method']:<6} {e['name']:<{width}} {e['requests']:>8,}  "
-                     f"failures {e['failures']:<6,} p50 {_ms(e['latency_ms']['p50']):>10}  "
-                     f"p95 {_ms(e['latency_ms']['p95']):>10}")
+                     f"failures {e['failures']:<6,} p50 {_latency(e['latency_ms']['p50']):>10}  "
+                     f"p95 {_latency(e['latency_ms']['p95']):>10}")
     om = report.get("open_model")
     if om:
         lines.append(f"Open model: {om['scheduled']:,} sends scheduled at {om['rate']:g}/s, "
                      f"{om['late_sends']:,} late by more than {om['late_threshold_ms']:g} ms "
-                     f"(send lag p99 {_ms(om['send_lag_ms']['p99'])})")
+                     f"(send lag p99 {_latency(om['send_lag_ms']['p99'])})")
     g = report["generator"]
     lines.append(f"Generator: {g['processes']} process(es), CPU up to "
                  f"{g['cpu_percent_max']:.0f} % of a core, event-loop lag p99 "
-                 f"{_ms(g['loop_lag_ms']['p99'])}")
+                 f"{_latency(g['loop_lag_ms']['p99'])}")
     for w in report["warnings"]:
         lines.append(f"Warning: {w}")
     for r in report["thresholds"]:

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from memory_analysis.numbers import count, fixed
 from memory_analysis.reports.plain import LivePanel, PlainLines
 
 
 def _mb(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f} MB"
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{fixed(value, 1)}%"
 
 
 def _target_line(header: dict[str, Any]) -> str:
@@ -29,9 +34,10 @@ def _summary_lines(report: dict[str, Any], files: list[str]) -> list[str]:
     lines = [
         f"Stopped: {report['end_reason'].replace('_', ' ')}"
         + ("" if report["complete"] else " (report marked incomplete)"),
-        f"Samples: {summary['sample_count']} over {summary['duration_s']:.1f} s",
-        f"Host memory in use (all its processes): mean {summary['system_percent']['mean']}%, "
-        f"peak {summary['system_percent']['max']}%",
+        f"Samples: {count(summary['sample_count'])} over {summary['duration_s']:.1f} s",
+        "Host memory in use (all its processes): mean "
+        f"{_percent(summary['system_percent']['mean'])}, "
+        f"peak {_percent(summary['system_percent']['max'])}",
     ]
     if summary.get("peak_rss_mb") is not None:
         lines.append(f"Peak RSS: {_mb(summary['peak_rss_mb'])}   "

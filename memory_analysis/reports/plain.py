@@ -7,6 +7,7 @@ import sys
 from typing import Any, TextIO
 
 from memory_analysis.cadence import Cadence
+from memory_analysis.numbers import amount, fixed, hours
 
 
 class PlainLines:
@@ -47,22 +48,34 @@ class LivePanel:
         self.live.stop()
 
 
-def _hours_text(hours: float | None) -> str:
-    if hours is None:
-        return "for ever"
-    if hours <= 0:
-        return "none"
-    if hours < 1:
-        return f"{max(hours * 60, 1):.0f} min"
-    return f"{hours:.1f} h" if hours < 10 else f"{hours:,.0f} h"
-
-
 def lasts_text(plan: dict[str, Any]) -> str:
     """How long a plan holds a leak: "2.3 h (1.9 h to 2.9 h)"."""
     if "lasts_h" not in plan:
         return "-"
-    text = _hours_text(plan["lasts_h"])
-    low, high = (_hours_text(h) for h in plan.get("lasts_h_ci") or [None, None])
+    text = hours(plan["lasts_h"])
+    low, high = (hours(h) for h in plan.get("lasts_h_ci") or [None, None])
     if plan["lasts_h"] and low != high:
         text += f" ({low} to {high})"
     return text
+
+
+def leak_heading(leak: dict[str, Any]) -> str:
+    """The leak verdict as the heading of its reason, the verdict said once: "Leak (high
+    confidence)", "No leak (medium confidence)", "Leak: too short to tell"."""
+    verdict = leak.get("verdict") or "-"
+    confidence = f" ({leak['confidence']} confidence)" if leak.get("confidence") else ""
+    if verdict == "leak":
+        return f"Leak{confidence}"
+    if verdict == "no leak":
+        return f"No leak{confidence}"
+    return f"Leak: {verdict}"
+
+
+def room_text(plan: dict[str, Any]) -> str:
+    """A plan's memory beyond the recommended, and the plan as a multiple of it: "377 MB
+    left (3.8× the recommended)"."""
+    if plan.get("headroom_mb") is None:
+        return "-"
+    text = amount(plan["headroom_mb"], "MB") + " left"
+    times = plan.get("times_recommended")
+    return text + (f" ({fixed(times, 1)}× the recommended)" if times else "")

@@ -8,14 +8,23 @@ import sys
 import time
 from typing import Any, TextIO
 
-from memory_analysis.reports.plain import LivePanel, PlainLines, lasts_text
+from memory_analysis.numbers import amount, count, fixed, hours, with_interval
+from memory_analysis.reports.plain import (
+    LivePanel,
+    PlainLines,
+    lasts_text,
+    leak_heading,
+    room_text,
+)
 
 
-def _num(value: Any, unit: str = "", digits: int = 1) -> str:
+def _num(value: Any, unit: str = "", digits: int | None = None) -> str:
+    """A figure and its unit (" MB"): to three significant figures (numbers.py), or to
+    ``digits`` places where the figure is a setting or a share read at that precision."""
     if value is None:
         return "-"
     if isinstance(value, (int, float)):
-        return f"{value:,.{digits}f}{unit}"
+        return (amount(value) if digits is None else fixed(value, digits)) + unit
     return str(value)
 
 
@@ -36,10 +45,10 @@ def summary_tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[li
         for name, phase in phases.items():
             mem = phase.get("memory_mb") or {}
             sysp = phase.get("system_percent") or {}
-            rows.append([name, _num(phase.get("duration_s"), " s"),
-                         str(phase.get("samples", 0)), _num(mem.get("min"), " MB"),
+            rows.append([name, _num(phase.get("duration_s"), " s", 1),
+                         count(phase.get("samples", 0)), _num(mem.get("min"), " MB"),
                          _num(mem.get("mean"), " MB"), _num(mem.get("max"), " MB"),
-                         _num(mem.get("last"), " MB"), _num(sysp.get("max"), " %")])
+                         _num(mem.get("last"), " MB"), _num(sysp.get("max"), " %", 1)])
         tables.append((f"Phases ({metric})", ["phase", "length", "samples", "min", "mean",
                                                "max", "last", "system max"], rows))
     if memory.get("observed", True) and memory.get("peak_mb") is not None:
@@ -54,29 +63,29 @@ def summary_tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[li
                 ["recovery", _num(memory.get("recovery_percent"), " %", 0)],
                 ["judged against", f"{_num(judged.get('limit_mb'), ' MB', 0)} "
                                    f"({judged.get('source', '-')})"],
-                ["peak of that", _num(assessment.get("peak_percent_of_limit"), " %", 2)],
+                # To the place the level's reason gives it.
+                ["peak of that", _num(assessment.get("peak_percent_of_limit"), " %", 1)],
                 ["leak", f"{leak.get('verdict', '-')}"
                  + (f" ({leak.get('confidence')} confidence)" if leak.get("confidence") else "")],
-                ["memory trend", _num(leak.get("slope_mb_per_min"), " MB/min", 3)
-                 + (f" (95 %: {ci[0]:.3f} to {ci[1]:.3f})" if ci else "")],
-                ["detection limit", _num(leak.get("detection_limit_mb_per_min"), " MB/min", 3)]]
+                ["memory trend", with_interval(leak.get("slope_mb_per_min"), ci, "MB/min")],
+                ["detection limit", _num(leak.get("detection_limit_mb_per_min"), " MB/min")]]
         if leak.get("shape"):
             rows.append(["growth shape", str(leak["shape"])])
         grown = leak.get("projected_growth_ci_mb")
         if grown:
             rows.append([f"more in {leak.get('horizon_h', 72):.0f} h",
-                         _num(leak.get("projected_growth_mb"), " MB", 0)
-                         + f" ({grown[0]:,.0f} to {grown[1]:,.0f}; headroom "
-                         + _num(leak.get("headroom_mb"), " MB", 0) + ")"])
+                         with_interval(leak.get("projected_growth_mb"), grown, "MB", lead="")])
+            rows.append(["headroom", _num(leak.get("headroom_mb"), " MB")])
         if leak.get("bytes_per_request") is not None:
-            rows.append(["kept per request", _num(leak.get("bytes_per_request"), " B", 0)])
+            rows.append(["kept per request", count(leak.get("bytes_per_request")) + " B"])
         if leak.get("time_to_limit_h") is not None:
-            rows.append(["limit reached in", _num(leak.get("time_to_limit_h"), " h", 2)])
+            h = leak["time_to_limit_h"]
+            rows.append(["limit reached in", hours(h) if h > 0 else "already at the peak"])
         tables.append(("Memory", ["figure", "value"], rows))
     endpoints = ((memory.get("leak") or {}).get("endpoints")) or []
     if endpoints:
-        rows = [[row["name"], row.get("category") or "-", _num(row.get("requests"), "", 0),
-                 _num(row.get("bytes_per_request"), " B", 0),
+        rows = [[row["name"], row.get("category") or "-", count(row.get("requests")),
+                 count(row.get("bytes_per_request")) + " B",
                  "-" if not row.get("ci_bytes") else
                  f"{row['ci_bytes'][0]:,} to {row['ci_bytes'][1]:,} B",
                  "keeps memory" if row.get("keeps") else ""] for row in endpoints]
@@ -86,12 +95,12 @@ def summary_tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[li
     load = report.get("load_test") or {}
     if load:
         latency = load.get("latency_ms") or {}
-        rows = [["all", str(load.get("requests", 0)), _percent(load.get("error_rate")),
+        rows = [["all", count(load.get("requests", 0)), _percent(load.get("error_rate")),
                  _num(latency.get("p50"), " ms"), _num(latency.get("p95"), " ms"),
                  _num(latency.get("p99"), " ms")]]
         for name, category in (load.get("categories") or {}).items():
             cat_latency = category.get("latency_ms") or {}
-            rows.append([name, str(category.get("requests", 0)),
+            rows.append([name, count(category.get("requests", 0)),
                          _percent(category.get("error_rate")),
                          _num(cat_latency.get("p50"), " ms"), _num(cat_latency.get("p95"), " ms"),
                          _num(cat_latency.get("p99"), " ms")])
@@ -103,7 +112,7 @@ def summary_tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[li
         plans = [(provider, plan) for provider, plan
                  in (recommendations.get("plans") or {}).items() if plan]
         rows = [[provider, str(plan.get("plan")), _num(plan.get("memory_mb"), " MB", 0),
-                 _num(plan.get("headroom_percent"), " %")] for provider, plan in plans]
+                 room_text(plan)] for provider, plan in plans]
         header = ["provider", "plan", "memory", "headroom"]
         sizes = (f"{_num(recommendations['recommended_memory_mb'], ' MB', 0)} recommended "
                  f"({_num(recommendations.get('min_memory_mb'), ' MB', 0)} minimum)")
@@ -139,11 +148,11 @@ def _breakdown_tables(breakdown: dict[str, Any]) -> list[tuple[str, list[str], l
         rows = []
         for phase, figures in gc.items():
             collections = figures.get("collections") or [0, 0, 0]
-            rows.append([phase, " / ".join(str(c) for c in collections),
-                         str(sum(figures.get("collected") or [])),
-                         str(figures.get("uncollectable", 0)),
+            rows.append([phase, " / ".join(count(c) for c in collections),
+                         count(sum(figures.get("collected") or [])),
+                         count(figures.get("uncollectable", 0)),
                          _num(figures.get("pause_total_s"), " s", 3),
-                         _num((figures.get("pause_longest_s") or 0) * 1000.0, " ms"),
+                         _num((figures.get("pause_longest_s") or 0) * 1000.0, " ms", 1),
                          _num(figures.get("gc_time_percent"), " %", 2)])
         tables.append(("Garbage collection", ["phase", "collections gen 0/1/2", "collected",
                                               "uncollectable", "time in GC", "longest pause",
@@ -169,7 +178,7 @@ def verdict_lines(report: dict[str, Any], files: list[str]) -> list[str]:
         lines += [f"  - {reason}" for reason in assessment.get("reasons", [])]
     leak = (report.get("memory") or {}).get("leak") or {}
     if leak.get("reason"):
-        lines.append(f"Leak: {leak.get('verdict', '')}: {leak['reason']}")
+        lines.append(f"{leak_heading(leak)}: {leak['reason']}")
     run_length = report.get("run_length") or {}
     if run_length.get("reason"):
         lines.append(f"Load length (auto): {run_length['reason']}")
@@ -235,8 +244,8 @@ def look_text(look: dict[str, Any]) -> str:
     parts = [f"look {look.get('look', '?')} of up to {look.get('looks_planned', '?')} after "
              f"{look['load_s']:.0f} s of load: {look.get('verdict')}"]
     if limit is not None and worth is not None:
-        parts.append(f"detection limit {limit:,.3g} MB/min (a leak worth caring about: "
-                     f"{worth:,.3g})")
+        parts.append(f"detection limit {amount(limit, 'MB/min')} (a leak worth caring "
+                     f"about: {amount(worth)})")
     if look.get("more_s") and look.get("verdict") not in ("leak", "no leak"):
         parts.append(f"about {look['more_s'] / 60:.1f} min more expected")
     return "; ".join(parts)
