@@ -131,6 +131,7 @@ def test_run_length_says_why_it_stopped_and_what_would_tell():
                         {"verdict": "too short to tell", "run_needed_s": 400}, "completed")
     assert capped["stopped"] == "cap"
     assert "about 400 s" not in capped["reason"]  # minutes, as a person reads them
-    assert "6.7 min" in capped["reason"] and "--load-test auto:7m" in capped["reason"]
+    assert "about 7 min of load" in capped["reason"]
+    assert "--load-test auto:7m" in capped["reason"]
     stopped = run_length(60, [], 10.0, 10, {}, "interrupted")
     assert stopped["stopped"] == "interrupted"

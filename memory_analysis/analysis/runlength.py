@@ -19,6 +19,7 @@ from memory_analysis.analysis.thresholds import (
     AUTO_FIRST_LOOK_S,
     AUTO_LOOK_FACTOR,
 )
+from memory_analysis.numbers import seconds as _minutes
 
 DEFINITE = ("leak", "no leak")
 
@@ -56,12 +57,6 @@ def expected_more_s(leak: dict[str, Any], load_s: float) -> float | None:
     """Seconds of load the test still expects to need after ``load_s``, if it says."""
     needed = leak.get("run_needed_s")
     return None if needed is None else max(needed - load_s, 0.0)
-
-
-def _minutes(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    return f"{seconds / 60:.1f} min" if seconds < 600 else f"{seconds / 60:.0f} min"
 
 
 def run_length(max_s: float, looks: list[dict[str, Any]], load_s: float | None,
