@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from shared_runs import PROGRAMS, ROOT, Run, free_port, runner, shared_run
 
-from memory_analysis.analysis.runlength import look_times, run_length
-from memory_analysis.runner.config import parse_load_test
+from memory_analysis.analysis.runlength import look_times, run_length, settles
+from memory_analysis.analysis.thresholds import AUTO_LEAK_FROM_S
+from memory_analysis.runner.config import RunnerConfig, parse_load_test
 
 PACED = ["--baseline", "3", "--cooldown", "8", "--interval", "0.25", "--rate", "200"]
 
@@ -35,9 +36,9 @@ def auto_flat_run(work: Path) -> Run:
                   *items_service(free_port()))
 
 
-@shared_run(seconds=50, paced=True)
+@shared_run(seconds=150, paced=True)
 def auto_leak_run(work: Path) -> Run:
-    return runner(work, *PACED, "--load-test", "auto:120", "--demo-leak-kb", "16")
+    return runner(work, *PACED, "--load-test", "auto:300", "--demo-leak-kb", "16")
 
 
 @shared_run(seconds=55, paced=True)
@@ -64,7 +65,7 @@ def test_a_flat_service_ends_no_leak_before_its_cap(auto_flat_run):
     assert load["complete"] is True and load["end_reason"] == "ended"
     assert report["complete"] is True
     assert "Load length (auto): the leak test ruled out" in auto_flat_run.stdout
-    assert "leak test: look 1 of up to 5 after 30 s of load" in auto_flat_run.stdout
+    assert "leak test: look 1 of up to 4 after 36 s of load" in auto_flat_run.stdout
 
 
 def test_a_clear_leak_ends_leak_within_the_seeds_two_minutes(auto_leak_run):
@@ -72,8 +73,9 @@ def test_a_clear_leak_ends_leak_within_the_seeds_two_minutes(auto_leak_run):
     length = report["run_length"]
     assert report["memory"]["leak"]["verdict"] == "leak", report["memory"]["leak"]["reason"]
     assert length["stopped"] == "leak"
-    assert length["load_s"] <= 120
-    assert report["load_test"]["duration_s"] <= 120
+    # Told at the look on 120 s of load; the load ends once that look is taken.
+    assert length["looks"][-1]["load_s"] == pytest.approx(120, abs=1)
+    assert length["load_s"] < 135
 
 
 def test_what_cannot_be_told_by_the_cap_ends_there_saying_what_would(auto_cap_run):
@@ -104,9 +106,12 @@ def test_bad_auto_options_exit_2_with_one_line(tmp_path, args, fragment):
 
 
 def test_looks_come_each_one_and_a_half_times_the_load_before_up_to_the_cap():
-    assert look_times(900) == pytest.approx([30, 45, 67.5, 101.25, 151.875, 227.8125,
-                                             341.71875, 512.578125, 768.8671875, 900])
-    assert look_times(40) == [30, 40]
+    assert AUTO_LEAK_FROM_S == RunnerConfig().load_test  # the default run's load
+    # One look falls on the default run's 120 s, the first from which a look stops on a
+    # leak.
+    assert look_times(900) == pytest.approx([35.56, 53.33, 80, 120, 180, 270, 405, 607.5,
+                                             900], abs=0.01)
+    assert look_times(40) == pytest.approx([35.56, 40], abs=0.01)
     assert look_times(20) == [20]
 
 
@@ -118,12 +123,12 @@ def test_load_test_option_reads_seconds_and_auto_with_a_cap():
 
 
 def test_run_length_says_why_it_stopped_and_what_would_tell():
-    told = run_length(900, [{"load_s": 67.5, "verdict": "leak"}], 68.0, 1000,
+    told = run_length(900, [{"load_s": 120, "verdict": "leak"}], 121.0, 1000,
                       {"verdict": "leak"}, "completed")
-    assert told["stopped"] == "leak" and told["looks_planned"] == 10
-    assert "found a leak after 68 s of load (look 1 of up to 10)" in told["reason"]
+    assert told["stopped"] == "leak" and told["looks_planned"] == 9
+    assert "found a leak after 2 min of load (look 1 of up to 9)" in told["reason"]
     assert "with the cooldown" not in told["reason"]
-    changed = run_length(900, [{"load_s": 30, "verdict": "leak"}], 30.0, 100,
+    changed = run_length(900, [{"load_s": 120, "verdict": "leak"}], 120.0, 100,
                          {"verdict": "no leak"}, "completed")
     assert changed["reason"].endswith("; with the cooldown, the verdict is no leak")
     capped = run_length(60, [{"load_s": 30, "verdict": "too short to tell"},
@@ -135,3 +140,16 @@ def test_run_length_says_why_it_stopped_and_what_would_tell():
     assert "--load-test auto:7m" in capped["reason"]
     stopped = run_length(60, [], 10.0, 10, {}, "interrupted")
     assert stopped["stopped"] == "interrupted"
+    # A cap under two minutes: a leak seen at a look does not stop the load.
+    short = run_length(60, [{"load_s": 53.3, "verdict": "leak"}], 60.0, 100,
+                       {"verdict": "leak"}, "completed")
+    assert short["stopped"] == "cap"
+    assert short["reason"] == ("the load ran to its cap of 60 s, where the leak test (with "
+                               "the cooldown) said leak")
+
+
+def test_a_look_stops_on_no_leak_at_once_and_on_a_leak_from_two_minutes():
+    assert settles({"verdict": "no leak"}, 35.6)
+    assert not settles({"verdict": "leak"}, 80.0)
+    assert settles({"verdict": "leak"}, 120.0)
+    assert not settles({"verdict": "too short to tell"}, 900.0)

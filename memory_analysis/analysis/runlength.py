@@ -17,6 +17,7 @@ from typing import Any
 
 from memory_analysis.analysis.thresholds import (
     AUTO_FIRST_LOOK_S,
+    AUTO_LEAK_FROM_S,
     AUTO_LOOK_FACTOR,
 )
 from memory_analysis.numbers import seconds as _minutes
@@ -25,12 +26,15 @@ DEFINITE = ("leak", "no leak")
 
 
 def look_times(max_s: float, first_s: float = AUTO_FIRST_LOOK_S,
-               factor: float = AUTO_LOOK_FACTOR) -> list[float]:
-    """Seconds of load after which the leak test looks: from ``first_s`` on, each
-    ``factor`` times the one before, and the cap ``max_s`` last (where the load ends
-    anyway)."""
+               factor: float = AUTO_LOOK_FACTOR, anchor_s: float = AUTO_LEAK_FROM_S
+               ) -> list[float]:
+    """Seconds of load after which the leak test looks: ``anchor_s`` times the powers of
+    ``factor`` (so that one look falls on it), from ``first_s`` on, and the cap
+    ``max_s`` last (where the load ends anyway)."""
+    at = anchor_s
+    while at / factor >= first_s:
+        at /= factor
     times = []
-    at = first_s
     while at < max_s - 1e-9:
         times.append(at)
         at *= factor
@@ -38,9 +42,11 @@ def look_times(max_s: float, first_s: float = AUTO_FIRST_LOOK_S,
     return times
 
 
-def definite(leak: dict[str, Any]) -> bool:
-    """Whether a look settles it: the leak test said "leak" or "no leak"."""
-    return leak.get("verdict") in DEFINITE
+def settles(leak: dict[str, Any], load_s: float) -> bool:
+    """Whether a look after ``load_s`` of load ends the load: "no leak" always, "leak"
+    from ``AUTO_LEAK_FROM_S`` on (a slow warm-up is as straight as a leak before)."""
+    verdict = leak.get("verdict")
+    return verdict == "no leak" or (verdict == "leak" and load_s >= AUTO_LEAK_FROM_S - 1.0)
 
 
 def look_record(load_s: float, leak: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +79,7 @@ def run_length(max_s: float, looks: list[dict[str, Any]], load_s: float | None,
     if ended != "completed":
         stopped = "interrupted"
         reason = f"the run ended ({ended}) after {loaded} of load, before the test decided"
-    elif last is not None and last["verdict"] in DEFINITE:
+    elif last is not None and settles(last, last["load_s"]):
         stopped = last["verdict"]
         said = ("found a leak" if stopped == "leak"
                 else "ruled out a leak worth caring about")
@@ -83,11 +89,15 @@ def run_length(max_s: float, looks: list[dict[str, Any]], load_s: float | None,
         if final.get("verdict") and final["verdict"] != stopped:
             # What the cooldown showed (memory given back) can change the answer.
             reason += f"; with the cooldown, the verdict is {final['verdict']}"
+    elif final.get("verdict") in DEFINITE:
+        stopped = "cap"
+        reason = (f"the load ran to its cap of {_minutes(max_s)}, where the leak test (with "
+                  f"the cooldown) said {final['verdict']}")
     else:
         stopped = "cap"
         reason = f"the load reached its cap of {_minutes(max_s)} before the test decided"
         needed = final.get("run_needed_s")
-        if final.get("verdict") not in DEFINITE and needed:
+        if needed:
             # A cap past what the test asks for, and past one more look at the least (an
             # estimate of the length needed is itself uncertain).
             cap = math.ceil(max(needed, max_s * AUTO_LOOK_FACTOR) / 60.0)

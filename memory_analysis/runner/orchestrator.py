@@ -415,7 +415,7 @@ class AnalysisRun:
             outcome.looks.append(look)
             self.live.auto = {**look, "look": len(outcome.looks), "looks_planned": len(times),
                               "more_s": runlength.expected_more_s(leak, so_far.load_s)}
-            if runlength.definite(leak):
+            if runlength.settles(leak, so_far.load_s):
                 with contextlib.suppress(ProcessLookupError):
                     self.load.send_signal(FINISH_SIGNAL)
                 return
