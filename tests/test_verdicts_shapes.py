@@ -106,17 +106,25 @@ def test_a_cache_growing_like_the_square_root_of_the_requests_is_a_leak(sqrt_cac
     assert report["assessment"]["level"] == "critical"
 
 
-@shared_run(seconds=45)
+# The sawtooth's release and the step follow the clock, not the requests: paced at 1,000
+# requests a second, their runs cost a fraction of a full-speed one's CPU and go beside
+# the others (the suite's time is the CPU its runs share).
+PACED_1000 = ["--rate", "1000"]
+
+
+@shared_run(seconds=45, paced=True)
 def sawtooth_run(work: Path) -> Run:
     # Released every 10 s: two or three teeth in the 24 s load, as a 60 s period gives
-    # in the default two-minute load.
-    return runner(work, *VERDICT, *service(free_port(), "sawtooth_app.py", "PERIOD_S=10"))
+    # in the default two-minute load; 1 KB kept a request builds 10 MB a tooth.
+    return runner(work, *VERDICT, *PACED_1000,
+                  *service(free_port(), "sawtooth_app.py", "PERIOD_S=10 SAW_BYTES=1024"))
 
 
-@shared_run(seconds=45)
+@shared_run(seconds=45, paced=True)
 def step_run(work: Path) -> Run:
     # 40 MB loaded once, 6 s into the load, then flat.
-    return runner(work, *VERDICT, *service(free_port(), "step_app.py", "STEP_AFTER_S=6"))
+    return runner(work, *VERDICT, *PACED_1000,
+                  *service(free_port(), "step_app.py", "STEP_AFTER_S=6"))
 
 
 def _structure_is_not_a_leak(run: Run) -> dict:
@@ -144,18 +152,21 @@ def test_a_table_loaded_once_is_no_leak_and_asks_for_minutes(step_run):
     assert leak["shape"] == "step" or 35 < leak["step"]["rise_mb"] < 45, leak
 
 
-@shared_run(seconds=70)
+@shared_run(seconds=70, paced=True)
 def node_run(work: Path) -> Run:
-    """node_app.js keeping 40 KB on /track (a fifth of the requests), started by the
+    """node_app.js keeping memory on /track (a fifth of the requests), started by the
     runner through a shell that stays its parent (a compound --service-cmd): V8's heap
     wanders by a few MB on a scale of seconds, so the leak is made large beside it, and
     the load is twice the suite's usual 24 s: V8 grows its heap in chunks, which leave
     few independent samples about a line in 24 s (in bench/RESULTS.md's busy repeats, 3
     of 20 quick runs were too short to tell). Judged against the requests served, not
-    the clock: it needs no quiet."""
+    the clock: it needs no quiet. Paced at 400 requests a second, it keeps 160 KB a
+    /track request (750 MB/min): at 40 KB (190 MB/min) V8's chunked growth left one run
+    of three with 3 independent looks about the line (too short to tell, a warning); at
+    160 KB, 16-29 in three of three."""
     port = free_port()
-    return runner(work, *LONGER, "--service-cmd",
-                  f"LEAK_KB=40 node node_app.js {port} || exit 1",
+    return runner(work, *LONGER, "--rate", "400", "--service-cmd",
+                  f"LEAK_KB=160 node node_app.js {port} || exit 1",
                   "--service-cwd", str(PROGRAMS), "--url", f"http://127.0.0.1:{port}",
                   "--scenario", str(PROGRAMS / "node_scenario.json"))
 
@@ -187,12 +198,10 @@ def test_a_leaking_node_service_started_by_the_runner_gets_node_advice(node_run)
 
 @shared_run(seconds=70, paced=True)
 def node_attached_run(work: Path) -> Run:
-    """The same service started by hand and attached with --pid, paced at 400 requests a
-    second (80 a second keep 40 KB each: 190 MB/min, far beyond V8's wander), so it goes
-    beside the other runs."""
+    """The same service started by hand and attached with --pid, paced as the one above."""
     port = free_port()
     node = subprocess.Popen(["node", str(PROGRAMS / "node_app.js"), str(port)],
-                            env={"PATH": "/usr/bin:/bin", "LEAK_KB": "40"},
+                            env={"PATH": "/usr/bin:/bin", "LEAK_KB": "160"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port, 20.0)

@@ -727,8 +727,15 @@ def _judge(run: _Run, worth_caring: float | None,
         excursions=noise.excursions,
         shape="periodic" if run.periodic and best.name in ("flat", "linear") else best.name,
         figures=run.figures)
+    # Hours the headroom lasts by the best fit, when it is used up within the horizon:
+    # growth not yet told from a leak that would (a warning, level.py).
+    lasts = (_hours_to(run, headroom) if headroom and projection.estimate > headroom
+             else None)
     if noise.looks < MIN_INDEPENDENT_POINTS:
-        return _too_short(run, worth_caring, "evidence", base)
+        # Too little evidence for a verdict, but not for a warning: V8 grows its heap in
+        # chunks that leave a steady leak two or three looks about its line.
+        return _too_short(run, worth_caring, "evidence", base,
+                          lasts=lasts if growing else None)
     released = _released(run)
     returned = None
     if released is not None:
@@ -763,10 +770,6 @@ def _judge(run: _Run, worth_caring: float | None,
         return _no_leak(run, base, projection, headroom, growing)
     if run.periodic and best.name in ("flat", "linear"):
         return _too_short(run, worth_caring, "noise", base)
-    # Hours the headroom lasts by the best fit, when it is used up within the horizon:
-    # growth not yet told from a leak that would (a warning, level.py).
-    lasts = (_hours_to(run, headroom) if headroom and projection.estimate > headroom
-             else None)
     if (growing and kept >= MIN_LEAK_GROWTH_MB and lasts is not None
             and best.name == "linear" and _bending(run)):
         # Growth as straight as a leak's, but a curve that bends and stops within the
