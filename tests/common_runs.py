@@ -21,10 +21,12 @@ def demo_run(work: Path) -> Run:
     return runner(work, *VERDICT, "--fail-on", "critical")
 
 
-@shared_run(seconds=45)
+@shared_run(seconds=45, paced=True)
 def held_run(work: Path) -> Run:
-    """The demo holding an 80 MB cache after its load, judged against a 512 MB plan."""
-    return runner(work, *VERDICT, "--demo-hold-mb", "80", "--plan", "render:starter")
+    """The demo holding an 80 MB cache after its load, judged against a 512 MB plan;
+    paced (what it holds does not depend on how fast requests come)."""
+    return runner(work, *VERDICT, "--rate", "1000", "--demo-hold-mb", "80",
+                  "--plan", "render:starter")
 
 
 @shared_run
@@ -48,11 +50,11 @@ def fastapi_command(port: int, env: str = "") -> list[str]:
             "--scenario", str(PROGRAMS / "fastapi_scenario.json")]
 
 
-@shared_run(seconds=45)
+@shared_run(seconds=45, paced=True)
 def fastapi_workers_run(work: Path) -> Run:
     """A healthy FastAPI app under uvicorn with two workers (the manual's first recipe),
-    at the verdict tests' length."""
-    return runner(work, *VERDICT, *fastapi_command(free_port()))
+    at the verdict tests' length, paced at 1,000 requests a second."""
+    return runner(work, *VERDICT, "--rate", "1000", *fastapi_command(free_port()))
 
 
 def _burners() -> list[subprocess.Popen]:

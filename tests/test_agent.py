@@ -207,14 +207,30 @@ def _interpreters() -> list[str]:
     return found
 
 
+# Each process waits until its agent has reported what it holds (up to 20 s; it reports
+# every 0.1 s), then exits: a fixed sleep let the child exit before its first report
+# on a busy machine.
 FORK_AND_ALLOCATE = """
-import os, time
+import json, os, time
 held = [bytearray(1 << 20) for _ in range(4)]
+def reported():
+    path = os.path.join(os.environ["MEMORY_ANALYSIS_AGENT"], "%d.json" % os.getpid())
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with open(path) as handle:
+                report = json.load(handle)
+            if len(report["gc"]["collections"]) >= 3 and (
+                    report["tracemalloc"]["current_mb"] >= 4):
+                return
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        time.sleep(0.05)
 pid = os.fork()
 if pid == 0:
-    time.sleep(0.6)
+    reported()
     os._exit(0)
-time.sleep(0.6)
+reported()
 os.waitpid(pid, 0)
 """
 

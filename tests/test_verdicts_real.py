@@ -59,7 +59,7 @@ def test_a_healthy_fastapi_app_under_uvicorn_workers(fastapi_workers_run):
     assert max(s["process"]["children"] for s in monitor["samples"]) >= 2
 
 
-@shared_run(seconds=70)
+@shared_run(seconds=70, paced=True)
 def fastapi_leak_run(work: Path) -> Run:
     # 32 KB a request at 200 requests a second: 375 MB/min, far beyond the few MB a
     # worker's warm-up and allocator steps add. Two workers' arenas make memory wander

@@ -449,7 +449,9 @@ class AnalysisRun:
         self._enter("attribute", f"{len(plan.units)} {plan.by}"
                     f"{'s' if len(plan.units) > 1 else ''} × {plan.stretch_s:g} s, each alone, "
                     "to see which keeps the memory", plan.total_s)
-        timeline.attribute_start = time.time()
+        # From the load's end: the moments spent choosing the stretches (the growth fit,
+        # the scenario) belong to them, not to a cooldown that has not begun.
+        timeline.attribute_start = timeline.load_end or time.time()
         try:
             for index, unit in enumerate(plan.units, start=1):
                 chosen = [e for e in scenario.endpoints
