@@ -172,7 +172,6 @@ class Pool:
         self._waiting: list[str] = []
         self._running: set[str] = set()
         self._threads: list[threading.Thread] = []
-        self._tests_need_runs = False  # the tests that need no run are done
         self._base: Path | None = None
         self._parallel = 1
         self._opened = 0.0
@@ -196,11 +195,7 @@ class Pool:
             return self._futures[name]
 
     def result(self, name: str) -> Any:
-        """Wait for a run's result (the test's own timeout bounds the wait). Called
-        only by tests that read runs, which come after the others: from now on, quiet
-        runs may go."""
-        with self._lock:
-            self._tests_need_runs = True
+        """Wait for a run's result (the test's own timeout bounds the wait)."""
         future = self.start(name)
         with self._lock:
             self._dispatch()
@@ -212,8 +207,11 @@ class Pool:
         if name in _PACED and len(self._running & _PACED) >= PACED_PARALLEL:
             return False
         if name in _QUIET:
+            # Once no other run is going or waiting: the tests that need no run may still
+            # be going, one at a time (they use a core at most), as they did beside every
+            # other run; waiting for them too left both cores half idle for 100 s.
             others = [n for n in (*self._running, *self._waiting) if n not in _QUIET]
-            return self._tests_need_runs and not others
+            return not others
         return not any(n in _QUIET for n in self._running)
 
     def _dispatch(self) -> None:
