@@ -136,11 +136,11 @@ def shared_run(func: Callable[[Path], Any] | None = None, *, seconds: float = 12
     output directory is usually ``work / "out"``), and returns what the tests read
     (usually a ``Run``). ``seconds``: about how long it takes, so the longest start
     first. ``quiet``: a run whose figures are exact only on a machine nobody else keeps
-    busy (a leak's rate and shape, measured against the clock); it waits until the
-    tests that need no run are done and no other run is going, and quiet runs then go
-    together (they are light). ``paced``: a run whose load is held to a rate far under
-    what the machine serves, so it mostly waits: it goes beside the others without
-    taking one of the ``parallel`` places."""
+    busy (a leak's rate and shape, measured against the clock); it waits until no
+    other run is going or waiting, and quiet runs then go together (they are light).
+    ``paced``: a run whose load is held to a rate far under what the machine serves, so
+    it mostly waits: it goes beside the others in places of its own
+    (``PACED_PARALLEL``), not one of the ``parallel`` ones."""
     if func is None:
         return lambda f: shared_run(f, seconds=seconds, quiet=quiet, paced=paced)
     name = func.__name__

@@ -779,7 +779,7 @@ def _judge(run: _Run, worth_caring: float | None,
     # shows where the bend goes, and what could hide behind it), or the noise.
     shaped = best.name in ("levels off", "slowing")
     return _too_short(run, worth_caring, "shape" if shaped else "noise", base,
-                      lasts=lasts if shaped else None)
+                      lasts=lasts if growing else None)
 
 
 def _bending(run: _Run) -> list[str]:
@@ -1014,7 +1014,24 @@ def _too_short(run: _Run, worth_caring: float | None, kind: str,
     elif not worth_caring:
         why = ("the peak already reached the memory the service is judged against, so any "
                "growth would matter and none can be ruled out; give it more memory first")
+    elif detection is not None and detection <= worth_caring and base.get("headroom_mb"):
+        # The run could see a leak worth caring about, and saw growth whose 72 h reach
+        # the headroom: a slow creep, its interval about the headroom on both sides.
+        # What tells is a rate known closely enough to put the reach on one side.
+        estimate, low, high = (base.get("projected_growth_mb") or 0.0,
+                               *(base.get("projected_growth_ci_mb") or [0.0, 0.0]))
+        room = base["headroom_mb"]
+        half = max(high - estimate, estimate - low)
+        if span > 0 and half > 0:
+            needed = span * _run_factor(run, min(abs(estimate - room) / half, 1.0))
+            capped = needed >= span * LONGEST_RUN_FACTOR
+        shown_estimate, shown_low, shown_high = rounded(estimate, low, high)
+        why = (f"memory crept {rate_text(base.get('slope_mb_per_min') or 0.0)}, which over "
+               f"{WORTH_CARING_HORIZON_H / 24:.0f} days comes to about {shown_estimate} MB "
+               f"({shown_low} to {shown_high}), around the {amount(room, 'MB')} of headroom: "
+               "whether it stays within it this run cannot tell")
     else:
+        lasts = None  # no growth seen to project: what could hide decides
         if detection and detection > worth_caring and span > 0:
             needed = span * _run_factor(run, worth_caring / detection)
             capped = needed >= span * LONGEST_RUN_FACTOR
