@@ -1018,14 +1018,15 @@ def _too_short(run: _Run, worth_caring: float | None, kind: str,
         # The run could see a leak worth caring about, and saw growth whose 72 h reach
         # the headroom: a slow creep, its interval about the headroom on both sides.
         # What tells is a rate known closely enough to put the reach on one side.
-        estimate, low, high = (base.get("projected_growth_mb") or 0.0,
-                               *(base.get("projected_growth_ci_mb") or [0.0, 0.0]))
-        room = base["headroom_mb"]
-        half = max(high - estimate, estimate - low)
+        reach = float(base.get("projected_growth_mb") or 0.0)
+        reach_low, reach_high = (float(v) for v in
+                                 base.get("projected_growth_ci_mb") or (0.0, 0.0))
+        room = float(base["headroom_mb"])
+        half = max(reach_high - reach, reach - reach_low)
         if span > 0 and half > 0:
-            needed = span * _run_factor(run, min(abs(estimate - room) / half, 1.0))
+            needed = span * _run_factor(run, min(abs(reach - room) / half, 1.0))
             capped = needed >= span * LONGEST_RUN_FACTOR
-        shown_estimate, shown_low, shown_high = rounded(estimate, low, high)
+        shown_estimate, shown_low, shown_high = rounded(reach, reach_low, reach_high)
         why = (f"memory crept {rate_text(base.get('slope_mb_per_min') or 0.0)}, which over "
                f"{WORTH_CARING_HORIZON_H / 24:.0f} days comes to about {shown_estimate} MB "
                f"({shown_low} to {shown_high}), around the {amount(room, 'MB')} of headroom: "
