@@ -179,7 +179,10 @@ def test_cache_ttl_lets_idle_entries_go():
     try:
         for symbol in ["TCS", "INFY", "SBIN"]:
             service.get_ok("/analyze", {"symbol": symbol, "interval": "1M"})
-        assert service.get_ok("/debug/stats")["cache"]["entries"] >= 3
+        # Each entry is there or, on a machine slow enough to take half a second over
+        # three requests, already expired.
+        cache = service.get_ok("/debug/stats")["cache"]
+        assert cache["entries"] + cache["expirations"] >= 3
         deadline = time.monotonic() + 5
         while service.get_ok("/debug/stats")["cache"]["entries"] and time.monotonic() < deadline:
             time.sleep(0.2)
