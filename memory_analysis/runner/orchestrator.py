@@ -13,6 +13,7 @@ are merged.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -342,43 +343,26 @@ class AnalysisRun:
                         if self.config.load_auto else f"for {step_s:g} s")
             self._enter("load", f"{what} {how_long}"
                         + (f" ({', '.join(where)})" if where else ""), step_s)
-            started = time.time()
             args = self.config.load_config(users, service.url, output).to_args() + ["--quiet"]
-            self.load = tools.launch(tools.LOAD_TESTER, args, self.output_dir / TOOLS_LOG)
-            self.live.follow_load(Path(timeline_path(str(output))))
             first = index == 0 and cycle == 1
-            if first:
-                timeline.load_start = started  # provisional, until the report says
-            step: dict[str, Any] = {"users": users, "cycle": cycle, "start": started,
+            step: dict[str, Any] = {"users": users, "cycle": cycle, "start": time.time(),
                                     "end": None, "file": str(output), "exit_code": None}
+            if first:
+                timeline.load_start = step["start"]  # provisional, until the report says
             timeline.steps.append(step)
             outcome.load_files.append(output)
+            told = (functools.partial(self._load_until_told, service, output, users, outcome)
+                    if self.config.load_auto else None)
             try:
-                if self.config.load_auto:
-                    self._load_until_told(service, output, users, outcome)
-                self._wait_until(started + step_s + LOAD_OVERRUN_S, service, self.load)
+                code, overran = self._load_run(args, output, step_s, service, step, told)
             finally:
-                # Recorded however the step ends, so a run stopped mid-step still tags its
-                # samples and merges what the load tester wrote; an interrupted step's
-                # start is read from its report once the load tester has written it.
-                step["end"] = timeline.load_end = time.time()
-            if self.load.poll() is None:
-                tools.interrupt(self.load)
+                # However the step ends, so a run stopped mid-step still tags its samples.
+                timeline.load_end = step["end"]
+            if overran:
                 outcome.problems.append(f"load step {index + 1} overran its "
                                         f"{step_s:g} s and was stopped")
-            code = self.load.returncode
-            self.live.stop_following_load()
-            # The load runs from its first request (the load tester's start-up is not
-            # load) until the load tester has exited. Not its last request: the
-            # generator's exit unmaps the interpreter and libraries it shares with a
-            # Python service, which moves the service's PSS share of them by a few MB;
-            # that step must fall between the phases, not look like growth in the cooldown.
-            step_start, step_end = _load_start(output, started), time.time()
-            step.update(start=step_start, end=step_end, exit_code=code)
             if first:
-                timeline.load_start = step_start
-            timeline.load_end = step_end
-            self.load = None
+                timeline.load_start = step["start"]
             if code in (0, 3):
                 self._traced_snapshot(service, outcome)
             if code == 2:
@@ -419,6 +403,7 @@ class AnalysisRun:
                 with contextlib.suppress(ProcessLookupError):
                     self.load.send_signal(FINISH_SIGNAL)
                 return
+
     # -- which endpoint keeps the memory (--attribute) ------------------------------------
     def _attribute(self, service: Service, timeline: Timeline, outcome: RunOutcome) -> None:
         """After the last load, when memory grew under it: each endpoint (or category)
@@ -471,8 +456,8 @@ class AnalysisRun:
                                            "start": time.time(), "end": None,
                                            "file": str(output), "exit_code": None}
                 timeline.attribution.append(stretch)
-                code = self._load_run(load.to_args() + ["--quiet"], output, plan.stretch_s,
-                                      service, stretch)
+                code, _overran = self._load_run(load.to_args() + ["--quiet"], output,
+                                                plan.stretch_s, service, stretch)
                 if code not in (0, 3):
                     outcome.problems.append(f"the attribution's run of {unit} failed (exit "
                                             f"{code}): " + tail(self.output_dir / TOOLS_LOG, 1))
@@ -481,24 +466,36 @@ class AnalysisRun:
             timeline.attribute_end = time.time()
 
     def _load_run(self, args: list[str], output: Path, planned_s: float, service: Service,
-                  record: dict[str, Any]) -> int | None:
-        """One load tester run of ``planned_s``, followed live, stopped if it overruns;
-        ``record`` gets its start (first request), end (the load tester's exit) and
-        exit code."""
+                  record: dict[str, Any], while_loading: Callable[[], None] | None = None
+                  ) -> tuple[int | None, bool]:
+        """One load tester run of ``planned_s``, followed live, stopped if it overruns:
+        (its exit code, whether it overran). ``while_loading``: called once it runs (the
+        looks of --load-test auto). ``record`` gets its start, end and exit code."""
         started = time.time()
         self.load = tools.launch(tools.LOAD_TESTER, args, self.output_dir / TOOLS_LOG)
         self.live.follow_load(Path(timeline_path(str(output))))
         try:
+            if while_loading is not None:
+                while_loading()
             self._wait_until(started + planned_s + LOAD_OVERRUN_S, service, self.load)
         finally:
+            # Recorded however the run ends, so a run stopped midway still tags its
+            # samples and merges what the load tester wrote; an interrupted run's start
+            # is read from its report once the load tester has written it.
             record["end"] = time.time()
-        if self.load.poll() is None:
+        overran = self.load.poll() is None
+        if overran:
             tools.interrupt(self.load)
         code = self.load.returncode
         self.live.stop_following_load()
+        # The load runs from its first request (the load tester's start-up is not load)
+        # until the load tester has exited. Not its last request: the generator's exit
+        # unmaps the interpreter and libraries it shares with a Python service, which
+        # moves the service's PSS share of them by a few MB; that step must fall between
+        # the phases, not look like growth in the cooldown.
         record.update(start=_load_start(output, started), end=time.time(), exit_code=code)
         self.load = None
-        return code
+        return code, overran
 
     def _memory_so_far(self, outcome: RunOutcome) -> MemorySeries:
         """The service's memory streamed by the monitor so far, tagged with phases."""
