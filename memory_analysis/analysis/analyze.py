@@ -126,6 +126,8 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
       ``load_start_t`` (float): when that default run started (samples' clock);
       ``target_memory_mb`` (float) or ``plan`` (``limits.find_plan``): the memory the
         service will get, to judge against;
+      ``limit_source`` ("memory_limit" | "plan" | "target_memory"): the runner ran the
+        service in a memory cgroup of that size (``limits.judged_against``);
       ``catalogs`` (list): validated catalogs (``catalogs.load_catalogs``); default bundled;
       ``end`` (``level.RunEnd``): how the run ended, when the service died or the load
         failed (the level says so);
@@ -146,7 +148,8 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
     memory = memory_block(series)
     seen = limits_seen(samples)
     judged = judged_against(seen["cgroup_limit_mb"], seen["host_total_mb"],
-                            options.get("target_memory_mb"), options.get("plan"))
+                            options.get("target_memory_mb"), options.get("plan"),
+                            options.get("limit_source"))
     peak = memory["peak_mb"]
     needs = requirements(peak)
     catalogs = options.get("catalogs")
@@ -175,7 +178,7 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
     # The service's own peak against what it is judged against; for a cgroup, its
     # working set of its limit. Never the host's used memory: other programs' is not the
     # service's (the host's own state is reported beside the level).
-    if judged["source"] == "cgroup":
+    if judged["source"] == "cgroup" or judged.get("enforced"):
         peak_percent = seen["cgroup_peak_percent"] if series.mb else None
     else:
         peak_percent = (None if peak is None or not judged.get("limit_mb")

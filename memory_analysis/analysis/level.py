@@ -66,6 +66,11 @@ class RunEnd:
     service_exit: dict[str, Any] | None = None
     died_during: str = "during the run"
     load_failure: str | None = None
+    # Processes of the service the kernel killed for memory inside the limit the runner
+    # ran it in (a worker may be killed and restarted while the service runs on), and
+    # when the first was ("during the load").
+    oom_kills: int = 0
+    oom_during: str = "during the run"
 
 
 def death_reason(end: RunEnd, load_peak_mb: float | None) -> str:
@@ -219,6 +224,12 @@ def assess_level(peak_percent: float | None, recovery_percent: float | None,
     if end.service_died:
         level = "critical"
         reasons.insert(0, death_reason(end, load_peak_mb))
+    elif end.oom_kills:
+        level = "critical"
+        reasons.insert(0, f"the kernel killed {end.oom_kills} of the service's processes "
+                          f"for memory {end.oom_during}, inside {describe(judged)}: the "
+                          "service went on (a worker restarted), but the requests they "
+                          "held were lost")
     if end.load_failure is not None:
         # Whatever memory did, it did without the load the run was about.
         reasons.insert(0, "the load did not run as asked: " + end.load_failure)

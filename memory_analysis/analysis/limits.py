@@ -61,28 +61,36 @@ def find_plan(catalogs: list[dict[str, Any]], spec: str) -> dict[str, Any]:
 
 def judged_against(cgroup_limit_mb: float | None, host_total_mb: float | None,
                    target_mb: float | None = None,
-                   plan: dict[str, Any] | None = None) -> dict[str, Any]:
+                   plan: dict[str, Any] | None = None,
+                   limit_source: str | None = None) -> dict[str, Any]:
     """The report's ``assessment.judged_against``: ``source`` ("cgroup", "target_memory",
-    "plan" or "host") and ``limit_mb``, plus what else was known.
+    "plan", "memory_limit" or "host") and ``limit_mb``, plus what else was known.
 
     ``plan`` is ``find_plan``'s answer. The user's target or plan and the cgroup limit
-    compete: the smaller wins. The host is the last resort.
+    compete: the smaller wins. The host is the last resort. ``limit_source``: the runner
+    ran the service in a memory cgroup of its own, sized from this ("memory_limit",
+    "plan" or "target_memory"): its limit is the one, enforced (``enforced`` true).
     """
     candidates: list[tuple[float, str]] = []
-    if cgroup_limit_mb:
+    if limit_source and cgroup_limit_mb:
+        candidates.append((cgroup_limit_mb, limit_source))
+    elif cgroup_limit_mb:
         candidates.append((cgroup_limit_mb, "cgroup"))
     if target_mb:
         candidates.append((target_mb, "target_memory"))
     elif plan:
         candidates.append((plan["memory_mb"], "plan"))
-    if candidates:
+    if limit_source and cgroup_limit_mb:
+        out: dict[str, Any] = {"source": limit_source, "limit_mb": round(cgroup_limit_mb, 1),
+                               "enforced": True}
+    elif candidates:
         limit, source = min(candidates)
-        out: dict[str, Any] = {"source": source, "limit_mb": round(limit, 1)}
+        out = {"source": source, "limit_mb": round(limit, 1)}
     else:
         out = {"source": "host", "limit_mb": round(host_total_mb, 1) if host_total_mb else None}
     if plan:
         out["plan"] = plan["plan"]
-    if cgroup_limit_mb and out["source"] != "cgroup":
+    if cgroup_limit_mb and out["source"] != "cgroup" and not out.get("enforced"):
         out["cgroup_limit_mb"] = round(cgroup_limit_mb, 1)
     if host_total_mb:
         out["host_mb"] = round(host_total_mb, 1)
@@ -100,8 +108,11 @@ def describe(judged: dict[str, Any]) -> str:
     source = judged.get("source")
     if source == "cgroup":
         return f"the {size} limit of its memory cgroup"
+    if source == "memory_limit":
+        return f"the {size} memory limit it ran in"
+    enforced = " (it ran in that limit)" if judged.get("enforced") else ""
     if source == "target_memory":
-        return f"the target of {size}"
+        return f"the target of {size}{enforced}"
     if source == "plan":
-        return f"the {size} of plan {judged.get('plan')}"
+        return f"the {size} of plan {judged.get('plan')}{enforced}"
     return f"the host's {size}"

@@ -241,3 +241,26 @@ IMBALANCE_FACTOR = 2.0
 def shown(value: float, digits: int = 0) -> float:
     """``value`` as the text shows it: compare this, print this."""
     return round(value, digits)
+
+# -- the service run inside a memory limit (--memory-limit, --find-minimum) -------------------
+# --find-minimum's rounds under a limit, after the unlimited one. Bisection halves the span
+# between the service's floor and peak × 1.5 each round: five rounds find the minimum to
+# 1/32 of it (3 % of a peak-sized span), a precision finer than two runs of the same load
+# agree on their peaks.
+FIND_MINIMUM_ROUNDS = 5
+MAX_ROUNDS = 12
+# A limited round starts the service afresh, waits this long without load (it must have
+# started inside the limit), sends the unlimited round's load, and watches this long after.
+ROUND_BASELINE_S = 5.0
+ROUND_COOLDOWN_S = 5.0
+# A limit serves the load when its round's p95 latency is within this share of the
+# unlimited round's (the issue's 20 %): reclaim under a limit shows as tail latency
+# before any OOM kill.
+ROUND_P95_TOLERANCE = 0.20
+# ... beyond the two rounds' own noise: each p95 is uncertain by its per-second values'
+# standard error, and a round is slower only beyond this many of the two together (the
+# one-sided 1 in 1000 the leak test also uses), so a busy second does not pass for reclaim.
+ROUND_NOISE_SIGMAS = 3.09
+# Errors beyond the unlimited round's rate: more than the expected count plus this many
+# Poisson standard deviations of it (with no errors unlimited, any error counts).
+ROUND_ERROR_SIGMAS = 3.09

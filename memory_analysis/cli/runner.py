@@ -84,6 +84,19 @@ def _steps(text: str | None) -> list[int] | None:
               help="Judge against the memory the service will get, e.g. 512M or 2G.")
 @click.option("--plan", default=None, metavar="PROVIDER:PLAN",
               help="Judge against a catalog plan's memory, e.g. render:standard.")
+@click.option("--memory-limit", "memory_limit", default=None, metavar="SIZE",
+              help="Run the service it starts inside a memory cgroup of SIZE (e.g. 512M, "
+                   "1G) for the whole run: an OOM kill there is the answer, not a crash.")
+@click.option("--rehearse", is_flag=True,
+              help="Run the service inside --plan's or --target-memory's memory, as "
+                   "--memory-limit does.")
+@click.option("--allow-swap", "allow_swap", is_flag=True,
+              help="Let the limited service swap (off by default: swapping flatters it).")
+@click.option("--find-minimum", "find_minimum", is_flag=True,
+              help="Measure the smallest memory that serves the load: an unlimited round, "
+                   "then --rounds rounds under limits found by bisection.")
+@click.option("--rounds", type=int, default=RunnerConfig.rounds, show_default=True,
+              help="Rounds under a limit for --find-minimum.")
 @click.option("--demo-leak-kb", type=int, default=RunnerConfig.demo_leak_kb, show_default=True,
               help="Demo service only: keep this many KB per request, to see a leak found.")
 @click.option("--demo-hold-mb", type=int, default=RunnerConfig.demo_hold_mb, show_default=True,

@@ -29,6 +29,12 @@ class CgroupReading:
     peak: int | None
     oom_kills: int
     lifetime_peak: int | None = None
+    # Memory pressure, where the kernel offers it: v2's PSI totals (microseconds some or
+    # all of the group's tasks stalled waiting for memory), v1's count of times usage hit
+    # the limit (``memory.failcnt``).
+    pressure_some_us: int | None = None
+    pressure_full_us: int | None = None
+    failcnt: int | None = None
 
 
 def _int(text: bytes | None) -> int | None:
@@ -61,7 +67,18 @@ def _keyed(text: bytes | None, key: bytes) -> int | None:
         start = at + 1
 
 
-def _mounts() -> tuple[dict[str, tuple[str, str]], tuple[str, str] | None]:
+def _psi_totals(text: bytes | None) -> tuple[int | None, int | None]:
+    """(some, full) ``total=`` microseconds of a PSI file (``memory.pressure``)."""
+    totals: dict[bytes, int] = {}
+    for line in (text or b"").splitlines():
+        kind, _, rest = line.partition(b" ")
+        at = rest.find(b"total=")
+        if at >= 0 and rest[at + 6:].strip().isdigit():
+            totals[kind] = int(rest[at + 6:].strip())
+    return totals.get(b"some"), totals.get(b"full")
+
+
+def cgroup_mounts() -> tuple[dict[str, tuple[str, str]], tuple[str, str] | None]:
     """(v1 controller -> (mount root, mount point), v2 (mount root, mount point))."""
     v1: dict[str, tuple[str, str]] = {}
     v2: tuple[str, str] | None = None
@@ -84,7 +101,7 @@ def _mounts() -> tuple[dict[str, tuple[str, str]], tuple[str, str] | None]:
     return v1, v2
 
 
-def _join(mount: tuple[str, str], path: str) -> str:
+def join_mount(mount: tuple[str, str], path: str) -> str:
     root, point = mount
     if root != "/" and path.startswith(root):
         path = path[len(root):]
@@ -121,20 +138,20 @@ class MemoryCgroup:
                 lines = handle.read().splitlines()
         except OSError:
             return None
-        v1_mounts, v2_mount = _mounts()
+        v1_mounts, v2_mount = cgroup_mounts()
         v2_path = None
         for line in lines:
             _, controllers, path = line.split(":", 2)
             if "memory" in controllers.split(",") and "memory" in v1_mounts:
                 if path == "/":
                     return None
-                directory = _join(v1_mounts["memory"], path)
+                directory = join_mount(v1_mounts["memory"], path)
                 if os.path.exists(os.path.join(directory, "memory.usage_in_bytes")):
                     return cls(directory, 1, v1_mounts["memory"][1])
             if controllers == "":
                 v2_path = path
         if v2_path not in (None, "/") and v2_mount is not None:
-            directory = _join(v2_mount, v2_path)
+            directory = join_mount(v2_mount, v2_path)
             if os.path.exists(os.path.join(directory, "memory.current")):
                 return cls(directory, 2, v2_mount[1])
         return None
@@ -222,6 +239,8 @@ class MemoryCgroup:
                 self._file("memory.limit_in_bytes"))
             lifetime = _int(self._file("memory.max_usage_in_bytes"))
             oom_kills = _keyed(self._file("memory.oom_control"), b"oom_kill")
+            some = full = None
+            failcnt = _int(self._file("memory.failcnt"))
         else:
             usage = _int(self._file("memory.current"))
             if usage is None:
@@ -230,11 +249,14 @@ class MemoryCgroup:
             limit = self._v2_limit()
             lifetime = _int(self._file("memory.peak"))
             oom_kills = _keyed(self._file("memory.events"), b"oom_kill")
+            some, full = _psi_totals(self._file("memory.pressure"))
+            failcnt = None
         if limit is not None and limit >= _UNLIMITED:
             limit = None
         return CgroupReading(usage=usage, working_set=max(usage - (inactive or 0), 0),
                              limit=limit, peak=self._run_peak(usage, lifetime),
-                             oom_kills=oom_kills or 0, lifetime_peak=lifetime)
+                             oom_kills=oom_kills or 0, lifetime_peak=lifetime,
+                             pressure_some_us=some, pressure_full_us=full, failcnt=failcnt)
 
     def close(self) -> None:
         for file in self._files.values():

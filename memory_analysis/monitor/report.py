@@ -44,6 +44,9 @@ class MonitorSummary:
         self.jitter_ms = array("d")
         self.oom_kills_first: int | None = None
         self.oom_kills_last: int | None = None
+        # Memory pressure's counters (``CgroupReading``) at the first and last sample.
+        self.pressure_first: dict[str, int] = {}
+        self.pressure_last: dict[str, int] = {}
         self.first_t: float | None = None
         self.last_t: float | None = None
         self.missed_ticks = 0
@@ -71,6 +74,25 @@ class MonitorSummary:
             if self.oom_kills_first is None:
                 self.oom_kills_first = group["oom_kills"]
             self.oom_kills_last = group["oom_kills"]
+            for key in PRESSURE_KEYS:
+                if group.get(key) is not None:
+                    self.pressure_first.setdefault(key, group[key])
+                    self.pressure_last[key] = group[key]
+
+    def pressure(self) -> dict[str, Any]:
+        """The run's memory pressure in its cgroup: with PSI (v2), the share of the run
+        some (``some_percent``) or all (``full_percent``) of its tasks stalled waiting
+        for memory; on v1, how often usage hit the limit (``failcnt``)."""
+        if not self.pressure_last:
+            return {}
+        grew = {key: self.pressure_last[key] - self.pressure_first[key]
+                for key in self.pressure_last}
+        if "failcnt" in grew:
+            return {"kind": "failcnt", "failcnt": grew["failcnt"]}
+        span_us = max(self.duration_s, 1e-3) * 1e6
+        return {"kind": "psi",
+                "some_percent": round(grew.get("pressure_some_us", 0) * 100.0 / span_us, 3),
+                "full_percent": round(grew.get("pressure_full_us", 0) * 100.0 / span_us, 3)}
 
     @property
     def sample_count(self) -> int:
@@ -114,7 +136,13 @@ class MonitorSummary:
                 "oom_kills": self.oom_kills_last,
                 "oom_kills_during_run": (self.oom_kills_last or 0) - (self.oom_kills_first or 0),
             }
+            pressure = self.pressure()
+            if pressure:
+                summary["cgroup"]["pressure"] = pressure
         return summary
+
+
+PRESSURE_KEYS = ("pressure_some_us", "pressure_full_us", "failcnt")
 
 
 def stream_path_for(report_path: str | os.PathLike[str]) -> str:

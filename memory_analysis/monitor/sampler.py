@@ -73,7 +73,12 @@ def cgroup_sample(group: MemoryCgroup | None) -> dict[str, Any] | None:
     if reading is None:
         return None
     limit = reading.limit
+    pressure = {key: value for key, value in (("pressure_some_us", reading.pressure_some_us),
+                                              ("pressure_full_us", reading.pressure_full_us),
+                                              ("failcnt", reading.failcnt))
+                if value is not None}
     return {
+        **pressure,
         "version": group.version,
         "usage_mb": _mb(reading.usage),
         "working_set_mb": _mb(reading.working_set),

@@ -179,6 +179,11 @@ def verdict_lines(report: dict[str, Any], files: list[str]) -> list[str]:
     leak = (report.get("memory") or {}).get("leak") or {}
     if leak.get("reason"):
         lines.append(f"{leak_heading(leak)}: {leak['reason']}")
+    rehearsal = report.get("rehearsal") or {}
+    if rehearsal.get("summary"):
+        lines.append(f"Rehearsal: {rehearsal['summary']}")
+    if rehearsal.get("minimum_summary"):
+        lines.append(f"Minimum: {rehearsal['minimum_summary']}")
     run_length = report.get("run_length") or {}
     if run_length.get("reason"):
         lines.append(f"Load length (auto): {run_length['reason']}")

@@ -14,7 +14,12 @@ from pathlib import Path
 
 from memory_analysis.agent.control import AGENT_DIR_NAME, read_component_map
 from memory_analysis.analysis.limits import parse_size_mb
-from memory_analysis.analysis.thresholds import ATTRIBUTE_MAX_S, AUTO_MAX_S
+from memory_analysis.analysis.thresholds import (
+    ATTRIBUTE_MAX_S,
+    AUTO_MAX_S,
+    FIND_MINIMUM_ROUNDS,
+    MAX_ROUNDS,
+)
 from memory_analysis.argtext import number
 from memory_analysis.errors import BadInput
 from memory_analysis.loadgen.config import (
@@ -103,6 +108,16 @@ class RunnerConfig:
     # Which endpoint keeps the memory: each sent alone after the load, when memory grew.
     attribute: bool = False
     attribute_max: float = ATTRIBUTE_MAX_S  # seconds, all the stretches together
+    # Run the service inside a memory cgroup: of this size (--memory-limit), or of
+    # --plan's or --target-memory's (--rehearse); swap off unless --allow-swap.
+    memory_limit: str | None = None
+    rehearse: bool = False
+    allow_swap: bool = False
+    # --find-minimum: an unlimited round, then ``rounds`` rounds under shrinking limits.
+    find_minimum: bool = False
+    rounds: int = FIND_MINIMUM_ROUNDS
+    # Draw the PNG and HTML pictures (not for --find-minimum's limited rounds).
+    pictures: bool = True
 
     @property
     def mode(self) -> str:
@@ -268,6 +283,7 @@ class RunnerConfig:
         if not self.attribute_max > 0:
             raise BadInput(f"--attribute-max must be greater than 0 seconds (got "
                            f"{self.attribute_max:g})")
+        self._check_rehearsal()
         if not self.health_path.startswith("/"):
             raise BadInput(f"--health-path must start with '/' (got {self.health_path!r})")
         output_dir = self._check_output_dir()
@@ -278,6 +294,48 @@ class RunnerConfig:
         for users in self.load_steps:
             self.load_config(users, url, output_dir / LOAD_FILE).validate()
         self.monitor_config(None, output_dir / MONITOR_FILE).validate()
+
+    @property
+    def limit_source(self) -> str | None:
+        """Where the size of the service's memory cgroup comes from: "memory_limit",
+        "plan" or "target_memory" (--rehearse); None when it runs without one."""
+        if self.memory_limit is not None:
+            return "memory_limit"
+        if self.rehearse:
+            return "plan" if self.plan is not None else "target_memory"
+        return None
+
+    def _check_rehearsal(self) -> None:
+        confined = self.memory_limit is not None or self.rehearse or self.find_minimum
+        if self.memory_limit is not None:
+            parse_size_mb(self.memory_limit, "--memory-limit")
+        if self.rehearse and self.memory_limit is not None:
+            raise BadInput("--rehearse and --memory-limit exclude each other: --rehearse uses "
+                           "--plan's or --target-memory's memory as the limit")
+        if self.rehearse and self.plan is None and self.target_memory is None:
+            raise BadInput("--rehearse needs the memory to rehearse in: --plan PROVIDER:PLAN "
+                           "or --target-memory SIZE")
+        if self.find_minimum and (self.memory_limit is not None or self.rehearse):
+            raise BadInput("--find-minimum chooses its own limits: it does not go with "
+                           "--memory-limit or --rehearse")
+        if self.allow_swap and not confined:
+            raise BadInput("--allow-swap goes with --memory-limit, --rehearse or "
+                           "--find-minimum")
+        if confined and self.mode in ("pid", "url"):
+            option = ("--find-minimum" if self.find_minimum else
+                      "--rehearse" if self.rehearse else "--memory-limit")
+            raise BadInput(f"{option} runs the service inside a memory limit, so the runner "
+                           "must start it: use the demo or --service-cmd, not "
+                           + ("--pid" if self.mode == "pid" else "--url alone"))
+        if self.rounds != FIND_MINIMUM_ROUNDS and not self.find_minimum:
+            raise BadInput("--rounds goes with --find-minimum")
+        if not 1 <= self.rounds <= MAX_ROUNDS:
+            raise BadInput(f"--rounds must be 1 to {MAX_ROUNDS} (got {self.rounds})")
+        if self.find_minimum and (self.load_auto or self.users_steps is not None
+                                  or self.cycles > 1 or self.attribute):
+            raise BadInput("--find-minimum repeats one steady load in every round: it does "
+                           "not go with --load-test auto, --users-steps, --cycles or "
+                           "--attribute")
 
     def _check_output_dir(self) -> Path:
         directory = Path(self.output_dir)

@@ -171,7 +171,8 @@ def service_block(outcome: RunOutcome, monitor: dict[str, Any] | None) -> dict[s
         # Out of memory for certain only where the cgroup counted an OOM kill during the
         # run; a bare SIGKILL is reported as such (the reasons say what usually sends it).
         group = ((monitor or {}).get("summary") or {}).get("cgroup") or {}
-        exit_info["oom_killed"] = bool(group.get("oom_kills_during_run"))
+        exit_info["oom_killed"] = bool(group.get("oom_kills_during_run")
+                                       or (outcome.group or {}).get("oom_kills"))
     return service
 
 
@@ -182,7 +183,9 @@ def write_comprehensive(outcome: RunOutcome, report: dict[str, Any]) -> Path:
 
 
 def header(outcome: RunOutcome) -> dict[str, Any]:
-    complete = outcome.end_reason == "completed"
+    # A service killed for memory inside the limit it was run in is the rehearsal's
+    # answer, not a run cut short.
+    complete = outcome.end_reason in ("completed", "oom_killed")
     return {"tool": TOOL, "schema_version": SCHEMA_VERSION, "version": __version__,
             "complete": complete, "end_reason": outcome.end_reason,
             "config": {**asdict(outcome.config), "mode": outcome.config.mode,

@@ -47,6 +47,7 @@ from memory_analysis.runner.config import (
     REPORT_FILE,
     RunnerConfig,
 )
+from memory_analysis.runner.confine import MemoryLimit
 from memory_analysis.runner.live import LiveStatus
 from memory_analysis.runner.looks import LoadSoFar
 from memory_analysis.runner.service import (
@@ -127,6 +128,10 @@ class RunOutcome:
     looks: list[dict[str, Any]] = field(default_factory=list)
     # --attribute: {"by", "stretch_s", "note"} once planned, or {"skipped": why}.
     attribution: dict[str, Any] | None = None
+    # In a memory limit: the group (``MemoryLimit.describe``), and the first OOM kill
+    # in it, {"time" (Unix s), "phase"}, if there was one.
+    group: dict[str, Any] | None = None
+    oom: dict[str, Any] | None = None
 
     @property
     def monitor_path(self) -> Path:
@@ -183,15 +188,18 @@ Judge = Callable[[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]], d
 class AnalysisRun:
     def __init__(self, config: RunnerConfig, view: RunnerView, stop: StopSignal,
                  limit_mb: float | None = None, limit_name: str | None = None,
-                 judge: Judge | None = None) -> None:
+                 judge: Judge | None = None, group: MemoryLimit | None = None) -> None:
         """``limit_mb``: the memory the user said the service will get (--target-memory,
         --plan), for the live view's share of it and the monitor's alerts; ``limit_name``:
         what it is, for both ("plan render:starter"; None: "the target"); ``judge``: the
-        leak test, for the looks of ``--load-test auto`` (needed then)."""
+        leak test, for the looks of ``--load-test auto`` (needed then); ``group``: the
+        memory cgroup to start the service in (made and removed by the caller)."""
         config.validate()
         if config.load_auto and judge is None:
             raise ValueError("--load-test auto needs the leak test to look with")
         self.judge = judge
+        self.group = group
+        self._oom: dict[str, Any] | None = None
         self.config = config
         self.view = view
         self.stop = stop
@@ -234,13 +242,13 @@ class AnalysisRun:
         log = self.output_dir / SERVICE_LOG
         if config.mode == "demo":
             return start_demo(log, leak_kb=config.demo_leak_kb, hold_mb=config.demo_hold_mb,
-                              env=self._agent_env(child_env()))
+                              env=self._agent_env(child_env()), group=self.group)
         if config.mode == "command":
             assert config.service_cmd is not None
             url = config.url or DEFAULT_URL
             return start_command(config.service_cmd, url, "command", log,
                                  env=self._agent_env(dict(os.environ)),
-                                 cwd=config.service_cwd)
+                                 cwd=config.service_cwd, group=self.group)
         if config.mode == "pid" and config.agent_report_dir is not None:
             if config.tracemalloc or config.components:
                 try:
@@ -259,9 +267,17 @@ class AnalysisRun:
     def _check(self, service: Service) -> None:
         if self.stop.requested:
             raise Interrupted
+        self._watch_oom()
         ended = service.exit_info()
         if ended is not None:
             raise ServiceDied(ended)
+
+    def _watch_oom(self) -> None:
+        """Note the first OOM kill in the service's memory group: when, in which phase.
+        A worker killed and restarted leaves the service running; it counts all the
+        same (its requests in flight were lost)."""
+        if self.group is not None and self._oom is None and self.group.oom_kills():
+            self._oom = {"time": time.time(), "phase": self._phase[0]}
 
     def _wait_until(self, deadline: float, service: Service,
                     process: subprocess.Popen | None = None) -> None:
@@ -545,6 +561,9 @@ class AnalysisRun:
                 outcome.startup_s = wait_until_healthy(
                     service, config.health_path, config.startup_timeout, self.stop)
             except RunFailed:
+                self._watch_oom()
+                if self._oom is not None:  # it could not start inside its memory limit
+                    raise ServiceDied(service.exit_info()) from None
                 self._clear_agent_dir()  # a service that never started leaves its log only
                 raise
             if config.openapi_on_service:
@@ -581,12 +600,19 @@ class AnalysisRun:
         except Interrupted:
             outcome.end_reason = "interrupted"
         except ServiceDied:
-            outcome.end_reason = "service_died"  # how it died: outcome.service.exit_info()
+            self._watch_oom()
+            # Killed for memory inside its limit: what a rehearsal is there to find out,
+            # an outcome of the run; otherwise how it died: outcome.service.exit_info().
+            outcome.end_reason = "oom_killed" if self._oom is not None else "service_died"
         except LoadFailed:
             outcome.end_reason = "load_failed"  # why: the last of outcome.problems
         finally:
             timeline.end = time.time()
             self._stop_tools(service)
+            if self.group is not None:
+                self._watch_oom()
+                outcome.group = self.group.describe()
+                outcome.oom = self._oom
             for step in timeline.steps:
                 if step["exit_code"] is None:  # stopped mid-step: its report is written now
                     step["start"] = _load_start(Path(step["file"]), step["start"])

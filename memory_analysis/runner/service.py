@@ -28,6 +28,7 @@ import psutil
 from memory_analysis.childenv import child_env
 from memory_analysis.errors import BadInput, RunFailed
 from memory_analysis.reach import host_and_port, unreachable
+from memory_analysis.runner.confine import MemoryLimit
 from memory_analysis.signals import Interrupted, StopSignal
 
 STOP_GRACE_S = 5.0
@@ -239,25 +240,34 @@ def shell_script(command: str) -> str:
 
 
 def start_command(command: str, url: str, mode: str, log_path: Path,
-                  env: dict[str, str] | None = None, cwd: str | None = None) -> Service:
+                  env: dict[str, str] | None = None, cwd: str | None = None,
+                  group: MemoryLimit | None = None) -> Service:
     """Start ``command`` as a shell would run it, in its own process group, in ``cwd``
-    (default: this process's directory). Its output goes to ``log_path``, which this run
-    starts anew."""
+    (default: this process's directory), inside the memory ``group`` when one is given.
+    Its output goes to ``log_path``, which this run starts anew."""
     try:
         log = open(log_path, "wb")
     except OSError as exc:
         raise BadInput(f"cannot write {log_path}: {exc.strerror or exc}") from None
+    argv = ["/bin/sh", "-c", shell_script(command)]
+    enter = group.enter() if group is not None else None
+
+    def child_setup() -> None:
+        die_with_parent()
+        if enter is not None:
+            enter()  # before exec: all the service starts is in the group from the start
     with log:
-        process = subprocess.Popen(["/bin/sh", "-c", shell_script(command)], stdout=log,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True, env=env, cwd=cwd,
-                                   preexec_fn=die_with_parent)
+        process = subprocess.Popen(group.wrap(argv) if group is not None else argv,
+                                   stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True, env=env,
+                                   cwd=cwd, preexec_fn=child_setup)
     return Service(mode=mode, url=url, pid=process.pid, command=command, log_path=log_path,
                    process=process)
 
 
 def start_demo(log_path: Path, leak_kb: int = 0, hold_mb: int = 0,
-               env: dict[str, str] | None = None) -> Service:
+               env: dict[str, str] | None = None,
+               group: MemoryLimit | None = None) -> Service:
     """The bundled demo service on a free loopback port (``env``: default the suite's
     child environment)."""
     port = free_port()
@@ -265,7 +275,7 @@ def start_demo(log_path: Path, leak_kb: int = 0, hold_mb: int = 0,
                f"--port {port}" + (f" --leak-kb {leak_kb}" if leak_kb else "")
                + (f" --hold-mb {hold_mb}" if hold_mb else ""))
     return start_command(command, f"http://127.0.0.1:{port}", "demo", log_path,
-                         env=env if env is not None else child_env())
+                         env=env if env is not None else child_env(), group=group)
 
 
 def attach(pid: int, url: str) -> Service:

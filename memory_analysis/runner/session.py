@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,14 @@ from memory_analysis.analysis.analyze import analyze, condition_notes
 from memory_analysis.analysis.catalogs import load_catalogs
 from memory_analysis.analysis.level import RunEnd
 from memory_analysis.analysis.limits import find_plan, parse_size_mb
+from memory_analysis.analysis.rehearsal import rehearsal_block
 from memory_analysis.errors import BadInput, RunFailed
 from memory_analysis.loadgen.choose import choose_scenario
 from memory_analysis.loadgen.runner import timeline_path
 from memory_analysis.loadgen.scenario import parse_endpoints
 from memory_analysis.monitor.cgroup import MemoryCgroup
 from memory_analysis.runner.config import RunnerConfig
+from memory_analysis.runner.confine import memory_limit
 from memory_analysis.runner.merge import (
     attribution_stretches,
     header,
@@ -63,17 +66,24 @@ def _own_cgroup_path() -> str | None:
     return group.directory if group else None
 
 
+def _during(phase: str | None) -> str:
+    return "while starting" if phase == "starting" else f"during the {phase or 'run'}"
+
+
 def _run_end(outcome: RunOutcome, service: dict[str, Any]) -> RunEnd | None:
     """How the run ended, for the level (``level.RunEnd``); None when it completed.
     ``service``: the report's ``service`` block (its ``exit`` says how it died)."""
-    died = outcome.end_reason == "service_died"
+    died = outcome.end_reason in ("service_died", "oom_killed")
     failed = outcome.end_reason == "load_failed"
-    if not died and not failed:
+    kills = (outcome.group or {}).get("oom_kills") or 0
+    if not died and not failed and not kills:
         return None
     during = ("during the load" if outcome.timeline.load_start and not outcome.timeline.load_end
               else "during the run")
+    if outcome.oom is not None:
+        during = _during(outcome.oom["phase"])
     return RunEnd(service_died=died, service_exit=service.get("exit") if died else None,
-                  died_during=during,
+                  died_during=during, oom_kills=kills, oom_during=during,
                   load_failure=outcome.problems[-1] if failed and outcome.problems else
                   ("the load tester failed" if failed else None))
 
@@ -92,6 +102,7 @@ def _options(config: RunnerConfig, cgroup_path: str | None, tree_metric: str | N
         "catalogs": catalogs,
         "plan": plan,
         "target_memory_mb": target_mb,
+        "limit_source": config.limit_source,
     }
     if config.load_auto:
         options["looks"] = len(runlength.look_times(config.load_test))
@@ -100,6 +111,40 @@ def _options(config: RunnerConfig, cgroup_path: str | None, tree_metric: str | N
 
 def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> dict[str, Any]:
     """Run the analysis described by ``config``; return the report written."""
+    if config.find_minimum:
+        from memory_analysis.runner.minimum import find_minimum
+        return find_minimum(config, view, stop)
+    return publish(measure(config, view, stop), view)
+
+
+@dataclass
+class Measured:
+    """One run measured and judged: its report (not yet written), how it went, and what
+    its pictures are drawn from."""
+
+    report: dict[str, Any]
+    outcome: RunOutcome
+    samples: list[dict[str, Any]]
+    load: dict[str, Any] | None
+    runs: list[dict[str, Any]]
+    catalogs: list[dict[str, Any]]
+
+
+def rehearsal_limit_mb(config: RunnerConfig, plan: dict[str, Any] | None,
+                       target_mb: float | None) -> float | None:
+    """The size of the service's memory group: --memory-limit, or with --rehearse the
+    plan's or the target's memory; None: unlimited (or no group at all)."""
+    if config.memory_limit is not None:
+        return parse_size_mb(config.memory_limit, "--memory-limit")
+    if config.rehearse:
+        return target_mb if target_mb else (plan or {}).get("memory_mb")
+    return None
+
+
+def measure(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> Measured:
+    """Run the phases described by ``config`` and judge them (the report, unwritten).
+    With a memory limit (or --find-minimum's unlimited round), the service runs in a
+    memory group of its own, removed before this returns."""
     # Everything that can be rejected is checked before a service is started; a refused
     # run leaves no output directory it made behind.
     made = [d for d in (Path(config.output_dir), *Path(config.output_dir).parents)
@@ -123,9 +168,19 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
                                "pss" if pss else "rss", catalogs, plan, target_mb)
             return analyze(samples, None, {**options, "segments": segments})["memory"]["leak"]
 
-        run = AnalysisRun(config, view, stop, target_mb or (plan or {}).get("memory_mb"),
-                          f"plan {plan['plan']}" if plan and not target_mb else None, judge)
-        outcome = run.run()
+        with contextlib.ExitStack() as stack:
+            group = None
+            if config.limit_source is not None or config.find_minimum:
+                group = stack.enter_context(memory_limit(
+                    rehearsal_limit_mb(config, plan, target_mb), config.allow_swap))
+            run = AnalysisRun(config, view, stop, target_mb or (plan or {}).get("memory_mb"),
+                              f"plan {plan['plan']}" if plan and not target_mb else None,
+                              judge, group)
+            outcome = run.run()
+            if group is not None and group.swept:
+                outcome.problems.append(
+                    "removed memory groups left by an earlier run that was killed before it "
+                    "could: " + ", ".join(group.swept))
     except (BadInput, RunFailed):
         # Refused, or the service never started: directories this run made and left
         # empty go (deepest first; one holding anything, the service's log, stays).
@@ -210,8 +265,37 @@ def run_analysis(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
                          "end_reason": (monitor or {}).get("end_reason"),
                          "summary": (monitor or {}).get("summary")}
     report["environment"] = environment()
-    pictures = draw_pictures(outcome.output_dir, samples, report, load,
-                             {Path(run["file"]).name: run["report"] for run in runs})
+    if outcome.group is not None:
+        report["rehearsal"] = _rehearsal(outcome, config.limit_source or "find_minimum",
+                                         monitor, runs, figures)
+    return Measured(report, outcome, samples, load, runs, catalogs)
+
+
+def _rehearsal(outcome: RunOutcome, source: str, monitor: dict[str, Any] | None,
+               runs: list[dict[str, Any]], figures: dict[str, Any]) -> dict[str, Any]:
+    """The report's ``rehearsal`` block, on the samples' clock."""
+    assert outcome.group is not None
+    clock = (monitor or {}).get("start_time")
+    oom = None
+    if outcome.oom is not None:
+        oom = {"t": outcome.oom["time"] - clock if clock else None,
+               "phase": outcome.oom["phase"]}
+    first = runs[0] if runs else None
+    rows = (first or {}).get("report", {}).get("timeline") or []
+    load_start = first["start"] - clock if first and clock else None
+    group_summary = ((monitor or {}).get("summary") or {}).get("cgroup")
+    return rehearsal_block(outcome.group, source, oom, rows, load_start, group_summary,
+                           (figures.get("latency_ms") or {}).get("p95"))
+
+
+def publish(measured: Measured, view: RunnerView) -> dict[str, Any]:
+    """Draw the run's pictures, write its report, and show the summary."""
+    report, outcome, config = measured.report, measured.outcome, measured.outcome.config
+    samples, load, runs = measured.samples, measured.load, measured.runs
+    pictures: list[Path] | str = []
+    if config.pictures:
+        pictures = draw_pictures(outcome.output_dir, samples, report, load,
+                                 {Path(run["file"]).name: run["report"] for run in runs})
     if isinstance(pictures, str):
         report["problems"].append(pictures)
     path = write_comprehensive(outcome, report)

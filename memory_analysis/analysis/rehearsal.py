@@ -1,0 +1,236 @@
+"""The service run inside a memory limit: what happened to it, and the smallest limit
+that serves the load (``--memory-limit``, ``--rehearse``, ``--find-minimum``).
+
+Pure functions on plain data: the runner measures, these judge. Sizes in MB, times in
+seconds on the samples' clock.
+
+A limit "serves the load" when, under the same load as the unlimited round, the service
+had no OOM kill, no more errors than the unlimited round's rate allows, and a p95
+latency within ``ROUND_P95_TOLERANCE`` of the unlimited round's beyond both rounds'
+noise: memory reclaim under a tight limit shows as tail latency before any kill.
+``--find-minimum`` bisects between the service's floor (the least memory it was seen
+in, unloaded) and the seed's minimum (peak × 1.5) for the smallest limit that does.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+from memory_analysis.analysis.thresholds import (
+    MIN_FACTOR,
+    RECOMMENDED_FACTOR,
+    ROUND_ERROR_SIGMAS,
+    ROUND_NOISE_SIGMAS,
+    ROUND_P95_TOLERANCE,
+)
+from memory_analysis.numbers import amount, count
+
+# How many seconds of load before a kill give "the request rate at the kill".
+RATE_WINDOW_S = 5
+
+
+def rate_before(rows: list[dict[str, Any]], load_t: float) -> tuple[float | None, int]:
+    """(requests per second over the ``RATE_WINDOW_S`` seconds before ``load_t`` seconds
+    of load, requests sent before it) from the load tester's per-second rows."""
+    before = [r for r in rows if r.get("t", 0) <= load_t + 1]
+    window = [r for r in before if r.get("t", 0) > load_t - RATE_WINDOW_S]
+    rate = (sum(r.get("requests", 0) for r in window) / len(window)) if window else None
+    return (None if rate is None else round(rate, 1)), sum(r.get("requests", 0) for r in before)
+
+
+def rehearsal_block(group: dict[str, Any], source: str, oom: dict[str, Any] | None,
+                    load_rows: list[dict[str, Any]], load_start_t: float | None,
+                    cgroup_summary: dict[str, Any] | None,
+                    p95_ms: float | None) -> dict[str, Any]:
+    """The report's ``rehearsal``. ``group``: the memory group (``limit_mb``, ``method``,
+    ``path``, ``swap``, ``oom_kills``, and the kernel's ``peak_mb`` and ``pressure`` over
+    the group's life, which began with the run); ``oom``: the first OOM kill, {"t",
+    "phase"} on the samples' clock, or None; ``load_rows``/``load_start_t``: the load
+    tester's per-second rows and when its load began; ``cgroup_summary``: the monitor's
+    summary of the group, for what the group could not tell."""
+    summary = {**(cgroup_summary or {}),
+               **{k: v for k, v in group.items() if k in ("peak_mb", "pressure") and v}}
+    kills = group.get("oom_kills") or 0
+    out: dict[str, Any] = {
+        "limit_mb": group.get("limit_mb"), "source": source, "cgroup": group.get("path"),
+        "method": group.get("method"), "swap": group.get("swap"), "oom_kills": kills,
+        "survived": not kills and oom is None, "killed_at_t": None, "killed_in_phase": None,
+        "rate_at_kill_rps": None, "requests_before_kill": None,
+        "peak_mb": summary.get("peak_mb"), "pressure": summary.get("pressure"),
+        "p95_ms": p95_ms,
+    }
+    into_load = None
+    if oom is not None:
+        out["killed_at_t"] = None if oom.get("t") is None else round(oom["t"], 2)
+        out["killed_in_phase"] = oom.get("phase")
+        if oom.get("phase") == "load" and oom.get("t") is not None and load_start_t is not None:
+            into_load = oom["t"] - load_start_t
+            out["rate_at_kill_rps"], out["requests_before_kill"] = rate_before(
+                load_rows, into_load)
+    out["summary"] = _summary(out, into_load)
+    return out
+
+
+def _summary(block: dict[str, Any], into_load: float | None) -> str:
+    """The rehearsal in a sentence, from the block's own figures."""
+    limit = block.get("limit_mb")
+    where = (f"Ran in a {amount(limit, 'MB')} memory limit" if limit else
+             "Ran in a memory cgroup without a limit") + \
+        f" ({block.get('method')}, swap {block.get('swap')})"
+    peak = block.get("peak_mb")
+    peak_text = f"peak {amount(peak, 'MB')}" + (f", {peak * 100.0 / limit:.0f} % of the limit"
+                                                if peak is not None and limit else "")
+    if block["survived"]:
+        pressure = _pressure_text(block.get("pressure")) if limit else ""
+        return f"{where}: survived; {peak_text}{pressure}."
+    phase = block.get("killed_in_phase")
+    if phase == "starting":
+        when = "while starting, before it could serve"
+    elif into_load is not None:
+        when = f"{into_load:.1f} s into the load"
+        if block.get("rate_at_kill_rps") is not None:
+            when += (f", at {count(block['rate_at_kill_rps'])} requests/s after "
+                     f"{count(block['requests_before_kill'])} requests")
+    elif phase:
+        when = f"during the {phase}"
+    else:
+        when = "while the service ran on (a worker killed and restarted)"
+    kills = block.get("oom_kills") or 0
+    return (f"{where}: OOM-killed {when}" + (f" ({kills} kills in all)" if kills > 1 else "")
+            + f"; {peak_text}.")
+
+
+def _pressure_text(pressure: dict[str, Any] | None) -> str:
+    if not pressure:
+        return ""
+    if pressure.get("kind") == "failcnt":
+        text = f"; usage hit the limit {count(pressure.get('failcnt'))} times"
+        if pressure.get("refaults") is not None:
+            text += f", {count(pressure['refaults'])} pages read back after reclaim"
+        return text
+    return (f"; tasks stalled waiting for memory {pressure.get('some_percent', 0):.2f} % of "
+            "the time")
+
+
+@dataclass(frozen=True)
+class RoundFigures:
+    """One round's figures: its requests and failed ones, p95 latency and the standard
+    error of it (from its per-second values), OOM kills, whether the service started."""
+
+    requests: int
+    failures: int
+    p95_ms: float | None
+    p95_se_ms: float
+    oom_kills: int
+    started: bool = True
+
+    @classmethod
+    def of(cls, load: dict[str, Any], rows: list[dict[str, Any]], oom_kills: int,
+           started: bool = True) -> RoundFigures:
+        """From a run's load figures (``requests``, ``failures``, ``latency_ms``) and its
+        per-second rows."""
+        return cls(requests=int(load.get("requests") or 0),
+                   failures=int(load.get("failures") or 0),
+                   p95_ms=(load.get("latency_ms") or {}).get("p95"),
+                   p95_se_ms=p95_standard_error(rows), oom_kills=oom_kills, started=started)
+
+
+def p95_standard_error(rows: list[dict[str, Any]]) -> float:
+    """The standard error of a run's p95 latency by batch means: the spread of its
+    per-second p95 values over the square root of their number (0 with fewer than 2)."""
+    values = [r["p95_ms"] for r in rows if r.get("p95_ms") is not None and r.get("requests")]
+    if len(values) < 2:
+        return 0.0
+    return statistics.stdev(values) / math.sqrt(len(values))
+
+
+def judge_round(base: RoundFigures, this: RoundFigures) -> tuple[bool, str, str]:
+    """(served, outcome, why) for a round under a limit against the unlimited round:
+    outcome "served", "did not start", "oom killed", "errors" or "slower"."""
+    if not this.started:
+        return False, "did not start", "the service did not start inside the limit"
+    if this.oom_kills:
+        return False, "oom killed", f"{this.oom_kills} OOM kill(s) under the load"
+    expected = (base.failures / base.requests * this.requests) if base.requests else 0.0
+    allowed = expected + ROUND_ERROR_SIGMAS * math.sqrt(expected)
+    if this.failures > allowed:
+        return False, "errors", (f"{this.failures} failed requests of {this.requests}, where "
+                                 f"the unlimited round's rate allows {allowed:.0f}")
+    if this.requests == 0:
+        return False, "errors", "no request was served"
+    if base.p95_ms and this.p95_ms is not None:
+        noise = ROUND_NOISE_SIGMAS * math.hypot(base.p95_se_ms, this.p95_se_ms)
+        bound = base.p95_ms * (1.0 + ROUND_P95_TOLERANCE) + noise
+        if this.p95_ms > bound:
+            return False, "slower", (f"p95 {this.p95_ms:.1f} ms against {base.p95_ms:.1f} ms "
+                                     f"unlimited (more than {ROUND_P95_TOLERANCE:.0%} and its "
+                                     f"noise: up to {bound:.1f} ms serves)")
+    return True, "served", "served the load as the unlimited round did"
+
+
+def search_span(floor_mb: float, peak_mb: float) -> tuple[float, float]:
+    """Where the minimum is looked for: from the least memory the service was seen in
+    (below it, it cannot even hold itself unloaded) to the seed's minimum, peak × 1.5."""
+    high = peak_mb * MIN_FACTOR
+    return min(floor_mb, high), high
+
+
+def next_limit(low_mb: float, high_mb: float) -> int:
+    """The next limit to try: halfway, in whole MB."""
+    return int(math.ceil((low_mb + high_mb) / 2.0))
+
+
+def with_margin(minimum_mb: float) -> float:
+    """The memory to buy for a measured minimum: the seed keeps its recommended memory
+    (peak × 2) a third above its minimum (peak × 1.5); the same margin over the measured
+    minimum."""
+    return minimum_mb * RECOMMENDED_FACTOR / MIN_FACTOR
+
+
+def minimum_summary(rounds: list[dict[str, Any]], low_mb: float, high_mb: float,
+                    peak_mb: float) -> dict[str, Any]:
+    """``minimum_mb`` (the smallest limit that served, None when none did),
+    ``rule_of_thumb_min_mb`` (peak × 1.5), ``buy_mb`` (the minimum with the seed's
+    margin), and the span searched with how finely the rounds resolved it."""
+    served = [r["limit_mb"] for r in rounds if r.get("served")]
+    failed = [r["limit_mb"] for r in rounds if not r.get("served")]
+    minimum = min(served) if served else None
+    above = max((f for f in failed if minimum is None or f < minimum), default=low_mb)
+    return {"minimum_mb": minimum,
+            "rule_of_thumb_min_mb": math.ceil(peak_mb * MIN_FACTOR),
+            "buy_mb": None if minimum is None else math.ceil(with_margin(minimum)),
+            "search_mb": [round(low_mb, 1), round(high_mb, 1)],
+            # The minimum lies between the largest limit that failed below it and itself.
+            "resolution_mb": None if minimum is None else round(minimum - above, 1),
+            "unloaded_floor_mb": round(low_mb, 1)}
+
+
+def minimum_text(block: dict[str, Any]) -> str:
+    """--find-minimum's answer in a sentence, from its block's own figures."""
+    tried = [r for r in block.get("rounds", []) if r.get("limit_mb") is not None]
+    rule = block.get("rule_of_thumb_min_mb")
+    minimum = block.get("minimum_mb")
+    if minimum is None:
+        if not tried:
+            return ("no round under a limit ran"
+                    + (f" ({block['stopped']})" if block.get("stopped") else ""))
+        largest = max(r["limit_mb"] for r in tried)
+        return (f"none of the {len(tried)} limits tried served the load (the largest, "
+                f"{amount(largest, 'MB')}, {_outcome_of(tried, largest)}): the minimum is "
+                f"above it, up to the rule of thumb's {amount(rule, 'MB')} (peak × 1.5)")
+    within = block.get("resolution_mb")
+    text = (f"{amount(minimum, 'MB')} serves the load"
+            + (f" (to within {amount(round(within), 'MB')}, {len(tried)} rounds)"
+               if within else "")
+            + f"; the rule of thumb (peak × 1.5) says {amount(rule, 'MB')}. With the seed's "
+            f"margin over it, buy {amount(block.get('buy_mb'), 'MB')}")
+    if block.get("stopped"):
+        text += f" (the rounds stopped early: {block['stopped']})"
+    return text
+
+
+def _outcome_of(rounds: list[dict[str, Any]], limit: float) -> str:
+    return next(r["outcome"] for r in rounds if r["limit_mb"] == limit)

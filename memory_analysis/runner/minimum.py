@@ -1,0 +1,149 @@
+"""``--find-minimum``: measure the smallest memory that serves the load.
+
+A first round runs as asked, in a memory group without a limit (so its memory is
+counted as the kernel will count it under one): its peak and its floor bound the
+search. Then ``--rounds`` short rounds each start the service afresh inside a limit,
+wait ``ROUND_BASELINE_S``, send the same load, and watch ``ROUND_COOLDOWN_S``; each
+limit halves the span between the largest limit that failed and the smallest that
+served (``analysis.rehearsal``). The first round's report gets the ``rehearsal``
+block with every round; each limited round keeps its own reports in
+``rounds/round_N_LIMITMB/``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from memory_analysis.analysis import rehearsal
+from memory_analysis.analysis.plans import smallest_plan
+from memory_analysis.analysis.thresholds import ROUND_BASELINE_S, ROUND_COOLDOWN_S
+from memory_analysis.numbers import amount, seconds
+from memory_analysis.runner.config import RunnerConfig
+from memory_analysis.runner.merge import write_comprehensive
+from memory_analysis.runner.orchestrator import RunnerView
+from memory_analysis.runner.session import Measured, measure, publish
+from memory_analysis.signals import StopSignal
+
+ROUNDS_DIR = "rounds"
+# What a round costs beyond its phases: the service's start, the tools' start and
+# end, and the merge (measured on the demo: 1-2 s; a slower service starts slower).
+ROUND_OVERHEAD_S = 4.0
+
+
+class RoundView:
+    """The user's view, each phase named with its round."""
+
+    def __init__(self, view: RunnerView, label: str) -> None:
+        self.view, self.label = view, label
+
+    def phase(self, name: str, detail: str) -> None:
+        self.view.phase(name, f"[{self.label}] {detail}")
+
+    def progress(self, status: dict[str, Any]) -> None:
+        self.view.progress(status)
+
+    def finished(self, report: dict[str, Any], files: list[str]) -> None:
+        pass
+
+
+def planned_s(config: RunnerConfig) -> tuple[float, float]:
+    """(the unlimited round, each limited round): seconds each is expected to take."""
+    first = config.baseline + config.load_test + config.cooldown + ROUND_OVERHEAD_S
+    limited = ROUND_BASELINE_S + config.load_test + ROUND_COOLDOWN_S + ROUND_OVERHEAD_S
+    return first, limited
+
+
+def _figures(measured: Measured) -> rehearsal.RoundFigures:
+    report = measured.report
+    rows = (measured.runs[0]["report"].get("timeline") or []) if measured.runs else []
+    block = report.get("rehearsal") or {}
+    return rehearsal.RoundFigures.of(report.get("load_test") or {}, rows,
+                                     block.get("oom_kills") or 0,
+                                     started=block.get("killed_in_phase") != "starting")
+
+
+def _round_record(number: int, limit_mb: float, measured: Measured,
+                  judged: tuple[bool, str, str], directory: Path) -> dict[str, Any]:
+    block = measured.report.get("rehearsal") or {}
+    load = measured.report.get("load_test") or {}
+    served, outcome, why = judged
+    return {"round": number, "limit_mb": limit_mb, "served": served, "outcome": outcome,
+            "why": why, "peak_mb": block.get("peak_mb"), "p95_ms": block.get("p95_ms"),
+            "requests": load.get("requests"), "failures": load.get("failures"),
+            "oom_kills": block.get("oom_kills"), "killed_in_phase": block.get("killed_in_phase"),
+            "pressure": block.get("pressure"), "dir": str(directory)}
+
+
+def find_minimum(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> dict[str, Any]:
+    """Run the rounds; return the first round's report with ``rehearsal`` (written)."""
+    first_s, round_s = planned_s(config)
+    view.phase("find-minimum", f"an unlimited round (about {seconds(first_s)}), then "
+               f"{config.rounds} rounds under limits (about {seconds(round_s)} each): about "
+               f"{seconds(first_s + config.rounds * round_s)} in all, at most")
+    started = time.monotonic()
+    first = measure(config, RoundView(view, "unlimited round"), stop)
+    report = first.report
+    base = _figures(first)
+    rounds: list[dict[str, Any]] = [{
+        "round": 0, "limit_mb": None, "served": True, "outcome": "unlimited",
+        "why": "the load without a limit: what the other rounds are held to",
+        "peak_mb": (report.get("rehearsal") or {}).get("peak_mb") or
+        (report.get("memory") or {}).get("peak_mb"),
+        "p95_ms": base.p95_ms, "requests": base.requests, "failures": base.failures,
+        "oom_kills": base.oom_kills, "killed_in_phase": None, "pressure": None, "dir": "."}]
+    memory = report.get("memory") or {}
+    floor = ((report.get("phases") or {}).get("baseline") or {}).get("memory_mb", {}).get("min")
+    peak = memory.get("peak_mb")
+    stopped = None
+    if not report.get("complete"):
+        stopped = f"the unlimited round did not complete ({report.get('end_reason')})"
+    elif peak is None or floor is None:
+        stopped = "the unlimited round did not observe the service's memory"
+    elif base.oom_kills:
+        stopped = "the service was OOM-killed without a limit of the runner's"
+    low, high = rehearsal.search_span(floor or 0.0, peak or 0.0)
+    search = (low, high)
+    for number in range(1, config.rounds + 1):
+        if stopped is not None:
+            break
+        if stop.requested:
+            stopped = "interrupted"
+            break
+        limit = rehearsal.next_limit(low, high)
+        if limit >= high and any(r["served"] for r in rounds[1:]):
+            break  # resolved to the MB: no limit left between the two
+        directory = Path(config.output_dir) / ROUNDS_DIR / f"round_{number}_{limit}MB"
+        label = f"round {number} of {config.rounds}, limit {amount(limit, 'MB')}"
+        measured = measure(replace(config, find_minimum=False, rounds=RunnerConfig.rounds,
+                                   memory_limit=f"{limit}M",
+                                   baseline=ROUND_BASELINE_S, cooldown=ROUND_COOLDOWN_S,
+                                   output_dir=str(directory), pictures=False),
+                           RoundView(view, label), stop)
+        write_comprehensive(measured.outcome, measured.report)
+        if measured.report.get("end_reason") == "interrupted":
+            stopped = "interrupted"
+            break
+        judged = rehearsal.judge_round(base, _figures(measured))
+        rounds.append(_round_record(number, limit, measured, judged, directory))
+        view.phase("round", f"[{label}] {judged[1]}: {judged[2]}")
+        if judged[0]:
+            high = limit
+        else:
+            low = limit
+    summary = rehearsal.minimum_summary(rounds[1:], search[0], search[1], peak or 0.0)
+    block = {**(report.get("rehearsal") or {}), "source": "find_minimum", "limit_mb": None,
+             **summary, "rounds": rounds, "planned_s": round(first_s + config.rounds * round_s),
+             "took_s": round(time.monotonic() - started, 1), "complete": stopped is None,
+             "stopped": stopped}
+    if summary["buy_mb"] is not None:
+        block["plans_for_minimum"] = {
+            c["id"]: (smallest_plan(c, summary["buy_mb"]) or {}).get("name")
+            for c in first.catalogs}
+    block["minimum_summary"] = rehearsal.minimum_text(block)
+    report["rehearsal"] = block
+    if stopped == "interrupted":
+        report["complete"], report["end_reason"] = False, "interrupted"
+    return publish(first, view)
