@@ -33,10 +33,12 @@ RATE_WINDOW_S = 5
 
 
 def rate_before(rows: list[dict[str, Any]], load_t: float) -> tuple[float | None, int]:
-    """(requests per second over the ``RATE_WINDOW_S`` seconds before ``load_t`` seconds
-    of load, requests sent before it) from the load tester's per-second rows."""
-    before = [r for r in rows if r.get("t", 0) <= load_t + 1]
-    window = [r for r in before if r.get("t", 0) > load_t - RATE_WINDOW_S]
+    """(requests per second over the ``RATE_WINDOW_S`` whole seconds before ``load_t``
+    seconds of load, requests sent until then) from the load tester's per-second rows
+    (row ``t`` counts the second that ends at ``t``; the one cut short is not a rate)."""
+    before = [r for r in rows if r.get("t", 0) < load_t + 1]
+    whole = math.floor(load_t)
+    window = [r for r in before if whole - RATE_WINDOW_S < r.get("t", 0) <= whole]
     rate = (sum(r.get("requests", 0) for r in window) / len(window)) if window else None
     return (None if rate is None else round(rate, 1)), sum(r.get("requests", 0) for r in before)
 
