@@ -133,6 +133,7 @@ def memory_timeline(samples: list[dict[str, Any]], report: dict[str, Any],
                           alpha=0.12, label="its 95 % interval" if index == 0 else None)
     for alert in report.get("alerts") or []:
         axes.axvline(alert.get("t", 0.0), color="#c62828", linewidth=0.8, linestyle=":")
+    _rehearsal_marks(axes, report.get("rehearsal") or {})
     axes.set_xlabel("seconds since the monitor started")
     axes.set_ylabel("MB")
     if limit:
@@ -143,6 +144,26 @@ def memory_timeline(samples: list[dict[str, Any]], report: dict[str, Any],
                    f"level {((report.get('assessment') or {}).get('level') or '-').upper()}")
     _legend_below(axes)
     _save(figure, path)
+
+
+def _rehearsal_marks(axes: Any, rehearsal: dict[str, Any]) -> None:
+    """The memory limit the service ran in and its OOM kill; with --find-minimum, each
+    round's limit, green where it served the load, red where it did not."""
+    if rehearsal.get("limit_mb"):
+        axes.axhline(rehearsal["limit_mb"], color="#000000", linewidth=1.5,
+                     label=f"memory limit {amount(rehearsal['limit_mb'], 'MB')}")
+    if rehearsal.get("killed_at_t") is not None:
+        axes.axvline(rehearsal["killed_at_t"], color="#b71c1c", linewidth=2,
+                     label=f"OOM kill at {rehearsal['killed_at_t']:.1f} s "
+                           f"({rehearsal.get('killed_in_phase')})")
+    for row in rehearsal.get("rounds") or []:
+        if row.get("limit_mb") is None:
+            continue
+        peak = amount(row["peak_mb"], "MB") if row.get("peak_mb") is not None else "-"
+        axes.axhline(row["limit_mb"], color="#2e7d32" if row.get("served") else "#c62828",
+                     linewidth=0.8, linestyle=(0, (1, 2)),
+                     label=f"round {row['round']}: {amount(row['limit_mb'], 'MB')}, "
+                           f"{row['outcome']} (peak {peak})")
 
 
 def load_timeline(runs: list[dict[str, Any]], report: dict[str, Any],
@@ -193,6 +214,7 @@ def monitor_timeline(report: dict[str, Any], path: str | Path) -> None:
             axes.plot([t for t, _ in points], [v for _, v in points], label=label)
     for alert in report.get("alerts") or []:
         axes.axvline(alert.get("t", 0.0), color="#c62828", linewidth=0.8, linestyle=":")
+    _rehearsal_marks(axes, report.get("rehearsal") or {})
     axes.set_xlabel("seconds since the monitor started")
     axes.set_ylabel("MB")
     target = report.get("target") or {}

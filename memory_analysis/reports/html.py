@@ -200,6 +200,22 @@ def _breakdown(report: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def _rehearsal(block: dict[str, Any]) -> str:
+    """The service run in a memory limit; with --find-minimum, every round."""
+    parts = [f"<p>{_e(block.get('summary'))}</p>"]
+    if block.get("minimum_summary"):
+        parts.append(f"<p><strong>Minimum:</strong> {_e(block['minimum_summary'])}</p>")
+    rounds = block.get("rounds") or []
+    if rounds:
+        parts.append(_table(
+            ["round", "limit", "outcome", "peak", "p95", "requests", "failed", "why"],
+            [[_e(r.get("round")), _n(r.get("limit_mb"), " MB") if r.get("limit_mb") else
+              "none", _e(r.get("outcome")), _n(r.get("peak_mb"), " MB"),
+              _n(r.get("p95_ms"), " ms", 1), _e(count(r.get("requests"))),
+              _e(count(r.get("failures"))), _e(r.get("why"))] for r in rounds]))
+    return "".join(parts)
+
+
 def render(report: dict[str, Any], load: dict[str, Any] | None,
            charts: dict[str, str]) -> str:
     """The page. ``charts``: SVG text by name (``memory``, ``load``), made by matplotlib
@@ -211,6 +227,8 @@ def render(report: dict[str, Any], load: dict[str, Any] | None,
         ("Verdict", _verdict(report)),
         ("Timelines", figures or "<p>No samples: nothing to draw.</p>"),
         ("Latency", _latency(report, load)),
+        *([("Rehearsal in a memory limit", _rehearsal(report["rehearsal"]))]
+          if report.get("rehearsal") else []),
         ("Memory requirements and plans", _requirements(report)),
         ("Inside the service", _breakdown(report) or "<p>No per-process figures.</p>"),
         ("Problems and alerts", _list(report.get("problems") or [])
