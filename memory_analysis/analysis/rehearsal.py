@@ -46,13 +46,15 @@ def rate_before(rows: list[dict[str, Any]], load_t: float) -> tuple[float | None
 def rehearsal_block(group: dict[str, Any], source: str, oom: dict[str, Any] | None,
                     load_rows: list[dict[str, Any]], load_start_t: float | None,
                     cgroup_summary: dict[str, Any] | None,
-                    p95_ms: float | None) -> dict[str, Any]:
+                    p95_ms: float | None, working_set_peak_mb: float | None = None
+                    ) -> dict[str, Any]:
     """The report's ``rehearsal``. ``group``: the memory group (``limit_mb``, ``method``,
     ``path``, ``swap``, ``oom_kills``, and the kernel's ``peak_mb`` and ``pressure`` over
     the group's life, which began with the run); ``oom``: the first OOM kill, {"t",
     "phase"} on the samples' clock, or None; ``load_rows``/``load_start_t``: the load
     tester's per-second rows and when its load began; ``cgroup_summary``: the monitor's
-    summary of the group, for what the group could not tell."""
+    summary of the group, for what the group could not tell; ``working_set_peak_mb``:
+    the service's peak as the level judged it (the group's working set)."""
     summary = {**(cgroup_summary or {}),
                **{k: v for k, v in group.items() if k in ("peak_mb", "pressure") and v}}
     kills = group.get("oom_kills") or 0
@@ -61,7 +63,8 @@ def rehearsal_block(group: dict[str, Any], source: str, oom: dict[str, Any] | No
         "method": group.get("method"), "swap": group.get("swap"), "oom_kills": kills,
         "survived": not kills and oom is None, "killed_at_t": None, "killed_in_phase": None,
         "rate_at_kill_rps": None, "requests_before_kill": None,
-        "peak_mb": summary.get("peak_mb"), "pressure": summary.get("pressure"),
+        "peak_mb": summary.get("peak_mb"), "working_set_peak_mb": working_set_peak_mb,
+        "pressure": summary.get("pressure"),
         "p95_ms": p95_ms,
     }
     into_load = None
@@ -82,9 +85,16 @@ def _summary(block: dict[str, Any], into_load: float | None) -> str:
     where = (f"Ran in a {amount(limit, 'MB')} memory limit" if limit else
              "Ran in a memory cgroup without a limit") + \
         f" ({block.get('method')}, swap {block.get('swap')})"
-    peak = block.get("peak_mb")
+    # The peak the level judged (the working set) first; the group's usage, page cache
+    # included, is what meets the limit and makes the kernel reclaim.
+    peak = block.get("working_set_peak_mb")
+    usage = block.get("peak_mb")
+    if peak is None:
+        peak, usage = usage, None
     peak_text = f"peak {amount(peak, 'MB')}" + (f", {peak * 100.0 / limit:.0f} % of the limit"
                                                 if peak is not None and limit else "")
+    if usage is not None and peak is not None and usage > peak:
+        peak_text += f" (with page cache, usage reached {amount(usage, 'MB')})"
     if block["survived"]:
         pressure = _pressure_text(block.get("pressure")) if limit else ""
         return f"{where}: survived; {peak_text}{pressure}."
@@ -109,10 +119,12 @@ def _pressure_text(pressure: dict[str, Any] | None) -> str:
     if not pressure:
         return ""
     if pressure.get("kind") == "failcnt":
-        text = f"; usage hit the limit {count(pressure.get('failcnt'))} times"
+        # Some kernels' v1 never counts failcnt: a 0 says nothing there.
+        parts = ([f"usage hit the limit {count(pressure['failcnt'])} times"]
+                 if pressure.get("failcnt") else [])
         if pressure.get("refaults") is not None:
-            text += f", {count(pressure['refaults'])} pages read back after reclaim"
-        return text
+            parts.append(f"{count(pressure['refaults'])} pages read back after reclaim")
+        return "".join(f"; {part}" for part in parts)
     return (f"; tasks stalled waiting for memory {pressure.get('some_percent', 0):.2f} % of "
             "the time")
 

@@ -267,12 +267,14 @@ def measure(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> Measure
     report["environment"] = environment()
     if outcome.group is not None:
         report["rehearsal"] = _rehearsal(outcome, config.limit_source or "find_minimum",
-                                         monitor, runs, figures)
+                                         monitor, runs, figures,
+                                         report["memory"].get("peak_mb"))
     return Measured(report, outcome, samples, load, runs, catalogs)
 
 
 def _rehearsal(outcome: RunOutcome, source: str, monitor: dict[str, Any] | None,
-               runs: list[dict[str, Any]], figures: dict[str, Any]) -> dict[str, Any]:
+               runs: list[dict[str, Any]], figures: dict[str, Any],
+               peak_mb: float | None) -> dict[str, Any]:
     """The report's ``rehearsal`` block, on the samples' clock."""
     assert outcome.group is not None
     clock = (monitor or {}).get("start_time")
@@ -285,7 +287,7 @@ def _rehearsal(outcome: RunOutcome, source: str, monitor: dict[str, Any] | None,
     load_start = first["start"] - clock if first and clock else None
     group_summary = ((monitor or {}).get("summary") or {}).get("cgroup")
     return rehearsal_block(outcome.group, source, oom, rows, load_start, group_summary,
-                           (figures.get("latency_ms") or {}).get("p95"))
+                           (figures.get("latency_ms") or {}).get("p95"), peak_mb)
 
 
 def publish(measured: Measured, view: RunnerView) -> dict[str, Any]:
