@@ -24,7 +24,7 @@ from memory_analysis.analysis.level import assess_level, held_matters, host_stat
 from memory_analysis.analysis.limits import judged_against
 from memory_analysis.analysis.memory import memory_block
 from memory_analysis.analysis.phases import phase_stats
-from memory_analysis.analysis.plans import plans_until_leak, recommend_plans
+from memory_analysis.analysis.plans import plans_until_leak, recommend_cheapest, recommend_plans
 from memory_analysis.analysis.scaling import scaling_verdict, step_levels
 from memory_analysis.analysis.series import MemorySeries, limits_seen, service_memory
 from memory_analysis.analysis.shape import Settled, settle_series
@@ -198,6 +198,8 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
     recommendations: dict[str, Any] = {
         **needs,
         "plans": plans,
+        "cheapest": recommend_cheapest(catalogs, needs["min_memory_mb"],
+                                       needs["recommended_memory_mb"]),
         "scaling": scaling,
     }
     if sizing_note:
@@ -231,20 +233,23 @@ def _ceiling(judged: dict[str, Any], plans: dict[str, Any],
              needs: dict[str, Any]) -> tuple[float | None, str]:
     """The memory a leak would run into, and what it is (after "the 512 MB"): what the
     service gets when that is known, else what it would be deployed with (the smallest
-    plan holding the recommended memory, or the recommended memory itself). That plan is
-    chosen from this run's peak, so the words say which plan and why: a later run of a
-    leaking service, with a higher peak, counts against a larger one."""
+    plan holding the recommended memory, what of it the service gets on a VM, or the
+    recommended memory itself). That plan is chosen from this run's peak, so the words say
+    which plan and why: a later run of a leaking service, with a higher peak, counts
+    against a larger one."""
     if judged["source"] != "host":
         return judged.get("limit_mb"), "it is judged against"
     recommended = needs.get("recommended_memory_mb")
-    chosen = [p for p in plans.values() if p.get("memory_mb")]
+    chosen = [p for p in plans.values() if p.get("service_memory_mb")]
     if not chosen:
         return recommended, "recommended (twice this run's peak)"
-    smallest = min(chosen, key=lambda p: p["memory_mb"])
-    return smallest["memory_mb"], (
-        f"of plan {smallest['plan']} ({smallest['catalog']}), the smallest plan holding the "
-        f"{recommended:,.0f} MB recommended from this run's peak (no --target-memory or "
-        "--plan was given)")
+    smallest = min(chosen, key=lambda p: p["service_memory_mb"])
+    where = (f"of plan {smallest['plan']} ({smallest['catalog']})" if not smallest["os_memory_mb"]
+             else f"left to the service on plan {smallest['plan']} ({smallest['catalog']}) "
+                  "once its operating system has its share")
+    return smallest["service_memory_mb"], (
+        f"{where}, the smallest plan holding the {recommended:,.0f} MB recommended from this "
+        "run's peak (no --target-memory or --plan was given)")
 
 
 def _optimise_first(memory: dict[str, Any], judged: dict[str, Any]) -> str | None:
