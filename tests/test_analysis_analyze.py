@@ -34,11 +34,24 @@ def check_contract(result):
     assert LEAK_KEYS <= set(result["memory"]["leak"])
     assert {"level", "reasons"} <= set(result["assessment"])
     recs = result["recommendations"]
-    assert {"min_memory_mb", "recommended_memory_mb", "plans", "scaling",
+    assert {"min_memory_mb", "recommended_memory_mb", "plans", "cheapest", "scaling",
             "suggestions"} <= set(recs)
     assert {"strategy", "reason"} <= set(recs["scaling"])
     for plan in recs["plans"].values():
-        assert {"plan", "memory_mb", "headroom_percent"} <= set(plan)
+        assert {"plan", "memory_mb", "monthly_usd", "service_memory_mb",
+                "headroom_percent"} <= set(plan)
+    # The cheapest plan across providers holds what it is named for (nothing is named
+    # when the memory is unknown).
+    assert (recs["cheapest"] == {}) == (recs["recommended_memory_mb"] is None)
+    for which, needed in (("recommended", recs["recommended_memory_mb"]),
+                          ("minimum", recs["min_memory_mb"])):
+        if needed is None:
+            continue
+        cheapest = recs["cheapest"][which]
+        assert cheapest["service_memory_mb"] >= needed and cheapest["monthly_usd"] is not None
+        assert all(p["monthly_usd"] >= cheapest["monthly_usd"]
+                   for p in recs["plans"].values()
+                   if p["monthly_usd"] is not None and p["service_memory_mb"] >= needed)
 
 
 LEAK_KEYS_7 = {"slope_ci_mb_per_min", "detection_limit_mb_per_min", "time_to_limit_h",

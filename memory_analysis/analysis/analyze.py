@@ -25,7 +25,7 @@ from memory_analysis.analysis.limits import judged_against
 from memory_analysis.analysis.memory import memory_block
 from memory_analysis.analysis.phases import phase_stats
 from memory_analysis.analysis.plans import plans_until_leak, recommend_cheapest, recommend_plans
-from memory_analysis.analysis.scaling import scaling_verdict, step_levels
+from memory_analysis.analysis.scaling import instances_by_cost, scaling_verdict, step_levels
 from memory_analysis.analysis.series import MemorySeries, limits_seen, service_memory
 from memory_analysis.analysis.shape import Settled, settle_series
 from memory_analysis.analysis.sizing import requirements
@@ -193,6 +193,8 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
     scaling = scaling_verdict(_steps(settled, segments, noise),
                               options.get("users"), _optimise_first(memory, judged),
                               _grew_within_steps(memory["leak"]))
+    # Beside the seed's rule, what serving the measured load costs on 1, 2, 4, 8 instances.
+    scaling = instances_by_cost(scaling, peak, memory.get("baseline_mb"), catalogs)
     # A leaking service's plans are a delay, not a size: how long each lasts.
     plans, sizing_note = plans_until_leak(plans, memory["leak"], peak)
     recommendations: dict[str, Any] = {

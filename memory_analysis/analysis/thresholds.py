@@ -227,6 +227,12 @@ ERROR_RATE_NOTE = 0.01
 # -- scaling -----------------------------------------------------------------------------------
 # Each parameter of a curve of memory against load must earn its place at this error rate.
 SHAPE_ALPHA = 0.01
+# The measured peak load is priced as served by this many instances: one, and the load
+# halved, quartered and split eight ways (each instance keeping its own baseline). Powers of
+# two show in four rows where the baseline each instance adds starts to outweigh the load
+# taken off it; past eight, an instance's share falls below the lowest step of the steps
+# the manual suggests (--users-steps 5,10,20,40: 40 / 8 = 5), where the fit is extrapolated.
+INSTANCE_COUNTS = (1, 2, 4, 8)
 
 
 # -- the memory gate (compare --fail-on-regression) ----------------------------------------
