@@ -234,18 +234,19 @@ def condition_notes(report: dict[str, Any]) -> list[str]:
 def _ceiling(judged: dict[str, Any], plans: dict[str, Any],
              needs: dict[str, Any]) -> tuple[float | None, str]:
     """The memory a leak would run into, and what it is (after "the 512 MB"): what the
-    service gets when that is known, else what it would be deployed with (the smallest
-    plan holding the recommended memory, what of it the service gets on a VM, or the
-    recommended memory itself). That plan is chosen from this run's peak, so the words say
-    which plan and why: a later run of a leaking service, with a higher peak, counts
+    service gets when that is known, else what it would be deployed with: the smallest
+    plan holding the recommended memory (the first listed of two the same size), or
+    rather what of it the service gets (on a VM, what its operating system leaves), else
+    the recommended memory itself. That plan is chosen from this run's peak, so the words
+    say which plan and why: a later run of a leaking service, with a higher peak, counts
     against a larger one."""
     if judged["source"] != "host":
         return judged.get("limit_mb"), "it is judged against"
     recommended = needs.get("recommended_memory_mb")
-    chosen = [p for p in plans.values() if p.get("service_memory_mb")]
+    chosen = [p for p in plans.values() if p.get("memory_mb")]
     if not chosen:
         return recommended, "recommended (twice this run's peak)"
-    smallest = min(chosen, key=lambda p: p["service_memory_mb"])
+    smallest = min(chosen, key=lambda p: p["memory_mb"])
     where = (f"of plan {smallest['plan']} ({smallest['catalog']})" if not smallest["os_memory_mb"]
              else f"left to the service on plan {smallest['plan']} ({smallest['catalog']}) "
                   "once its operating system has its share")
