@@ -7,6 +7,7 @@ precision; only text is rounded here).
   place: "2,409 MB/min (95 %: 2,401 to 2,418)", "0.42 MB/min (95 %: 0.31 to 0.53)".
 - A figure alone shows three significant figures: "1,059", "12.3", "0.0821".
 - Either way, nothing after the point for hundreds and up, and thousands separators.
+- A price from a catalog is exact: US dollars to the cent, "$7.59" (``usd``).
 
 Its own small module with no imports of the project, as ``levels.py`` is: the monitor
 and the load tester start without importing the analysis or the views.
@@ -96,6 +97,12 @@ def with_interval(value: float | None, interval: list[float] | tuple[float, floa
         return amount(value, unit)
     shown, low, high = rounded(value, interval[0], interval[1])
     return f"{_unit(shown, unit)} ({lead}{low} to {high})"
+
+
+def usd(value: float | None) -> str:
+    """A price in US dollars, to the cent (a price from a list is exact, not measured):
+    "$7.59", "$1,177.34"; "-" for None."""
+    return "-" if value is None else f"${value:,.2f}"
 
 
 def count(value: int | float | None) -> str:

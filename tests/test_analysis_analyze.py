@@ -8,7 +8,7 @@ import pytest
 from analysis_series import flat, linear, samples, saturating
 
 from memory_analysis.analysis.analyze import analyze, condition_notes
-from memory_analysis.analysis.catalogs import load_catalogs
+from memory_analysis.analysis.catalogs import load_catalogs, validate_catalog
 from memory_analysis.analysis.limits import find_plan
 
 PHASE_KEYS = {"start_t", "end_t", "samples", "memory_mb", "system_percent"}
@@ -34,11 +34,24 @@ def check_contract(result):
     assert LEAK_KEYS <= set(result["memory"]["leak"])
     assert {"level", "reasons"} <= set(result["assessment"])
     recs = result["recommendations"]
-    assert {"min_memory_mb", "recommended_memory_mb", "plans", "scaling",
+    assert {"min_memory_mb", "recommended_memory_mb", "plans", "cheapest", "scaling",
             "suggestions"} <= set(recs)
     assert {"strategy", "reason"} <= set(recs["scaling"])
     for plan in recs["plans"].values():
-        assert {"plan", "memory_mb", "headroom_percent"} <= set(plan)
+        assert {"plan", "memory_mb", "monthly_usd", "service_memory_mb",
+                "headroom_percent"} <= set(plan)
+    # The cheapest plan across providers holds what it is named for (nothing is named
+    # when the memory is unknown).
+    assert (recs["cheapest"] == {}) == (recs["recommended_memory_mb"] is None)
+    for which, needed in (("recommended", recs["recommended_memory_mb"]),
+                          ("minimum", recs["min_memory_mb"])):
+        if needed is None:
+            continue
+        cheapest = recs["cheapest"][which]
+        assert cheapest["service_memory_mb"] >= needed and cheapest["monthly_usd"] is not None
+        assert all(p["monthly_usd"] >= cheapest["monthly_usd"]
+                   for p in recs["plans"].values()
+                   if p["monthly_usd"] is not None and p["service_memory_mb"] >= needed)
 
 
 LEAK_KEYS_7 = {"slope_ci_mb_per_min", "detection_limit_mb_per_min", "time_to_limit_h",
@@ -67,11 +80,23 @@ def test_a_leaking_service():
     slope = memory["leak"]["slope_mb_per_min"]
     for plan in recs["plans"].values():
         assert plan["lasts_h"] == pytest.approx(
-            (plan["memory_mb"] - memory["peak_mb"]) / slope / 60, abs=0.01)
+            (plan["service_memory_mb"] - memory["peak_mb"]) / slope / 60, abs=0.01)
     assert result["assessment"]["level"] == "critical"
     assert result["recommendations"]["scaling"]["strategy"] == "optimize"
     assert any("tracemalloc" in s for s in result["recommendations"]["suggestions"])
     assert any("Heavy endpoints" in s for s in result["recommendations"]["suggestions"])
+
+
+def test_a_leak_judged_against_the_host_runs_into_what_a_vms_operating_system_leaves():
+    vms = validate_catalog({"id": "vms", "name": "VMs", "as_of": "2026-12-01", "kind": "vm",
+                            "plans": [{"name": "one", "memory_mb": 1024}]}, "test")
+    result = analyze(samples(flat(60), linear(60, 0.5), flat(120)), LOAD,
+                     {"users": 20, "catalogs": [vms]})
+    leak = result["memory"]["leak"]
+    # 1 GiB less 200 MB and 2 % of it for the operating system: 803.5 MB.
+    assert ("the 804 MB left to the service on plan one (VMs) once its operating system "
+            "has its share, the smallest plan holding the") in leak["reason"]
+    assert leak["headroom_mb"] == pytest.approx(803.5 - result["memory"]["peak_mb"], abs=0.1)
 
 
 def test_a_cache_that_fills_and_stays_is_safe_when_small_and_a_warning_when_large():

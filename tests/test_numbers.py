@@ -12,6 +12,7 @@ from memory_analysis.numbers import (
     known,
     rounded,
     seconds,
+    usd,
     with_interval,
 )
 
@@ -76,3 +77,8 @@ def test_known_gives_the_figure_alone_as_its_interval_warrants() -> None:
     assert known(0.4217, None, "MB/min") == "0.422 MB/min"
     assert known(0.4217, [None, None]) == "0.422"  # type: ignore[list-item]
     assert known(None) == "-"
+
+
+def test_a_price_shows_to_the_cent() -> None:
+    assert usd(7.592) == "$7.59" and usd(25) == "$25.00" and usd(1177.344) == "$1,177.34"
+    assert usd(0) == "$0.00" and usd(None) == "-"

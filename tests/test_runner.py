@@ -27,6 +27,9 @@ from shared_runs import (
     shared_run,
 )
 
+from memory_analysis.analysis.catalogs import load_catalogs
+from memory_analysis.numbers import usd
+
 RUNNER = str(ROOT / "memory_analysis_runner.py")
 
 
@@ -455,8 +458,15 @@ def test_attach_to_a_running_service_and_leave_it_running(attached_run):
 
 @shared_run(seconds=14)
 def steps_run(work: Path) -> Run:
+    """The demo without a cache: a cache filling during the 6 s load (the default one
+    through it, even one of 4 entries within its first second on a busy machine) leaves
+    the leak verdict open on its shape, memory counts as growing within the steps, and
+    the curve is not measured (nothing to price)."""
+    port = free_port()
     return runner(work, "--baseline", "1", "--load-test", "6", "--cooldown", "1",
-                  "--interval", "0.2", "--users-steps", "1,2,4")
+                  "--interval", "0.2", "--users-steps", "1,2,4",
+                  "--service-cmd", demo_cmd(port, "--cache-entries", "0"),
+                  "--url", f"http://127.0.0.1:{port}")
 
 
 def test_users_steps_fit_memory_against_users(steps_run):
@@ -478,6 +488,42 @@ def test_users_steps_fit_memory_against_users(steps_run):
     scaling = report["recommendations"]["scaling"]
     assert [step["users"] for step in scaling["steps"]] == [1, 2, 4]
     assert "one load level" not in scaling["reason"]
+
+
+def test_users_steps_price_the_peak_load_on_1_2_4_and_8_instances(steps_run):
+    """The measured curve, priced from the bundled catalogs: each row's plan holds its
+    memory for the service, costs the count times that plan's price, and the terminal and
+    the HTML page show the table and the cheapest way."""
+    run = steps_run.ok()
+    report = run.report()
+    needs = report["recommendations"]
+    scaling = needs["scaling"]
+    assert scaling["basis"] == "steps" and scaling["growth_shape"] != "not measured", scaling
+    rows = scaling["instances"]
+    assert [row["instances"] for row in rows] == [1, 2, 4, 8]
+    prices = {(c["id"], p["name"]): p["monthly_usd"] for c in load_catalogs()
+              for p in c["plans"] if "monthly_usd" in p}
+    for row in rows:
+        plan = row["plan"]
+        assert plan["service_memory_mb"] >= row["per_instance_mb"]
+        assert plan["monthly_usd"] == prices[(plan["provider"], plan["plan"])]
+        assert row["monthly_cost"] == round(row["instances"] * plan["monthly_usd"], 2)
+        assert row["total_mb"] == row["instances"] * row["per_instance_mb"]
+    # One instance needs just the recommended memory; more never need more each.
+    assert rows[0]["per_instance_mb"] == needs["recommended_memory_mb"]
+    assert all(a["per_instance_mb"] >= b["per_instance_mb"]
+               for a, b in zip(rows, rows[1:], strict=False))
+    cheapest = min(rows, key=lambda r: (r["monthly_cost"], r["instances"]))
+    assert scaling["cheapest_instances"] == cheapest["instances"]
+    assert needs["cheapest"]["recommended"] == rows[0]["plan"]
+    # Shown: the price column of the plans, the cheapest across providers, the instances.
+    summary = run.stdout.partition("merging:")[2]
+    assert "$/month" in summary and "Cheapest plan across providers" in summary
+    assert "on 1, 2, 4 and 8 instances" in summary
+    assert f"Scaling by cost: {scaling['cost_note']}" in summary
+    page = (run.out / "memory_analysis_report.html").read_text()
+    assert "Cheapest plan across providers" in page and "Scaling by cost:" in page
+    assert f"<td>{usd(rows[-1]['monthly_cost'])}</td>" in page
 
 
 def test_sigterm_during_baseline_stops_everything(tmp_path):

@@ -24,8 +24,8 @@ from memory_analysis.analysis.level import assess_level, held_matters, host_stat
 from memory_analysis.analysis.limits import judged_against
 from memory_analysis.analysis.memory import memory_block
 from memory_analysis.analysis.phases import phase_stats
-from memory_analysis.analysis.plans import plans_until_leak, recommend_plans
-from memory_analysis.analysis.scaling import scaling_verdict, step_levels
+from memory_analysis.analysis.plans import plans_until_leak, recommend_cheapest, recommend_plans
+from memory_analysis.analysis.scaling import instances_by_cost, scaling_verdict, step_levels
 from memory_analysis.analysis.series import MemorySeries, limits_seen, service_memory
 from memory_analysis.analysis.shape import Settled, settle_series
 from memory_analysis.analysis.sizing import requirements
@@ -196,11 +196,15 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
     scaling = scaling_verdict(_steps(settled, segments, noise),
                               options.get("users"), _optimise_first(memory, judged),
                               _grew_within_steps(memory["leak"]))
+    # Beside the seed's rule, what serving the measured load costs on 1, 2, 4, 8 instances.
+    scaling = instances_by_cost(scaling, peak, memory.get("baseline_mb"), catalogs)
     # A leaking service's plans are a delay, not a size: how long each lasts.
     plans, sizing_note = plans_until_leak(plans, memory["leak"], peak)
     recommendations: dict[str, Any] = {
         **needs,
         "plans": plans,
+        "cheapest": recommend_cheapest(catalogs, needs["min_memory_mb"],
+                                       needs["recommended_memory_mb"]),
         "scaling": scaling,
     }
     if sizing_note:
@@ -233,10 +237,12 @@ def condition_notes(report: dict[str, Any]) -> list[str]:
 def _ceiling(judged: dict[str, Any], plans: dict[str, Any],
              needs: dict[str, Any]) -> tuple[float | None, str]:
     """The memory a leak would run into, and what it is (after "the 512 MB"): what the
-    service gets when that is known, else what it would be deployed with (the smallest
-    plan holding the recommended memory, or the recommended memory itself). That plan is
-    chosen from this run's peak, so the words say which plan and why: a later run of a
-    leaking service, with a higher peak, counts against a larger one."""
+    service gets when that is known, else what it would be deployed with: the smallest
+    plan holding the recommended memory (the first listed of two the same size), or
+    rather what of it the service gets (on a VM, what its operating system leaves), else
+    the recommended memory itself. That plan is chosen from this run's peak, so the words
+    say which plan and why: a later run of a leaking service, with a higher peak, counts
+    against a larger one."""
     if judged["source"] != "host":
         return judged.get("limit_mb"), "it is judged against"
     recommended = needs.get("recommended_memory_mb")
@@ -244,10 +250,12 @@ def _ceiling(judged: dict[str, Any], plans: dict[str, Any],
     if not chosen:
         return recommended, "recommended (twice this run's peak)"
     smallest = min(chosen, key=lambda p: p["memory_mb"])
-    return smallest["memory_mb"], (
-        f"of plan {smallest['plan']} ({smallest['catalog']}), the smallest plan holding the "
-        f"{recommended:,.0f} MB recommended from this run's peak (no --target-memory or "
-        "--plan was given)")
+    where = (f"of plan {smallest['plan']} ({smallest['catalog']})" if not smallest["os_memory_mb"]
+             else f"left to the service on plan {smallest['plan']} ({smallest['catalog']}) "
+                  "once its operating system has its share")
+    return smallest["service_memory_mb"], (
+        f"{where}, the smallest plan holding the {recommended:,.0f} MB recommended from this "
+        "run's peak (no --target-memory or --plan was given)")
 
 
 def _optimise_first(memory: dict[str, Any], judged: dict[str, Any]) -> str | None:

@@ -3,15 +3,20 @@
 A catalog file holds one catalog, or ``{"catalogs": [...]}`` with several:
 
     {"id": "render", "name": "Render web services", "as_of": "2026-11-25",
-     "source": "https://...", "note": "...",
-     "plans": [{"name": "standard", "memory_mb": 2048, "vcpu": 1,
+     "source": "https://...", "note": "...", "kind": "container",
+     "plans": [{"name": "standard", "memory_mb": 2048, "vcpu": 1, "monthly_usd": 25,
                 "production": true, "note": "..."}]}
 
 Required: ``id`` (lower-case letters, digits, ``-`` or ``_``), ``name``, ``as_of``
 (YYYY-MM-DD: when the figures were taken; plans change), ``plans`` (at least one, each
-with a unique ``name`` and ``memory_mb`` > 0). Optional: ``source``, ``note``, and per
-plan ``vcpu``, ``note`` and ``production`` (false: never recommended, e.g. a free tier
-for development). Unknown keys are errors, so a typo never silently drops a figure.
+with a unique ``name`` and ``memory_mb`` > 0). Optional: ``source``, ``note``, ``kind``
+("container": a PaaS instance or container whose memory is all the service's, the
+default; "vm": a virtual machine, whose operating system takes part of it), for a VM
+catalog ``os_memory_mb`` (MB >= 0 the operating system takes on each plan; default
+``plans.os_memory_mb``'s rule), and per plan ``vcpu``, ``monthly_usd`` (the monthly
+on-demand price in US dollars, >= 0; a plan without one is never the cheapest), ``note``
+and ``production`` (false: never recommended, e.g. a free tier for development). Unknown
+keys are errors, so a typo never silently drops a figure.
 
 This module reads files; choosing a plan (``plans.py``) is pure.
 """
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,16 +34,21 @@ from typing import Any
 from memory_analysis.errors import BadInput
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "catalogs"
-CATALOG_KEYS = {"id", "name", "as_of", "source", "note", "plans"}
+CATALOG_KEYS = {"id", "name", "as_of", "source", "note", "kind", "os_memory_mb", "plans"}
 REQUIRED_CATALOG_KEYS = {"id", "name", "as_of", "plans"}
-PLAN_KEYS = {"name", "memory_mb", "vcpu", "note", "production"}
+PLAN_KEYS = {"name", "memory_mb", "vcpu", "monthly_usd", "note", "production"}
+# What a catalog's plans are: a container (or PaaS instance) gives the service all its
+# memory; a virtual machine's operating system keeps part of it. The first is the default.
+KINDS = ("container", "vm")
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 # The order the report lists the bundled catalogs in; others follow by name.
 BUNDLED_ORDER = ("render", "aws", "gcp", "azure", "generic")
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite JSON number (not a boolean; Python's json reads NaN and Infinity too)."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
 
 
 def validate_catalog(data: Any, where: str) -> dict[str, Any]:
@@ -62,6 +73,16 @@ def validate_catalog(data: Any, where: str) -> dict[str, Any]:
     for key in ("name", "source", "note"):
         if key in data and (not isinstance(data[key], str) or not data[key].strip()):
             raise BadInput(f"{where}: {key!r} must be a non-empty string")
+    kind = data.get("kind", KINDS[0])
+    if kind not in KINDS:
+        raise BadInput(f"{where}: 'kind' must be one of {', '.join(KINDS)} (got {kind!r})")
+    if "os_memory_mb" in data:
+        if kind != "vm":
+            raise BadInput(f"{where}: 'os_memory_mb' is for a catalog of kind 'vm' only "
+                           "(a container's memory is all the service's)")
+        if not _number(data["os_memory_mb"]) or data["os_memory_mb"] < 0:
+            raise BadInput(f"{where}: 'os_memory_mb' must be a number >= 0 "
+                           f"(got {data['os_memory_mb']!r})")
     try:
         dt.date.fromisoformat(str(data["as_of"]))
     except ValueError:
@@ -75,7 +96,7 @@ def validate_catalog(data: Any, where: str) -> dict[str, Any]:
     for index, plan in enumerate(plans):
         checked.append(_validate_plan(plan, f"{where}: plans[{index}]", names))
     checked.sort(key=lambda p: p["memory_mb"])
-    return {**data, "plans": checked}
+    return {**data, "kind": kind, "plans": checked}
 
 
 def _validate_plan(plan: Any, where: str, names: set[str]) -> dict[str, Any]:
@@ -96,6 +117,9 @@ def _validate_plan(plan: Any, where: str, names: set[str]) -> dict[str, Any]:
         raise BadInput(f"{where} ({name!r}): 'memory_mb' must be a number > 0 (got {memory!r})")
     if "vcpu" in plan and (not _number(plan["vcpu"]) or plan["vcpu"] <= 0):
         raise BadInput(f"{where} ({name!r}): 'vcpu' must be a number > 0")
+    if "monthly_usd" in plan and (not _number(plan["monthly_usd"]) or plan["monthly_usd"] < 0):
+        raise BadInput(f"{where} ({name!r}): 'monthly_usd' must be a number >= 0 (US dollars "
+                       f"a month; got {plan['monthly_usd']!r})")
     if "production" in plan and not isinstance(plan["production"], bool):
         raise BadInput(f"{where} ({name!r}): 'production' must be true or false")
     if "note" in plan and not isinstance(plan["note"], str):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from memory_analysis.analysis.plans import os_memory_mb, service_memory_mb
 from memory_analysis.analysis.thresholds import PEAK_CRITICAL_PERCENT, PEAK_WARNING_PERCENT
 from memory_analysis.errors import BadInput
 
@@ -39,8 +40,10 @@ def parse_size_mb(text: str, option: str = "--target-memory") -> float:
 
 def find_plan(catalogs: list[dict[str, Any]], spec: str) -> dict[str, Any]:
     """``PROVIDER:PLAN`` looked up in the catalogs (names compared without case):
-    {"plan": "render:standard", "memory_mb": 2048, "catalog": ...}. BadInput naming the
-    known providers or plans otherwise."""
+    {"plan": "render:standard", "memory_mb": 2048, "plan_memory_mb": 2048,
+    "os_memory_mb": 0, "catalog": ...}: ``memory_mb`` is what the service gets of it (on
+    a VM, what its operating system leaves). BadInput naming the known providers or plans
+    otherwise."""
     provider, _, name = str(spec).partition(":")
     by_id = {c["id"]: c for c in catalogs}
     if not provider or not name:
@@ -55,7 +58,11 @@ def find_plan(catalogs: list[dict[str, Any]], spec: str) -> dict[str, Any]:
     if plan is None:
         raise BadInput(f"--plan: {catalog['id']!r} has no plan {name!r}; its plans: "
                        + ", ".join(p["name"] for p in catalog["plans"]))
-    return {"plan": f"{catalog['id']}:{plan['name']}", "memory_mb": float(plan["memory_mb"]),
+    # What the service gets of it: on a VM, what its operating system leaves.
+    return {"plan": f"{catalog['id']}:{plan['name']}",
+            "memory_mb": service_memory_mb(catalog, plan),
+            "plan_memory_mb": float(plan["memory_mb"]),
+            "os_memory_mb": os_memory_mb(catalog, plan),
             "catalog": catalog["name"], "as_of": catalog["as_of"]}
 
 
@@ -90,6 +97,8 @@ def judged_against(cgroup_limit_mb: float | None, host_total_mb: float | None,
         out = {"source": "host", "limit_mb": round(host_total_mb, 1) if host_total_mb else None}
     if plan:
         out["plan"] = plan["plan"]
+        if plan.get("os_memory_mb"):
+            out["plan_os_memory_mb"] = plan["os_memory_mb"]
     if cgroup_limit_mb and out["source"] != "cgroup" and not out.get("enforced"):
         out["cgroup_limit_mb"] = round(cgroup_limit_mb, 1)
     if host_total_mb:
@@ -114,5 +123,7 @@ def describe(judged: dict[str, Any]) -> str:
     if source == "target_memory":
         return f"the target of {size}{enforced}"
     if source == "plan":
-        return f"the {size} of plan {judged.get('plan')}{enforced}"
+        os_share = (" (what its operating system leaves)" if judged.get("plan_os_memory_mb")
+                    else "")
+        return f"the {size} of plan {judged.get('plan')}{os_share}{enforced}"
     return f"the host's {size}"

@@ -1,20 +1,94 @@
-"""Which plan of each catalog to buy, for the memory the analysis recommends."""
+"""Which plan of each catalog to buy, for the memory the analysis recommends, and which
+is the cheapest across them all.
+
+A plan holds a size when the memory it leaves to the service does: all of it for a
+container or PaaS instance, its memory less what the operating system takes for a virtual
+machine (``os_memory_mb``). Every choice below goes through ``holds``.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from memory_analysis.analysis.thresholds import VM_OS_SHARE, VM_OS_USERLAND_MB
 from memory_analysis.numbers import amount, known
 
 
-def smallest_plan(catalog: dict[str, Any], memory_mb: float) -> dict[str, Any] | None:
-    """The smallest production plan holding ``memory_mb``; None when none is big enough.
+def os_memory_mb(catalog: dict[str, Any], plan: dict[str, Any]) -> float:
+    """MB of ``plan``'s memory its operating system keeps from the service: none for a
+    container; for a VM the catalog's ``os_memory_mb``, else ``VM_OS_USERLAND_MB`` plus
+    ``VM_OS_SHARE`` of the plan's memory (thresholds.py says where they come from)."""
+    if catalog.get("kind", "container") != "vm":
+        return 0.0
+    if catalog.get("os_memory_mb") is not None:
+        return float(catalog["os_memory_mb"])
+    return round(VM_OS_USERLAND_MB + VM_OS_SHARE * plan["memory_mb"], 1)
 
-    Plans marked ``production: false`` (free tiers) are never chosen.
+
+def service_memory_mb(catalog: dict[str, Any], plan: dict[str, Any]) -> float:
+    """MB of ``plan``'s memory left to the service (never below zero)."""
+    return round(max(plan["memory_mb"] - os_memory_mb(catalog, plan), 0.0), 1)
+
+
+def holds(catalog: dict[str, Any], plan: dict[str, Any], memory_mb: float) -> bool:
+    """Whether ``plan`` is one to recommend (not ``production: false``, as free tiers are)
+    and leaves the service at least ``memory_mb``."""
+    return bool(plan.get("production", True)) and service_memory_mb(catalog, plan) >= memory_mb
+
+
+def _price_or_last(plan: dict[str, Any]) -> float:
+    price = plan.get("monthly_usd")
+    return math.inf if price is None else float(price)
+
+
+def smallest_plan(catalog: dict[str, Any], memory_mb: float) -> dict[str, Any] | None:
+    """The smallest production plan holding ``memory_mb`` (``holds``), the cheaper of two
+    the same size; None when none is big enough."""
+    fitting = [p for p in catalog["plans"] if holds(catalog, p, memory_mb)]
+    return min(fitting, key=lambda p: (p["memory_mb"], _price_or_last(p))) if fitting else None
+
+
+def plan_summary(catalog: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
+    """One plan as the report names it on its own: ``provider`` (the catalog's id),
+    ``catalog`` (its name), ``plan``, ``memory_mb``, ``service_memory_mb`` and
+    ``os_memory_mb`` (``holds``), ``monthly_usd`` (None when the catalog has no price)
+    and the catalog's ``as_of``."""
+    return {"provider": catalog["id"], "catalog": catalog["name"], "plan": plan["name"],
+            "memory_mb": plan["memory_mb"], "service_memory_mb": service_memory_mb(catalog, plan),
+            "os_memory_mb": os_memory_mb(catalog, plan),
+            "monthly_usd": plan.get("monthly_usd"), "as_of": catalog["as_of"]}
+
+
+def cheapest_plan(catalogs: list[dict[str, Any]], memory_mb: float) -> dict[str, Any] | None:
+    """The cheapest production plan across all ``catalogs`` that leaves the service
+    ``memory_mb`` (MB; for a VM, after its operating system's share), as ``plan_summary``
+    gives it; None when no priced plan holds it.
+
+    Prices are monthly on-demand US dollars (``monthly_usd``); a plan without one is never
+    the cheapest. Of two at the same price the smaller wins, then the one listed first
+    (catalog order, then plan order).
     """
-    fitting = [p for p in catalog["plans"]
-               if p.get("production", True) and p["memory_mb"] >= memory_mb]
-    return min(fitting, key=lambda p: p["memory_mb"]) if fitting else None
+    best: tuple[tuple[float, float], dict[str, Any], dict[str, Any]] | None = None
+    for catalog in catalogs:
+        for plan in catalog["plans"]:
+            if plan.get("monthly_usd") is None or not holds(catalog, plan, memory_mb):
+                continue
+            key = (float(plan["monthly_usd"]), float(plan["memory_mb"]))
+            if best is None or key < best[0]:
+                best = (key, catalog, plan)
+    return None if best is None else plan_summary(best[1], best[2])
+
+
+def recommend_cheapest(catalogs: list[dict[str, Any]], min_mb: float | None,
+                       recommended_mb: float | None) -> dict[str, Any]:
+    """The report's ``recommendations.cheapest``: ``{"recommended": cheapest_plan(...),
+    "minimum": cheapest_plan(...)}`` for the recommended and the minimum memory (either
+    None when no priced plan holds it); empty when the memory is unknown."""
+    if min_mb is None or recommended_mb is None:
+        return {}
+    return {"recommended": cheapest_plan(catalogs, recommended_mb),
+            "minimum": cheapest_plan(catalogs, min_mb)}
 
 
 def headroom_percent(plan_mb: float, needed_mb: float) -> float:
@@ -33,32 +107,39 @@ def plan_choice(catalog: dict[str, Any], min_mb: float, recommended_mb: float,
                 peak_mb: float) -> dict[str, Any]:
     """One catalog's entry of ``recommendations.plans``.
 
-    ``plan``/``memory_mb``/``headroom_percent``: the smallest plan holding the
-    recommended memory and its spare beyond it; ``headroom_mb``/``times_recommended``
-    the same spare in MB, and the plan's memory as a multiple of the recommended (what
-    the views show). ``min_plan``: the smallest plan holding
-    the minimum. ``peak_percent_of_plan``: how full the chosen plan would be at the peak.
+    ``plan``/``memory_mb``/``monthly_usd``: the smallest plan holding the recommended
+    memory (``holds``), its memory and price; ``service_memory_mb``/``os_memory_mb`` what
+    of it the service gets and what a VM's operating system takes (0 for a container).
+    ``headroom_percent``, ``headroom_mb``/``times_recommended``: the service's memory beyond
+    the recommended, in % and MB, and as a multiple of it (what the views show).
+    ``min_plan``: the smallest plan holding the minimum. ``peak_percent_of_plan``: how full
+    the service's memory on the chosen plan would be at the peak.
     """
     chosen = smallest_plan(catalog, recommended_mb)
     at_min = smallest_plan(catalog, min_mb)
-    largest = max(p["memory_mb"] for p in catalog["plans"])
+    room = service_memory_mb(catalog, chosen) if chosen else None
     entry: dict[str, Any] = {
         "catalog": catalog["name"], "as_of": catalog["as_of"],
         "plan": chosen["name"] if chosen else None,
         "memory_mb": chosen["memory_mb"] if chosen else None,
-        "headroom_percent": (headroom_percent(chosen["memory_mb"], recommended_mb)
-                             if chosen else None),
-        "headroom_mb": room_left(chosen["memory_mb"], recommended_mb)[0] if chosen else None,
-        "times_recommended": (room_left(chosen["memory_mb"], recommended_mb)[1]
-                              if chosen else None),
-        "peak_percent_of_plan": round(peak_mb / chosen["memory_mb"] * 100, 1) if chosen else None,
+        "monthly_usd": chosen.get("monthly_usd") if chosen else None,
+        "service_memory_mb": room,
+        "os_memory_mb": os_memory_mb(catalog, chosen) if chosen else None,
+        "headroom_percent": headroom_percent(room, recommended_mb) if room is not None else None,
+        "headroom_mb": room_left(room, recommended_mb)[0] if room is not None else None,
+        "times_recommended": room_left(room, recommended_mb)[1] if room is not None else None,
+        "peak_percent_of_plan": round(peak_mb / room * 100, 1) if room else None,
         "min_plan": at_min["name"] if at_min else None,
         "min_plan_memory_mb": at_min["memory_mb"] if at_min else None,
     }
     if chosen is None:
+        largest = max(catalog["plans"], key=lambda p: p["memory_mb"])
+        left = service_memory_mb(catalog, largest)
+        of_it = ("" if left == largest["memory_mb"] else
+                 f", {left:,.0f} MB of it the service's once the operating system has its share")
         entry["note"] = (f"no plan holds the recommended {recommended_mb:,.0f} MB (largest: "
-                         f"{largest:,.0f} MB): split the service over several instances or "
-                         "reduce its memory")
+                         f"{largest['memory_mb']:,.0f} MB{of_it}): split the service over "
+                         "several instances or reduce its memory")
     elif chosen.get("note"):
         entry["note"] = chosen["note"]
     return entry
@@ -86,11 +167,11 @@ def plans_until_leak(plans: dict[str, Any], leak: dict[str, Any],
     that introduces them; ``(plans, None)`` unchanged when no leak was found.
 
     A leak makes a plan a delay, not a size: each plan's ``lasts_h`` is the hours of the
-    same load until the leak fills the memory between the run's peak and the plan,
-    ``(plan memory − peak) / slope``, at the leak verdict's own rate (the rate at the end
-    of the load, ``slope_mb_per_min``); ``lasts_h_ci`` the same by the ends of its 95 %
-    interval (None for an end where it lasts for ever). Only a straight line keeps that
-    rate; a growth that slows would last longer, and the sentence says so.
+    same load until the leak fills the memory between the run's peak and the plan's memory
+    for the service, ``(service memory − peak) / slope``, at the leak verdict's own rate
+    (the rate at the end of the load, ``slope_mb_per_min``); ``lasts_h_ci`` the same by the
+    ends of its 95 % interval (None for an end where it lasts for ever). Only a straight
+    line keeps that rate; a growth that slows would last longer, and the sentence says so.
     """
     slope = leak.get("slope_mb_per_min")
     if leak.get("verdict") != "leak" or peak_mb is None or not slope or slope <= 0:
@@ -98,7 +179,7 @@ def plans_until_leak(plans: dict[str, Any], leak: dict[str, Any],
     low, high = leak.get("slope_ci_mb_per_min") or [None, None]
     out = {}
     for provider, entry in plans.items():
-        memory = entry.get("memory_mb")
+        memory = entry.get("service_memory_mb", entry.get("memory_mb"))
         if memory is None:
             out[provider] = entry
             continue

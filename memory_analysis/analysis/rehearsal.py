@@ -26,7 +26,7 @@ from memory_analysis.analysis.thresholds import (
     ROUND_NOISE_SIGMAS,
     ROUND_P95_TOLERANCE,
 )
-from memory_analysis.numbers import amount, count
+from memory_analysis.numbers import amount, count, usd
 
 # How many seconds of load before a kill give "the request rate at the kill".
 RATE_WINDOW_S = 5
@@ -241,6 +241,14 @@ def minimum_text(block: dict[str, Any]) -> str:
                if within else "")
             + f"; the rule of thumb (peak × 1.5) says {amount(rule, 'MB')}. With the seed's "
             f"margin over it, buy {amount(block.get('buy_mb'), 'MB')}")
+    cheapest = block.get("cheapest_for_minimum")
+    if cheapest:
+        text += (f": the cheapest plan holding it is {cheapest['provider']} "
+                 f"{cheapest['plan']} at {usd(cheapest['monthly_usd'])}/month")
+    rule_cheapest = block.get("cheapest_for_rule")
+    if rule_cheapest and cheapest and rule_cheapest["plan"] != cheapest["plan"]:
+        text += (f" (by the rule of thumb, {rule_cheapest['provider']} "
+                 f"{rule_cheapest['plan']} at {usd(rule_cheapest['monthly_usd'])}/month)")
     if block.get("stopped"):
         text += f" (the rounds stopped early: {block['stopped']})"
     return text

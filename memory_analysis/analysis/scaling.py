@@ -16,6 +16,10 @@ The shape is chosen by nested tests, each parameter earning its place at ``SHAPE
 points always maximises). Too few steps, or steps that disagree with every shape, are
 said so. When memory still grew within the steps (a leak, or a warm-up longer than a
 step), growth across them cannot be put down to the load.
+
+Beside the seed's rule, ``instances_by_cost`` prices the measured peak load served by
+one, two, four and eight instances, each keeping its own baseline, from the fitted curve
+and the plan catalogs, and says which costs least.
 """
 
 from __future__ import annotations
@@ -23,9 +27,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from memory_analysis.analysis.plans import cheapest_plan
 from memory_analysis.analysis.shape import least_squares
+from memory_analysis.analysis.sizing import requirements
 from memory_analysis.analysis.stats import chi2_quantile
-from memory_analysis.analysis.thresholds import NOISE_SIGMAS, SHAPE_ALPHA
+from memory_analysis.analysis.thresholds import INSTANCE_COUNTS, NOISE_SIGMAS, SHAPE_ALPHA
+from memory_analysis.numbers import amount, usd
 
 
 def _weighted_fit(xs: list[float], ys: list[float], sds: list[float], degree: int
@@ -171,3 +178,122 @@ def step_levels(levels: list[tuple[int, float | None, float, float, float]],
                     "level_se_mb": round(max(se if math.isfinite(se) else floor, floor), 3),
                     "peak_mb": round(peak, 2)})
     return out
+
+
+def fitted_level(scaling: dict[str, Any], load: float) -> float | None:
+    """The settled memory (MB) the chosen shape of ``scaling`` (``scaling_verdict``'s
+    result) gives at ``load`` (requests in flight, or users: its ``load_basis``); None
+    when no shape was measured."""
+    fit, shape = scaling.get("fit") or {}, scaling.get("growth_shape")
+    if shape == "flat":
+        return float(fit["flat"]["level_mb"])
+    if shape in ("linear", "decreasing"):
+        return float(fit["linear"]["intercept_mb"] + fit["linear"]["mb_per_unit"] * load)
+    if shape in ("faster than linear", "slower than linear"):
+        return float(sum(c * load ** k for k, c in enumerate(fit["quadratic"]["coefficients"])))
+    return None
+
+
+def _loads(scaling: dict[str, Any]) -> list[float]:
+    by_flight = scaling.get("load_basis") == "concurrency"
+    return [float(s["mean_in_flight"] if by_flight else s["users"]) for s in scaling["steps"]]
+
+
+def instances_by_cost(scaling: dict[str, Any], peak_mb: float | None,
+                      baseline_mb: float | None, catalogs: list[dict[str, Any]]
+                      ) -> dict[str, Any]:
+    """``scaling`` with the cost of serving the measured peak load on 1, 2, 4 and 8
+    instances, when the steps measured a curve (basis "steps", a shape other than "not
+    measured"); unchanged otherwise.
+
+    The peak load (``peak_load``) is the highest step's: mean requests in flight, or users
+    (``load_basis``). Split among ``k`` instances, each serves ``peak_load / k`` and keeps
+    its own baseline, so each holds the run's peak less the memory the load taken off it
+    held by the fitted curve: ``peak − (f(peak_load) − f(peak_load / k))``, where ``f`` is
+    never taken below the run's idle baseline nor above ``f(peak_load)`` (a curve that
+    falls, or dips when extrapolated below the lowest step, frees nothing). That memory
+    gets the seed's recommended margin, as plans are chosen for: ``per_instance_mb`` is
+    twice it, rounded up, so one instance needs exactly ``recommended_memory_mb``.
+
+    Adds ``instances``: ``[{"instances", "load_per_instance", "level_mb",
+    "per_instance_mb", "total_mb", "plan", "monthly_cost", "extrapolated"}]``, ``plan``
+    being ``cheapest_plan`` for ``per_instance_mb`` (None when no priced plan holds it)
+    and ``monthly_cost`` k times its price; ``cheapest_instances`` (fewest of the
+    cheapest, None when nothing is priced) and ``cost_note``, which names the cheapest way
+    and says where it parts from ``strategy`` (the seed's rule) and why.
+    """
+    if (scaling.get("basis") != "steps" or peak_mb is None
+            or fitted_level(scaling, 0.0) is None):
+        return scaling
+    loads = _loads(scaling)
+    top, lowest = max(loads), min(loads)
+    at_top = fitted_level(scaling, top)
+    assert at_top is not None
+    floor = baseline_mb if baseline_mb is not None else -math.inf
+    rows = []
+    for count in INSTANCE_COUNTS:
+        share = top / count
+        level = min(max(fitted_level(scaling, share) or 0.0, floor), at_top)
+        held = peak_mb - (at_top - level)
+        per_instance = requirements(held)["recommended_memory_mb"]
+        assert per_instance is not None
+        plan = cheapest_plan(catalogs, per_instance)
+        rows.append({"instances": count, "load_per_instance": round(share, 2),
+                     "level_mb": round(level, 1), "per_instance_mb": per_instance,
+                     "total_mb": count * per_instance, "plan": plan,
+                     "monthly_cost": (round(count * plan["monthly_usd"], 2)
+                                      if plan is not None else None),
+                     "extrapolated": share < lowest})
+    priced = [r for r in rows if r["monthly_cost"] is not None]
+    best = min(priced, key=lambda r: (r["monthly_cost"], r["instances"])) if priced else None
+    return {**scaling, "peak_load": round(top, 2), "instances": rows,
+            "cheapest_instances": best["instances"] if best else None,
+            "cost_note": _cost_note(scaling, rows, best)}
+
+
+def _way(row: dict[str, Any]) -> str:
+    """"2 instances of t3.small (aws) at $30.36 a month"."""
+    plan = row["plan"]
+    count = "one instance" if row["instances"] == 1 else f"{row['instances']} instances"
+    return f"{count} of {plan['plan']} ({plan['provider']}) at {usd(row['monthly_cost'])} a month"
+
+
+def _cost_note(scaling: dict[str, Any], rows: list[dict[str, Any]],
+               best: dict[str, Any] | None) -> str:
+    """The cost view in a sentence or three: the cheapest way, and where and why it parts
+    from the seed's strategy."""
+    if best is None:
+        return ("no plan in the catalogs has a price and holds these sizes, so what each way "
+                "costs is unknown (give monthly_usd in the catalog)")
+    unit = "request in flight" if scaling.get("load_basis") == "concurrency" else "user"
+    one = rows[0]
+    note = f"cheapest for the measured peak load (memory alone): {_way(best)}"
+    if best.get("extrapolated"):
+        note += (f" (its share, {amount(best['load_per_instance'])} per instance, is below the "
+                 "lowest step, so its memory is extrapolated)")
+    strategy = scaling.get("strategy")
+    alone = amount(one["per_instance_mb"], "MB")
+    if strategy == "vertical" and best["instances"] > 1:
+        against = (f"one instance of {one['plan']['plan']} ({one['plan']['provider']}) costs "
+                   f"{usd(one['monthly_cost'])}" if one["monthly_cost"] is not None
+                   else f"no priced plan holds the {alone} one instance needs")
+        why = (f"As memory per extra {unit} rises with load, splitting the load takes more "
+               f"off each instance than the baseline each keeps: "
+               f"{amount(best['total_mb'], 'MB')} in all against {alone} for one"
+               if best["total_mb"] <= one["per_instance_mb"] else
+               f"The small instances hold more in all ({amount(best['total_mb'], 'MB')} "
+               f"against {alone}), but plans come in fixed sizes whose prices do not rise in "
+               "step with memory: the one plan that holds it all costs more")
+        note += (f". That parts from the seed's rule (vertical, for faster-than-linear "
+                 f"growth): {against}. {why}")
+    elif strategy == "horizontal" and best["instances"] == 1 and rows[1]["monthly_cost"]:
+        two = rows[1]
+        why = (f"each added instance keeps its own baseline: two need "
+               f"{amount(two['total_mb'], 'MB')} between them against {alone} for one"
+               if two["total_mb"] > one["per_instance_mb"] else
+               f"plans come in fixed sizes whose prices do not fall in step with memory: two "
+               f"need no more memory in all ({amount(two['total_mb'], 'MB')} against {alone})")
+        note += (f". That parts from the horizontal strategy the growth suggests: "
+                 f"{_way(two)} cost more, as {why}. Add instances when the load outgrows "
+                 "the largest plan, or for redundancy")
+    return note

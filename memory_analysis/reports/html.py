@@ -12,8 +12,18 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from memory_analysis.numbers import amount, count, fixed, hours, with_interval
-from memory_analysis.reports.plain import lasts_text, leak_heading, room_text
+from memory_analysis.numbers import amount, count, fixed, hours, usd, with_interval
+from memory_analysis.reports.plain import (
+    CHEAPEST_HEADER,
+    cheapest_rows,
+    instances_header,
+    instances_rows,
+    instances_title,
+    lasts_text,
+    leak_heading,
+    plan_memory_text,
+    room_text,
+)
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1250px;color:#222}
@@ -52,6 +62,12 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>"
                    for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _titled(title: str, header: list[str], rows: list[list[str]]) -> str:
+    """A table of text cells (escaped here) under its title."""
+    return (f"<p><b>{_e(title)}</b></p>"
+            + _table(header, [[_e(cell) for cell in row] for row in rows]))
 
 
 def _list(items: list[Any]) -> str:
@@ -124,8 +140,9 @@ def _requirements(report: dict[str, Any]) -> str:
         # The bar's length in pixels is the share as given: twice its percent.
         bar = (f'<span class="bar" style="width:{min(float(share), 100.0) * 2:.0f}px"></span> '
                if isinstance(share, (int, float)) else "")
-        rows.append([_e(provider), _e(plan.get("plan")), _n(plan.get("memory_mb"), " MB", 0),
-                     _e(room_text(plan)), bar + _n(share, " %", 1)]
+        rows.append([_e(provider), _e(plan.get("plan")), _e(plan_memory_text(plan)),
+                     _e(usd(plan.get("monthly_usd"))), _e(room_text(plan)),
+                     bar + _n(share, " %", 1)]
                     + ([_e(lasts_text(plan))] if needs.get("sizing_note") else []))
     scaling = needs.get("scaling") or {}
     steps = [[_n(s.get("users"), "", 0), _n(s.get("mean_in_flight")),
@@ -137,14 +154,21 @@ def _requirements(report: dict[str, Any]) -> str:
             # A leak: the plans hold it only so long, and the page says so first.
             + (f"<p><b>Until the leak fills them:</b> {_e(needs['sizing_note'])}</p>"
                if needs.get("sizing_note") else "")
-            + _table(["provider", "plan", "memory", "headroom", "peak of the plan"]
+            + _table(["provider", "plan", "memory", "$/month", "headroom", "peak of the plan"]
                      + (["lasts"] if needs.get("sizing_note") else []), rows)
+            + (_titled("Cheapest plan across providers (monthly on-demand, as of the "
+                       "catalogs' dates)", CHEAPEST_HEADER, cheapest_rows(needs))
+               if needs.get("cheapest") else "")
             + f"<p><b>Scaling:</b> {_e(scaling.get('strategy'))}: {_e(scaling.get('reason'))}</p>"
             + (_table(["users", "in flight", "level", "peak"], steps) if steps else "")
             + (f"<p>Memory against load: {_e(scaling.get('growth_shape'))}</p>"
                + _table(["fit", "value"], [[_e(k), _e(v)] for k, v in
                                            (scaling.get("fit") or {}).items()])
                if scaling.get("fit") else "")
+            + (f"<p><b>Scaling by cost:</b> {_e(scaling['cost_note'])}</p>"
+               + _titled(instances_title(scaling), instances_header(scaling),
+                         instances_rows(scaling))
+               if scaling.get("instances") else "")
             + _list(needs.get("suggestions") or []))
 
 

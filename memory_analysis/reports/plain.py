@@ -7,7 +7,7 @@ import sys
 from typing import Any, TextIO
 
 from memory_analysis.cadence import Cadence
-from memory_analysis.numbers import amount, fixed, hours
+from memory_analysis.numbers import amount, count, fixed, hours, usd
 
 
 class PlainLines:
@@ -79,3 +79,61 @@ def room_text(plan: dict[str, Any]) -> str:
     text = amount(plan["headroom_mb"], "MB") + " left"
     times = plan.get("times_recommended")
     return text + (f" ({fixed(times, 1)}× the recommended)" if times else "")
+
+
+def plan_text(plan: dict[str, Any] | None) -> str:
+    """A plan named on its own (``plans.plan_summary``): "t3.small (aws)"; "none priced"
+    when no priced plan holds the size."""
+    return "none priced" if plan is None else f"{plan['plan']} ({plan['provider']})"
+
+
+def plan_memory_text(plan: dict[str, Any]) -> str:
+    """A plan's memory (``plans.plan_choice`` or ``plan_summary``), and on a VM what of it
+    the service gets: "512 MB (302 MB for the service)"; "-" without a plan."""
+    if plan.get("memory_mb") is None:
+        return "-"
+    text = f"{count(plan['memory_mb'])} MB"
+    if plan.get("os_memory_mb"):
+        text += f" ({amount(plan['service_memory_mb'], 'MB')} for the service)"
+    return text
+
+
+CHEAPEST_HEADER = ["for", "plan", "memory", "$/month"]
+
+
+def cheapest_rows(recommendations: dict[str, Any]) -> list[list[str]]:
+    """The cheapest plan across providers (``recommendations.cheapest``) for the
+    recommended and the minimum memory, as table rows; none when the memory is unknown."""
+    cheapest = recommendations.get("cheapest") or {}
+    rows = []
+    for which, key in (("recommended", "recommended_memory_mb"), ("minimum", "min_memory_mb")):
+        if which not in cheapest:
+            continue
+        plan = cheapest[which]
+        rows.append([f"{which} {count(recommendations.get(key))} MB", plan_text(plan),
+                     plan_memory_text(plan or {}),
+                     usd(plan["monthly_usd"]) if plan else "-"])
+    return rows
+
+
+def instances_title(scaling: dict[str, Any]) -> str:
+    """The instances table's title: what load it serves."""
+    unit = "in flight" if scaling.get("load_basis") == "concurrency" else "users"
+    return (f"Serving the peak load ({amount(scaling['peak_load'])} {unit}) on 1, 2, 4 and 8 "
+            "instances, each with its own baseline (memory alone, monthly on-demand prices)")
+
+
+def instances_header(scaling: dict[str, Any]) -> list[str]:
+    unit = "in flight" if scaling.get("load_basis") == "concurrency" else "users"
+    return ["instances", f"{unit} each", "memory each", "in all", "cheapest plan", "$/month"]
+
+
+def instances_rows(scaling: dict[str, Any]) -> list[list[str]]:
+    """``recommendations.scaling.instances`` as table rows (a load below the lowest step
+    says so: its memory is extrapolated)."""
+    return [[count(row["instances"]),
+             amount(row["load_per_instance"]) + (" (below the steps)" if row["extrapolated"]
+                                                 else ""),
+             f"{count(row['per_instance_mb'])} MB", f"{count(row['total_mb'])} MB",
+             plan_text(row["plan"]), usd(row["monthly_cost"])]
+            for row in scaling.get("instances") or []]

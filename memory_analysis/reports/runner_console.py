@@ -8,12 +8,18 @@ import sys
 import time
 from typing import Any, TextIO
 
-from memory_analysis.numbers import amount, count, fixed, hours, with_interval
+from memory_analysis.numbers import amount, count, fixed, hours, usd, with_interval
 from memory_analysis.reports.plain import (
+    CHEAPEST_HEADER,
     LivePanel,
     PlainLines,
+    cheapest_rows,
+    instances_header,
+    instances_rows,
+    instances_title,
     lasts_text,
     leak_heading,
+    plan_memory_text,
     room_text,
 )
 
@@ -111,9 +117,9 @@ def summary_tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[li
     if recommendations.get("recommended_memory_mb") is not None:
         plans = [(provider, plan) for provider, plan
                  in (recommendations.get("plans") or {}).items() if plan]
-        rows = [[provider, str(plan.get("plan")), _num(plan.get("memory_mb"), " MB", 0),
-                 room_text(plan)] for provider, plan in plans]
-        header = ["provider", "plan", "memory", "headroom"]
+        rows = [[provider, str(plan.get("plan")), plan_memory_text(plan),
+                 usd(plan.get("monthly_usd")), room_text(plan)] for provider, plan in plans]
+        header = ["provider", "plan", "memory", "$/month", "headroom"]
         sizes = (f"{_num(recommendations['recommended_memory_mb'], ' MB', 0)} recommended "
                  f"({_num(recommendations.get('min_memory_mb'), ' MB', 0)} minimum)")
         if recommendations.get("sizing_note"):
@@ -126,6 +132,14 @@ def summary_tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[li
         else:
             title = f"Plans for {sizes}"
         tables.append((title, header, rows))
+        cheapest = cheapest_rows(recommendations)
+        if cheapest:
+            tables.append(("Cheapest plan across providers (monthly on-demand, as of the "
+                           "catalogs' dates)", CHEAPEST_HEADER, cheapest))
+    scaling = recommendations.get("scaling") or {}
+    if scaling.get("instances"):
+        tables.append((instances_title(scaling), instances_header(scaling),
+                       instances_rows(scaling)))
     return tables
 
 
@@ -197,6 +211,8 @@ def verdict_lines(report: dict[str, Any], files: list[str]) -> list[str]:
     scaling = (report.get("recommendations") or {}).get("scaling") or {}
     if scaling.get("strategy"):
         lines.append(f"Scaling: {scaling['strategy']}: {scaling.get('reason', '')}")
+    if scaling.get("cost_note"):
+        lines.append(f"Scaling by cost: {scaling['cost_note']}")
     breakdown = report.get("breakdown") or {}
     for note in (breakdown.get("processes") or {}).get("notes", []):
         lines.append(f"Processes: {note}")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from memory_analysis.analysis import rehearsal
-from memory_analysis.analysis.plans import smallest_plan
+from memory_analysis.analysis.plans import cheapest_plan, smallest_plan
 from memory_analysis.analysis.thresholds import ROUND_BASELINE_S, ROUND_COOLDOWN_S
 from memory_analysis.numbers import amount, seconds
 from memory_analysis.runner.config import RunnerConfig
@@ -142,6 +142,11 @@ def find_minimum(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
         block["plans_for_minimum"] = {
             c["id"]: (smallest_plan(c, summary["buy_mb"]) or {}).get("name")
             for c in first.catalogs}
+        # The cheapest across providers for the measured minimum, beside the one for the
+        # rule of thumb (``recommendations.cheapest``).
+        block["cheapest_for_minimum"] = cheapest_plan(first.catalogs, summary["buy_mb"])
+        block["cheapest_for_rule"] = ((report.get("recommendations") or {}).get("cheapest")
+                                      or {}).get("recommended")
     block["minimum_summary"] = rehearsal.minimum_text(block)
     report["rehearsal"] = block
     if stopped == "interrupted":
