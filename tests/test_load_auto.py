@@ -32,8 +32,10 @@ def auto_flat_run(work: Path) -> Run:
     # rules that out at the first look or the next. (Against 4 GB, one run of two had its
     # small warm-up under load read as a curve still slowing, whose 72 h could not be
     # bounded under the headroom in 68 s: too short to tell up to the cap.)
-    return runner(work, *PACED, "--load-test", "auto:120", "--target-memory", "16G",
-                  *items_service(free_port()))
+    # The cap is 5 min: the first looks nearly always tell; in one busy suite of many its
+    # warm-up was still read as a curve slowing at every look to 120 s.
+    return runner(work, *PACED, "--load-test", "auto:300", "--target-memory", "16G",
+                  *items_service(free_port()), timeout=420)
 
 
 @shared_run(seconds=150, paced=True)
@@ -61,13 +63,14 @@ def test_a_flat_service_ends_no_leak_before_its_cap(auto_flat_run):
     assert report["memory"]["leak"]["verdict"] == "no leak", report["memory"]["leak"]["reason"]
     assert length["stopped"] == "no leak"
     assert length["looks"][-1]["verdict"] == "no leak"
-    assert length["load_s"] < 110  # the cap is 120 s: it stopped at a look before it
+    assert length["load_s"] < 290  # the cap is 300 s: it stopped at a look before it
     assert "ruled out a leak" in length["reason"]
     load = _load_report(auto_flat_run)
     assert load["complete"] is True and load["end_reason"] == "ended"
     assert report["complete"] is True
     assert "Load length (auto): the leak test ruled out" in auto_flat_run.stdout
-    assert "leak test: look 1 of up to 4 after 36 s of load" in auto_flat_run.stdout
+    looks = len(look_times(300))
+    assert f"leak test: look 1 of up to {looks} after 36 s of load" in auto_flat_run.stdout
 
 
 def test_a_clear_leak_ends_leak_within_the_seeds_two_minutes(auto_leak_run):
