@@ -126,3 +126,13 @@ def test_the_gate_from_the_command_line(tmp_path):
                              *(second or [worse]), *options, "--output-dir", out)
         assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
         assert "Traceback" not in refused.stderr
+
+
+def test_a_new_run_oom_killed_in_its_limit_is_a_regression_whatever_its_figures():
+    base = report()
+    killed = {**report(peak=90.0), "end_reason": "oom_killed"}  # capped by the limit
+    gate = regression_gate(base, killed, 10)
+    assert gate["regressed"] and gate["worse"][0] == "an OOM kill in its memory limit"
+    assert any("OOM-killed in its memory limit" in note for note in gate["notes"])
+    # Both killed: the figures decide, as for any two runs.
+    assert not regression_gate(killed, killed, 10)["regressed"]

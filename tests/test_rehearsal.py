@@ -257,3 +257,22 @@ def test_rehearsal_options_that_cannot_work_are_refused(tmp_path, args, message)
     result = run_script("memory_analysis_runner.py", *args, "--output-dir", str(tmp_path / "o"))
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+@needs_cgroups
+def test_a_limit_above_the_runners_own_containers_is_refused(tmp_path):
+    """The runner inside a group held to 300 MB, as in a container of that size."""
+    from cgroups import LimitedCgroup
+
+    container = LimitedCgroup(limit_mb=300)
+    try:
+        script = (f"echo $$ > {container.path}/cgroup.procs && exec {sys.executable} "
+                  f"{ROOT / 'memory_analysis_runner.py'} --quick --memory-limit 1G "
+                  f"--output-dir {tmp_path / 'out'}")
+        result = subprocess.run(["sh", "-c", script], capture_output=True, text=True,
+                                timeout=60)
+    finally:
+        container.remove()
+    assert result.returncode == 2, result.stderr
+    assert "the runner itself is held to 300 MB" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -231,6 +231,13 @@ def regression_gate(base: dict[str, Any], new: dict[str, Any], percent: float,
                          f"{report.get('end_reason') or 'unknown'}): compared on what it "
                          "measured, which may miss memory it never reached")
     worse = [row["figure"] for row in rows if row["regressed"]]
+    # A run OOM-killed in the limit it was rehearsed in (complete: that is its answer)
+    # had its peak capped by the limit: the kill is the regression, whatever the figures.
+    killed = [report.get("end_reason") == "oom_killed" for report in (base, new)]
+    if killed[1] and not killed[0]:
+        worse.insert(0, "an OOM kill in its memory limit")
+        notes.append("the new run was OOM-killed in its memory limit, the base was not: its "
+                     "peak was capped by the limit, so its figures understate it")
     if worse:
         verdict = (f"memory regression: {', '.join(worse)} worse than the base by more than "
                    f"{percent:g} % and beyond the noise")

@@ -46,22 +46,29 @@ def rate_before(rows: list[dict[str, Any]], load_t: float) -> tuple[float | None
 def rehearsal_block(group: dict[str, Any], source: str, oom: dict[str, Any] | None,
                     load_rows: list[dict[str, Any]], load_start_t: float | None,
                     cgroup_summary: dict[str, Any] | None,
-                    p95_ms: float | None, working_set_peak_mb: float | None = None
-                    ) -> dict[str, Any]:
+                    p95_ms: float | None, working_set_peak_mb: float | None = None,
+                    died: str | None = None) -> dict[str, Any]:
     """The report's ``rehearsal``. ``group``: the memory group (``limit_mb``, ``method``,
     ``path``, ``swap``, ``oom_kills``, and the kernel's ``peak_mb`` and ``pressure`` over
     the group's life, which began with the run); ``oom``: the first OOM kill, {"t",
     "phase"} on the samples' clock, or None; ``load_rows``/``load_start_t``: the load
     tester's per-second rows and when its load began; ``cgroup_summary``: the monitor's
     summary of the group, for what the group could not tell; ``working_set_peak_mb``:
-    the service's peak as the level judged it (the group's working set)."""
+    the service's peak as the level judged it (the group's working set); ``died``: how
+    the service ended when it did not run to the end ("was killed by SIGABRT"), for a
+    death the group counted no OOM kill for (a runtime's own heap limit, say)."""
     summary = {**(cgroup_summary or {}),
                **{k: v for k, v in group.items() if k in ("peak_mb", "pressure") and v}}
-    kills = group.get("oom_kills") or 0
+    # The group's own count; where it cannot be read (a systemd scope not found), the
+    # monitor's of the same group.
+    kills = group.get("oom_kills")
+    if kills is None:
+        kills = summary.get("oom_kills_during_run") or 0
     out: dict[str, Any] = {
         "limit_mb": group.get("limit_mb"), "source": source, "cgroup": group.get("path"),
         "method": group.get("method"), "swap": group.get("swap"), "oom_kills": kills,
-        "survived": not kills and oom is None, "killed_at_t": None, "killed_in_phase": None,
+        "survived": not kills and oom is None and died is None, "died": died,
+        "killed_at_t": None, "killed_in_phase": None,
         "rate_at_kill_rps": None, "requests_before_kill": None,
         "peak_mb": summary.get("peak_mb"), "working_set_peak_mb": working_set_peak_mb,
         "pressure": summary.get("pressure"),
@@ -99,6 +106,10 @@ def _summary(block: dict[str, Any], into_load: float | None) -> str:
         pressure = _pressure_text(block.get("pressure")) if limit else ""
         return f"{where}: survived; {peak_text}{pressure}."
     phase = block.get("killed_in_phase")
+    if not block.get("oom_kills") and block.get("died"):
+        return (f"{where}: the service {block['died']} with no OOM kill counted in its group "
+                f"(a runtime's own memory limit, or another cause: see its log); "
+                f"{peak_text}.")
     if phase == "starting":
         when = "while starting, before it could serve"
     elif into_load is not None:

@@ -33,6 +33,7 @@ from typing import Any
 
 from memory_analysis.errors import BadInput
 from memory_analysis.monitor.cgroup import MemoryCgroup, cgroup_mounts, join_mount
+from memory_analysis.numbers import amount
 
 # Every group this suite makes is named PREFIX + "<runner pid>-<its start time>-<n>".
 PREFIX = "memory-analysis-run-"
@@ -89,6 +90,14 @@ def _remove_group(directory: str) -> bool:
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.02)
+
+
+def _mount_of(directory: str) -> str:
+    """The cgroup mount point ``directory`` is under (limits are looked up to it)."""
+    v1, v2 = cgroup_mounts()
+    points = [point for _root, point in [*v1.values(), *([v2] if v2 else [])]]
+    return max((p for p in points if directory.startswith(p.rstrip("/") + "/")),
+               key=len, default=os.path.dirname(directory))
 
 
 def _host_has_swap() -> bool:
@@ -176,7 +185,13 @@ class MemoryLimit:
     path: str = ""
     swap: str = ""
     swept: list[str] = field(default_factory=list)  # groups of dead runners removed
+    left_behind: str | None = None  # the group, when it could not be removed
     _systemd: list[str] = field(default_factory=list)
+    # The group's directory, read for its OOM kills, peak and pressure: ``path`` for a
+    # group made here; for a systemd scope, found from the service's /proc/PID/cgroup.
+    directory: str = ""
+    version: int = 0
+    service_pid: int | None = None
     _oom_kills_at_start: int = 0
     _made_at: float = 0.0
 
@@ -185,6 +200,7 @@ class MemoryLimit:
         """Make the group (after removing those of runners killed before they could);
         BadInput saying what is needed when no way works here."""
         self.swept = sweep_leftovers()
+        self._made_at = time.monotonic()
         places, why = _places()
         for number, place in enumerate(places):
             name = f"{PREFIX}{os.getpid()}-{_start_time(os.getpid())}-{number}"
@@ -205,8 +221,13 @@ class MemoryLimit:
                 why.append(f"cannot set the limit in {path} ({exc.strerror or exc})")
                 continue
             self.method, self.path = f"cgroup v{place.version}", path
-            self._made_at = time.monotonic()
+            self.directory, self.version = path, place.version
             self._oom_kills_at_start = self.oom_kills() or 0
+            try:
+                self.check_limit()
+            except BadInput:
+                _remove_group(path)
+                raise
             return
         systemd = self._systemd_command()
         if systemd:
@@ -222,6 +243,10 @@ class MemoryLimit:
     def _configure(self, path: str, version: int) -> None:
         limit = None if self.limit_mb is None else str(int(self.limit_mb * _MB))
         if version == 2:
+            if not os.path.exists(os.path.join(path, "memory.max")):
+                # A cgroup namespace's root is no exception to the leaf rule: a group
+                # there may come without the memory controller, and measures nothing.
+                raise OSError(0, "the memory controller is not enabled for it")
             if limit is not None:
                 _write(os.path.join(path, "memory.max"), limit)
             swap_file = os.path.join(path, "memory.swap.max")
@@ -289,13 +314,53 @@ class MemoryLimit:
                 os.close(fd)
         return enter_group
 
+    def check_limit(self) -> None:
+        """BadInput unless the group's limit is the one asked for: a group inside a
+        container (or a scope of a user manager without memory delegation) may be held
+        to less, or to none, whatever was written."""
+        if not self._readable():
+            if self._systemd and self.limit_mb is not None and self.service_pid is not None:
+                raise BadInput("systemd-run made no memory group for the service (its "
+                               "manager has no memory controller delegated): cannot "
+                               "rehearse in a limit here")
+            return
+        reader = MemoryCgroup(self.directory, self.version, _mount_of(self.directory))
+        reading = reader.read()
+        reader.close()
+        if reading is None or self.limit_mb is None:
+            return
+        asked = int(self.limit_mb * _MB)
+        if reading.limit is None:
+            raise BadInput(f"the memory group {self.path} has no limit although "
+                           f"{amount(self.limit_mb, 'MB')} was set (no memory controller "
+                           "is delegated to it): cannot rehearse in a limit here")
+        if reading.limit < asked - _MB:
+            raise BadInput(f"the runner itself is held to {amount(reading.limit / _MB, 'MB')} "
+                           f"(a container's limit), less than the {amount(self.limit_mb, 'MB')} "
+                           "asked for: the service could never get more; ask for that much "
+                           "or less, or run where the limit is higher")
+
+    def started(self, pid: int | None) -> None:
+        """The service's PID, once it runs: a systemd scope's directory is found from it."""
+        self.service_pid = pid
+
+    def _readable(self) -> bool:
+        """Whether the group's directory is known (looked up for a scope, once the
+        service runs in it)."""
+        if not self.directory and self._systemd and self.service_pid is not None:
+            group = MemoryCgroup.of_process(self.service_pid)
+            if group is not None and PREFIX in group.directory:
+                self.directory, self.version = group.directory, group.version
+                self._oom_kills_at_start = 0  # the scope was made for this run
+        return bool(self.directory)
+
     def oom_kills(self) -> int | None:
         """OOM kills counted in the group since it was made (None: not readable)."""
-        if not self.path or self._systemd:
+        if not self._readable():
             return None
-        name = "memory.events" if self.method == "cgroup v2" else "memory.oom_control"
+        name = "memory.events" if self.version == 2 else "memory.oom_control"
         try:
-            with open(os.path.join(self.path, name), encoding="ascii") as handle:
+            with open(os.path.join(self.directory, name), encoding="ascii") as handle:
                 for line in handle:
                     key, _, value = line.partition(" ")
                     if key == "oom_kill":
@@ -314,10 +379,9 @@ class MemoryLimit:
                                             else round(self.limit_mb, 1)),
                                "oom_kills": self.oom_kills(), "peak_mb": None,
                                "pressure": None}
-        if not self.path or self._systemd:
+        if not self._readable():
             return out
-        reader = MemoryCgroup(self.path, 2 if self.method == "cgroup v2" else 1,
-                              os.path.dirname(self.path))
+        reader = MemoryCgroup(self.directory, self.version, _mount_of(self.directory))
         reading = reader.read()
         reader.close()
         if reading is None:
@@ -340,23 +404,28 @@ class MemoryLimit:
     def _refaults(self) -> int | None:
         """Pages the group had to read back after reclaiming them (``memory.stat``)."""
         try:
-            with open(os.path.join(self.path, "memory.stat"), encoding="ascii") as handle:
+            with open(os.path.join(self.directory, "memory.stat"), encoding="ascii") as handle:
                 stat = dict(line.split() for line in handle if line.count(" ") == 1)
         except (OSError, ValueError):
             return None
-        prefix = "total_" if self.method == "cgroup v1" else ""
+        prefix = "total_" if self.version == 1 else ""
         keys = [f"{prefix}workingset_refault_anon", f"{prefix}workingset_refault_file"]
         return sum(int(stat[k]) for k in keys if k in stat) if any(
             k in stat for k in keys) else None
 
     def remove(self) -> None:
-        """Remove the group and anything left in it (after the service was stopped)."""
+        """Remove the group and anything left in it (after the service was stopped);
+        ``left_behind`` names it when that failed."""
         if self._systemd:
             manager = ["--user"] if os.geteuid() != 0 else []
-            subprocess.run(["systemctl", *manager, "stop", self.path], check=False,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10)
-        elif self.path:
-            _remove_group(self.path)
+            try:
+                subprocess.run(["systemctl", *manager, "stop", self.path], check=False,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.left_behind = self.path
+        elif self.path and not _remove_group(self.path):
+            self.left_behind = self.path
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ block with every round; each limited round keeps its own reports in
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 from memory_analysis.analysis import rehearsal
 from memory_analysis.analysis.plans import cheapest_plan, smallest_plan
 from memory_analysis.analysis.thresholds import ROUND_BASELINE_S, ROUND_COOLDOWN_S
+from memory_analysis.errors import BadInput, RunFailed
 from memory_analysis.numbers import amount, seconds
 from memory_analysis.runner.config import RunnerConfig
 from memory_analysis.runner.merge import write_comprehensive
@@ -84,6 +86,9 @@ def find_minimum(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
                f"{config.rounds} rounds under limits (about {seconds(round_s)} each): about "
                f"{seconds(first_s + config.rounds * round_s)} in all, at most")
     started = time.monotonic()
+    # The rounds of an earlier --find-minimum into the same directory are not this run's.
+    for old in (Path(config.output_dir) / ROUNDS_DIR).glob("round_*"):
+        shutil.rmtree(old, ignore_errors=True)
     first = measure(config, RoundView(view, "unlimited round"), stop)
     report = first.report
     base = _figures(first)
@@ -113,15 +118,31 @@ def find_minimum(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
             stopped = "interrupted"
             break
         limit = rehearsal.next_limit(low, high)
-        if limit >= high and any(r["served"] for r in rounds[1:]):
+        if limit >= high or any(r["limit_mb"] == limit for r in rounds):
             break  # resolved to the MB: no limit left between the two
         directory = Path(config.output_dir) / ROUNDS_DIR / f"round_{number}_{limit}MB"
         label = f"round {number} of {config.rounds}, limit {amount(limit, 'MB')}"
-        measured = measure(replace(config, find_minimum=False, rounds=RunnerConfig.rounds,
-                                   memory_limit=f"{limit}M",
-                                   baseline=ROUND_BASELINE_S, cooldown=ROUND_COOLDOWN_S,
-                                   output_dir=str(directory), pictures=False),
-                           RoundView(view, label), stop)
+        try:
+            measured = measure(replace(config, find_minimum=False, rounds=RunnerConfig.rounds,
+                                       memory_limit=f"{limit}M", baseline=ROUND_BASELINE_S,
+                                       cooldown=ROUND_COOLDOWN_S, output_dir=str(directory),
+                                       pictures=False),
+                               RoundView(view, label), stop)
+        except RunFailed as exc:
+            # It did not start inside the limit, and no OOM kill was counted (a runtime
+            # that refuses to start in too little memory, a start-up that timed out).
+            first_line = str(exc).splitlines()[0]
+            rounds.append({"round": number, "limit_mb": limit, "served": False,
+                           "outcome": "did not start", "why": first_line, "peak_mb": None,
+                           "p95_ms": None, "requests": 0, "failures": 0, "oom_kills": 0,
+                           "killed_in_phase": "starting", "pressure": None,
+                           "dir": str(directory)})
+            view.phase("round", f"[{label}] did not start: {first_line}")
+            low = limit
+            continue
+        except BadInput as exc:
+            stopped = f"round {number} could not run: {exc}"
+            break
         write_comprehensive(measured.outcome, measured.report)
         if measured.report.get("end_reason") == "interrupted":
             stopped = "interrupted"

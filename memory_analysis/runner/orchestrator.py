@@ -553,6 +553,8 @@ class AnalysisRun:
             check_port_free(config.url or DEFAULT_URL)
         self._clear_previous()
         service = self._service()
+        if self.group is not None:
+            self.group.started(service.pid)
         timeline = Timeline()
         outcome = RunOutcome(config, service, self.output_dir, timeline)
         try:
@@ -566,6 +568,8 @@ class AnalysisRun:
                     raise ServiceDied(service.exit_info()) from None
                 self._clear_agent_dir()  # a service that never started leaves its log only
                 raise
+            if self.group is not None:
+                self.group.check_limit()  # a systemd scope is found once the service runs
             if config.openapi_on_service:
                 # Only now can the document be read: a bad one stops the run here.
                 _scenario, notes = choose_scenario(None, config.openapi_source(service.url),

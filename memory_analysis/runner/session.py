@@ -181,6 +181,9 @@ def measure(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> Measure
                 outcome.problems.append(
                     "removed memory groups left by an earlier run that was killed before it "
                     "could: " + ", ".join(group.swept))
+        if group is not None and group.left_behind:
+            outcome.problems.append(f"the memory group {group.left_behind} could not be "
+                                    "removed: the next run removes it")
     except (BadInput, RunFailed):
         # Refused, or the service never started: directories this run made and left
         # empty go (deepest first; one holding anything, the service's log, stays).
@@ -286,8 +289,11 @@ def _rehearsal(outcome: RunOutcome, source: str, monitor: dict[str, Any] | None,
     rows = (first or {}).get("report", {}).get("timeline") or []
     load_start = first["start"] - clock if first and clock else None
     group_summary = ((monitor or {}).get("summary") or {}).get("cgroup")
+    died = None
+    if outcome.end_reason in ("service_died", "oom_killed"):
+        died = (outcome.service.exit_info() or {}).get("description") or "died"
     return rehearsal_block(outcome.group, source, oom, rows, load_start, group_summary,
-                           (figures.get("latency_ms") or {}).get("p95"), peak_mb)
+                           (figures.get("latency_ms") or {}).get("p95"), peak_mb, died)
 
 
 def publish(measured: Measured, view: RunnerView) -> dict[str, Any]:
