@@ -109,6 +109,8 @@ def test_a_leak_in_a_small_limit_is_oom_killed_and_the_report_says_when(limit_oo
     assert block["rate_at_kill_rps"] > 100 and block["requests_before_kill"] > 0
     assert block["swap"] == "off"
     assert report["assessment"]["judged_against"]["source"] == "memory_limit"
+    assert any(text.startswith("It was OOM-killed in the 100 MB memory limit it ran in")
+               for text in report["recommendations"]["suggestions"])
     assert "Rehearsal: Ran in a 100 MB memory limit" in limit_oom_run.stdout
     assert "OOM-killed" in limit_oom_run.stdout and "into the load" in limit_oom_run.stdout
     # The group is gone once the run is over.
@@ -138,6 +140,33 @@ def test_a_healthy_service_in_a_roomy_plan_survives_judged_against_it(rehearse_p
                for reason in report["assessment"]["reasons"])
     assert "survived" in block["summary"]
     assert not Path(block["cgroup"]).exists()
+
+
+@shared_run(seconds=20, paced=True)
+def worker_oom_run(work: Path) -> Run:
+    """gunicorn with two sync workers, each keeping 256 KB a request, in 100 MB: the
+    kernel kills a worker, gunicorn starts another, the service runs on."""
+    port = free_port()
+    return runner(work, *PHASES, "--load-test", "10", "--rate", "200",
+                  "--service-cmd", f"LEAK_KB=256 {sys.executable} -m gunicorn wsgi_app:app "
+                  f"-b 127.0.0.1:{port} -w 2", "--service-cwd", str(PROGRAMS),
+                  "--url", f"http://127.0.0.1:{port}", "--memory-limit", "100M",
+                  "--scenario", str(PROGRAMS / "items_scenario.json"))
+
+
+@needs_cgroups
+def test_a_worker_oom_killed_and_restarted_is_critical_though_the_service_ran_on(
+        worker_oom_run):
+    assert worker_oom_run.returncode == 0, worker_oom_run.stdout + worker_oom_run.stderr
+    report = worker_oom_run.report()
+    assert report["complete"] is True and report["end_reason"] == "completed"
+    block = report["rehearsal"]
+    assert block["oom_kills"] >= 1 and block["survived"] is False and block["died"] is None
+    assert block["killed_in_phase"] == "load"
+    assert report["assessment"]["level"] == "critical"
+    assert "the service went on (a worker restarted)" in report["assessment"]["reasons"][0]
+    assert "the service ran on" in block["summary"]
+    assert "SIGKILL" in (worker_oom_run.out / "service.log").read_text()  # gunicorn saw it
 
 
 HOLD_MB = 150

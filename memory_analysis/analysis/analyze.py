@@ -210,7 +210,11 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
     if sizing_note:
         recommendations["sizing_note"] = sizing_note
     runtime = options.get("runtime")
-    recommendations["suggestions"] = suggestions(memory, assessment, load, scaling, runtime)
+    end = options.get("end")
+    killed = end is not None and bool(end.oom_kills
+                                      or (end.service_exit or {}).get("oom_killed"))
+    recommendations["suggestions"] = suggestions(memory, assessment, load, scaling, runtime,
+                                                 killed)
     return {"phases": phases, "memory": memory, "assessment": assessment,
             "recommendations": recommendations,
             "breakdown": breakdown(samples, runtime=runtime)}

@@ -122,6 +122,11 @@ def _summary(block: dict[str, Any], into_load: float | None) -> str:
     else:
         when = "while the service ran on (a worker killed and restarted)"
     kills = block.get("oom_kills") or 0
+    if block.get("died") is None:
+        # A worker killed and restarted: the service itself ran to the end.
+        return (f"{where}: {'processes' if kills > 1 else 'a process'} of the service "
+                f"OOM-killed ({count(kills)} in all), the first {when}; the service ran on; "
+                f"{peak_text}.")
     return (f"{where}: OOM-killed {when}" + (f" ({kills} kills in all)" if kills > 1 else "")
             + f"; {peak_text}.")
 

@@ -207,10 +207,11 @@ def _latency(load_test: dict[str, Any]) -> list[str]:
 
 def suggestions(memory: dict[str, Any], assessment: dict[str, Any],
                 load_test: dict[str, Any] | None, scaling: dict[str, Any],
-                runtime: str | None = None) -> list[str]:
+                runtime: str | None = None, oom_killed: bool = False) -> list[str]:
     """Plain-language suggestions, most important first. ``runtime``: what the service
     runs on (``monitor.runtime.RUNTIMES``), so the advice names that runtime's tools;
-    None (unknown) gives advice no runtime's tools."""
+    None (unknown) gives advice no runtime's tools. ``oom_killed``: the kernel killed
+    it (or a worker) for memory in the limit it ran in."""
     fixes: list[str] = []   # something to change or look into
     notes: list[str] = []   # ways to learn more from the next run
     leak = memory.get("leak") or {}
@@ -239,7 +240,11 @@ def suggestions(memory: dict[str, Any], assessment: dict[str, Any],
             and held_matters(memory.get("held_mb"), judged.get("limit_mb"))):
         fixes += _retention(memory, runtime)
     peak = assessment.get("peak_percent_of_limit")
-    if peak is not None and shown(peak, 1) >= PEAK_WARNING_PERCENT:
+    if oom_killed:
+        fixes.append(f"It was OOM-killed in {describe(judged)}: give it more memory "
+                     "(--find-minimum measures the least that serves this load) or reduce "
+                     "what it holds.")
+    elif peak is not None and shown(peak, 1) >= PEAK_WARNING_PERCENT:
         fixes.append(f"The peak reached {shown(peak, 1):.1f} % of {describe(judged)}: leave "
                      "room for spikes the test did not produce, or the service risks an OOM "
                      "kill; give it more memory or reduce what it holds.")
