@@ -5,6 +5,7 @@ kills, the runner as a user starts it."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -192,6 +193,12 @@ def test_find_minimum_measures_a_known_working_set_within_a_fifth(find_minimum_r
     known = block["unloaded_floor_mb"] + HOLD_MB
     assert block["minimum_mb"] == pytest.approx(known, rel=0.20), block
     assert block["rule_of_thumb_min_mb"] > block["minimum_mb"]
+    # What this host charged elsewhere (the Python binary the suite's own tools also run)
+    # is added back for a fresh container.
+    assert block["uncharged_file_mb"] >= 0
+    assert block["container_minimum_mb"] == math.ceil(block["minimum_mb"]
+                                                     + block["uncharged_file_mb"])
+    assert block["buy_mb"] == math.ceil(block["container_minimum_mb"] * 2 / 1.5)
     rounds = block["rounds"]
     assert rounds[0]["outcome"] == "unlimited" and len(rounds) == 5
     assert any(r["outcome"] in ("oom killed", "did not start", "slower", "errors")

@@ -178,7 +178,7 @@ def analyze(samples: list[dict[str, Any]], load_test: dict[str, Any] | None = No
     # The service's own peak against what it is judged against; for a cgroup, its
     # working set of its limit. Never the host's used memory: other programs' is not the
     # service's (the host's own state is reported beside the level).
-    if judged["source"] == "cgroup" or judged.get("enforced"):
+    if judged["source"] == "cgroup":
         peak_percent = seen["cgroup_peak_percent"] if series.mb else None
     else:
         peak_percent = (None if peak is None or not judged.get("limit_mb")

@@ -30,6 +30,9 @@ from memory_analysis.numbers import amount, count, usd
 
 # How many seconds of load before a kill give "the request rate at the kill".
 RATE_WINDOW_S = 5
+# Files the service maps but this host charged elsewhere are named once they reach a
+# twentieth of the limit: below that, they are within what two rounds' peaks differ by.
+UNCHARGED_NOTE_SHARE = 0.05
 
 
 def rate_before(rows: list[dict[str, Any]], load_t: float) -> tuple[float | None, int]:
@@ -46,15 +49,15 @@ def rate_before(rows: list[dict[str, Any]], load_t: float) -> tuple[float | None
 def rehearsal_block(group: dict[str, Any], source: str, oom: dict[str, Any] | None,
                     load_rows: list[dict[str, Any]], load_start_t: float | None,
                     cgroup_summary: dict[str, Any] | None,
-                    p95_ms: float | None, working_set_peak_mb: float | None = None,
+                    p95_ms: float | None, samples: list[dict[str, Any]] | None = None,
                     died: str | None = None) -> dict[str, Any]:
     """The report's ``rehearsal``. ``group``: the memory group (``limit_mb``, ``method``,
     ``path``, ``swap``, ``oom_kills``, and the kernel's ``peak_mb`` and ``pressure`` over
     the group's life, which began with the run); ``oom``: the first OOM kill, {"t",
     "phase"} on the samples' clock, or None; ``load_rows``/``load_start_t``: the load
     tester's per-second rows and when its load began; ``cgroup_summary``: the monitor's
-    summary of the group, for what the group could not tell; ``working_set_peak_mb``:
-    the service's peak as the level judged it (the group's working set); ``died``: how
+    summary of the group, for what the group could not tell; ``samples``: the monitor's
+    (the group's working set, and the files the service maps); ``died``: how
     the service ended when it did not run to the end ("was killed by SIGABRT"), for a
     death the group counted no OOM kill for (a runtime's own heap limit, say)."""
     summary = {**(cgroup_summary or {}),
@@ -70,7 +73,9 @@ def rehearsal_block(group: dict[str, Any], source: str, oom: dict[str, Any] | No
         "survived": not kills and oom is None and died is None, "died": died,
         "killed_at_t": None, "killed_in_phase": None,
         "rate_at_kill_rps": None, "requests_before_kill": None,
-        "peak_mb": summary.get("peak_mb"), "working_set_peak_mb": working_set_peak_mb,
+        "peak_mb": summary.get("peak_mb"),
+        "working_set_peak_mb": group_span(samples or [])[1],
+        "uncharged_file_mb": uncharged_file_mb(samples or []),
         "pressure": summary.get("pressure"),
         "p95_ms": p95_ms,
     }
@@ -82,8 +87,19 @@ def rehearsal_block(group: dict[str, Any], source: str, oom: dict[str, Any] | No
             into_load = oom["t"] - load_start_t
             out["rate_at_kill_rps"], out["requests_before_kill"] = rate_before(
                 load_rows, into_load)
-    out["summary"] = _summary(out, into_load)
+    out["summary"] = _summary(out, into_load) + _uncharged_text(out)
     return out
+
+
+def _uncharged_text(block: dict[str, Any]) -> str:
+    """The files the service maps that this host charged to other groups, when they
+    matter against the limit (a runtime's binary other processes here also run)."""
+    uncharged, limit = block.get("uncharged_file_mb"), block.get("limit_mb")
+    if not uncharged or not limit or uncharged < UNCHARGED_NOTE_SHARE * limit:
+        return ""
+    return (f" {amount(uncharged, 'MB')} of the files it maps (its runtime and libraries) "
+            "are charged to other processes on this host: in a fresh container of this "
+            "size, it would have that much less room.")
 
 
 def _summary(block: dict[str, Any], into_load: float | None) -> str:
@@ -92,8 +108,8 @@ def _summary(block: dict[str, Any], into_load: float | None) -> str:
     where = (f"Ran in a {amount(limit, 'MB')} memory limit" if limit else
              "Ran in a memory cgroup without a limit") + \
         f" ({block.get('method')}, swap {block.get('swap')})"
-    # The peak the level judged (the working set) first; the group's usage, page cache
-    # included, is what meets the limit and makes the kernel reclaim.
+    # The group's working set first, what the kernel counted against the limit; its
+    # usage, page cache included, is what meets the limit and makes the kernel reclaim.
     peak = block.get("working_set_peak_mb")
     usage = block.get("peak_mb")
     if peak is None:
@@ -143,6 +159,34 @@ def _pressure_text(pressure: dict[str, Any] | None) -> str:
         return "".join(f"; {part}" for part in parts)
     return (f"; tasks stalled waiting for memory {pressure.get('some_percent', 0):.2f} % of "
             "the time")
+
+
+def group_span(samples: list[dict[str, Any]]) -> tuple[float | None, float | None]:
+    """(the least working set the group had before the load, its highest): what the
+    kernel counted against the limit, the span --find-minimum searches."""
+    sets: list[tuple[str | None, float]] = [
+        (s.get("phase"), float(s["cgroup"]["working_set_mb"])) for s in samples
+        if (s.get("cgroup") or {}).get("working_set_mb") is not None]
+    unloaded = [mb for phase, mb in sets if phase == "baseline"] or [mb for _, mb in sets]
+    return (min(unloaded) if unloaded else None,
+            max(mb for _, mb in sets) if sets else None)
+
+
+def uncharged_file_mb(samples: list[dict[str, Any]]) -> float | None:
+    """MB of files the service maps that its group was not charged for (median over the
+    samples): pages of its runtime's binary and libraries another process on this host
+    read first, which are charged to that process's group. In a fresh container they
+    would be charged to the service's own, so a limit measured here understates what it
+    needs there by this much. The files it maps: the most any one process of its tree
+    maps (forked workers map the same ones); None without the figures."""
+    values = []
+    for sample in samples:
+        group = sample.get("cgroup") or {}
+        processes = ((sample.get("process") or {}).get("processes") or {}).values()
+        mapped = [p["rss_file_mb"] for p in processes if p.get("rss_file_mb") is not None]
+        if group.get("mapped_file_mb") is not None and mapped:
+            values.append(max(max(mapped) - group["mapped_file_mb"], 0.0))
+    return round(statistics.median(values), 1) if values else None
 
 
 @dataclass(frozen=True)
@@ -221,17 +265,22 @@ def with_margin(minimum_mb: float) -> float:
 
 
 def minimum_summary(rounds: list[dict[str, Any]], low_mb: float, high_mb: float,
-                    peak_mb: float) -> dict[str, Any]:
-    """``minimum_mb`` (the smallest limit that served, None when none did),
-    ``rule_of_thumb_min_mb`` (peak × 1.5), ``buy_mb`` (the minimum with the seed's
+                    peak_mb: float, uncharged_mb: float | None = None) -> dict[str, Any]:
+    """``minimum_mb`` (the smallest limit that served here, None when none did),
+    ``container_minimum_mb`` (it, with the files the service maps that this host
+    charged to other groups: what a fresh container needs), ``rule_of_thumb_min_mb``
+    (the service's peak × 1.5), ``buy_mb`` (the container's minimum with the seed's
     margin), and the span searched with how finely the rounds resolved it."""
     served = [r["limit_mb"] for r in rounds if r.get("served")]
     failed = [r["limit_mb"] for r in rounds if not r.get("served")]
     minimum = min(served) if served else None
     above = max((f for f in failed if minimum is None or f < minimum), default=low_mb)
+    container = None if minimum is None else math.ceil(minimum + (uncharged_mb or 0.0))
     return {"minimum_mb": minimum,
+            "container_minimum_mb": container,
+            "uncharged_file_mb": uncharged_mb,
             "rule_of_thumb_min_mb": math.ceil(peak_mb * MIN_FACTOR),
-            "buy_mb": None if minimum is None else math.ceil(with_margin(minimum)),
+            "buy_mb": None if container is None else math.ceil(with_margin(container)),
             "search_mb": [round(low_mb, 1), round(high_mb, 1)],
             # The minimum lies between the largest limit that failed below it and itself.
             "resolution_mb": None if minimum is None else round(minimum - above, 1),
@@ -249,14 +298,20 @@ def minimum_text(block: dict[str, Any]) -> str:
                     + (f" ({block['stopped']})" if block.get("stopped") else ""))
         largest = max(r["limit_mb"] for r in tried)
         return (f"none of the {len(tried)} limits tried served the load (the largest, "
-                f"{amount(largest, 'MB')}, {_outcome_of(tried, largest)}): the minimum is "
-                f"above it, up to the rule of thumb's {amount(rule, 'MB')} (peak × 1.5)")
+                f"{_whole_mb(largest)}, {_outcome_of(tried, largest)}): the minimum is "
+                f"above it, up to the rule of thumb's {_whole_mb(rule)} (peak × 1.5)")
     within = block.get("resolution_mb")
-    text = (f"{amount(minimum, 'MB')} serves the load"
-            + (f" (to within {amount(round(within), 'MB')}, {len(tried)} rounds)"
-               if within else "")
-            + f"; the rule of thumb (peak × 1.5) says {amount(rule, 'MB')}. With the seed's "
-            f"margin over it, buy {amount(block.get('buy_mb'), 'MB')}")
+    text = (f"{_whole_mb(minimum)} serves the load here"
+            + (f" (to within {_whole_mb(within)}, {len(tried)} rounds)"
+               if within else ""))
+    uncharged = block.get("uncharged_file_mb") or 0.0
+    if uncharged >= UNCHARGED_NOTE_SHARE * minimum:
+        text += (f"; {_whole_mb(uncharged)} of the files it maps (its runtime and "
+                 "libraries) are charged to other processes on this host, and would be to "
+                 "it in a fresh container: about "
+                 f"{_whole_mb(block.get('container_minimum_mb'))} there")
+    text += (f". The rule of thumb (peak × 1.5) says {_whole_mb(rule)}; with the seed's "
+             f"margin, buy {_whole_mb(block.get('buy_mb'))}")
     cheapest = block.get("cheapest_for_minimum")
     if cheapest:
         text += (f": the cheapest plan holding it is {cheapest['provider']} "
@@ -272,3 +327,8 @@ def minimum_text(block: dict[str, Any]) -> str:
 
 def _outcome_of(rounds: list[dict[str, Any]], limit: float) -> str:
     return next(r["outcome"] for r in rounds if r["limit_mb"] == limit)
+
+
+def _whole_mb(value: float | None) -> str:
+    """Limits are set in whole MB: shown so ("1,024 MB")."""
+    return f"{count(value)} MB"

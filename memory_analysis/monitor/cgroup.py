@@ -35,6 +35,10 @@ class CgroupReading:
     pressure_some_us: int | None = None
     pressure_full_us: int | None = None
     failcnt: int | None = None
+    # File pages mapped by the group's processes and charged to it: a file another
+    # group read first (a runtime's binary shared with other processes on the host) is
+    # mapped here but charged there.
+    mapped_file: int | None = None
 
 
 def _int(text: bytes | None) -> int | None:
@@ -239,13 +243,18 @@ class MemoryCgroup:
                 self._file("memory.limit_in_bytes"))
             lifetime = _int(self._file("memory.max_usage_in_bytes"))
             oom_kills = _keyed(self._file("memory.oom_control"), b"oom_kill")
+            mapped = _keyed(stat, b"total_mapped_file")
+            if mapped is None:
+                mapped = _keyed(stat, b"mapped_file")
             some = full = None
             failcnt = _int(self._file("memory.failcnt"))
         else:
             usage = _int(self._file("memory.current"))
             if usage is None:
                 return None
-            inactive = _keyed(self._file("memory.stat"), b"inactive_file")
+            stat = self._file("memory.stat")
+            inactive = _keyed(stat, b"inactive_file")
+            mapped = _keyed(stat, b"file_mapped")
             limit = self._v2_limit()
             lifetime = _int(self._file("memory.peak"))
             oom_kills = _keyed(self._file("memory.events"), b"oom_kill")
@@ -256,7 +265,8 @@ class MemoryCgroup:
         return CgroupReading(usage=usage, working_set=max(usage - (inactive or 0), 0),
                              limit=limit, peak=self._run_peak(usage, lifetime),
                              oom_kills=oom_kills or 0, lifetime_peak=lifetime,
-                             pressure_some_us=some, pressure_full_us=full, failcnt=failcnt)
+                             pressure_some_us=some, pressure_full_us=full, failcnt=failcnt,
+                             mapped_file=mapped)
 
     def close(self) -> None:
         for file in self._files.values():

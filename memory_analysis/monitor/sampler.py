@@ -73,12 +73,16 @@ def cgroup_sample(group: MemoryCgroup | None) -> dict[str, Any] | None:
     if reading is None:
         return None
     limit = reading.limit
-    pressure = {key: value for key, value in (("pressure_some_us", reading.pressure_some_us),
-                                              ("pressure_full_us", reading.pressure_full_us),
-                                              ("failcnt", reading.failcnt))
-                if value is not None}
+    # Figures only some kernels or versions have: left out where they are not.
+    optional: dict[str, Any] = {
+        key: value for key, value in (("pressure_some_us", reading.pressure_some_us),
+                                      ("pressure_full_us", reading.pressure_full_us),
+                                      ("failcnt", reading.failcnt))
+        if value is not None}
+    if reading.mapped_file is not None:
+        optional["mapped_file_mb"] = _mb(reading.mapped_file)
     return {
-        **pressure,
+        **optional,
         "version": group.version,
         "usage_mb": _mb(reading.usage),
         "working_set_mb": _mb(reading.working_set),
@@ -420,6 +424,7 @@ class TreeSampler:
             "name": status.name,
             "role": role,
             "rss_mb": _mb(status.rss),
+            "rss_file_mb": _mb(status.rss_file),
             "pss_mb": _mb(rollup.pss_now(status.rss)) if rollup else None,
             "uss_mb": _mb(rollup.uss_now(status.rss)) if rollup else None,
             "anon_mb": anon,

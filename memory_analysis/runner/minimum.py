@@ -73,7 +73,8 @@ def _round_record(number: int, limit_mb: float, measured: Measured,
     load = measured.report.get("load_test") or {}
     served, outcome, why = judged
     return {"round": number, "limit_mb": limit_mb, "served": served, "outcome": outcome,
-            "why": why, "peak_mb": block.get("peak_mb"), "p95_ms": block.get("p95_ms"),
+            "why": why, "peak_mb": block.get("working_set_peak_mb"),
+            "p95_ms": block.get("p95_ms"),
             "requests": load.get("requests"), "failures": load.get("failures"),
             "oom_kills": block.get("oom_kills"), "killed_in_phase": block.get("killed_in_phase"),
             "pressure": block.get("pressure"), "dir": str(directory)}
@@ -95,13 +96,11 @@ def find_minimum(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
     rounds: list[dict[str, Any]] = [{
         "round": 0, "limit_mb": None, "served": True, "outcome": "unlimited",
         "why": "the load without a limit: what the other rounds are held to",
-        "peak_mb": (report.get("rehearsal") or {}).get("peak_mb") or
-        (report.get("memory") or {}).get("peak_mb"),
+        "peak_mb": (report.get("rehearsal") or {}).get("working_set_peak_mb"),
         "p95_ms": base.p95_ms, "requests": base.requests, "failures": base.failures,
         "oom_kills": base.oom_kills, "killed_in_phase": None, "pressure": None, "dir": "."}]
-    memory = report.get("memory") or {}
-    floor = ((report.get("phases") or {}).get("baseline") or {}).get("memory_mb", {}).get("min")
-    peak = memory.get("peak_mb")
+    # The search is in what the kernel counts against a limit: the group's working set.
+    floor, peak = rehearsal.group_span(first.samples)
     stopped = None
     if not report.get("complete"):
         stopped = f"the unlimited round did not complete ({report.get('end_reason')})"
@@ -154,7 +153,9 @@ def find_minimum(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
             high = limit
         else:
             low = limit
-    summary = rehearsal.minimum_summary(rounds[1:], search[0], search[1], peak or 0.0)
+    summary = rehearsal.minimum_summary(
+        rounds[1:], search[0], search[1], (report.get("memory") or {}).get("peak_mb") or 0.0,
+        (report.get("rehearsal") or {}).get("uncharged_file_mb"))
     block = {**(report.get("rehearsal") or {}), "source": "find_minimum", "limit_mb": None,
              **summary, "rounds": rounds, "planned_s": round(first_s + config.rounds * round_s),
              "took_s": round(time.monotonic() - started, 1), "complete": stopped is None,

@@ -96,7 +96,12 @@ def _options(config: RunnerConfig, cgroup_path: str | None, tree_metric: str | N
     options = {
         # A cgroup of the service's own (not the one the runner sits in) is what a
         # platform would limit: its working set is the service's memory.
-        "service_cgroup": cgroup_path is not None and cgroup_path != _own_cgroup_path(),
+        # Not one the runner made to rehearse in: the files the service maps that another
+        # process on this host read first are charged to that one's group, so the group's
+        # working set leaves them out; the service's memory is then its tree's, as in any
+        # run, and the rehearsal reports what the group counted.
+        "service_cgroup": (cgroup_path is not None and cgroup_path != _own_cgroup_path()
+                           and config.limit_source is None and not config.find_minimum),
         "tree_metric": tree_metric or "pss",
         "users": config.users,
         "catalogs": catalogs,
@@ -270,14 +275,13 @@ def measure(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> Measure
     report["environment"] = environment()
     if outcome.group is not None:
         report["rehearsal"] = _rehearsal(outcome, config.limit_source or "find_minimum",
-                                         monitor, runs, figures,
-                                         report["memory"].get("peak_mb"))
+                                         monitor, runs, figures, samples)
     return Measured(report, outcome, samples, load, runs, catalogs)
 
 
 def _rehearsal(outcome: RunOutcome, source: str, monitor: dict[str, Any] | None,
                runs: list[dict[str, Any]], figures: dict[str, Any],
-               peak_mb: float | None) -> dict[str, Any]:
+               samples: list[dict[str, Any]]) -> dict[str, Any]:
     """The report's ``rehearsal`` block, on the samples' clock."""
     assert outcome.group is not None
     clock = (monitor or {}).get("start_time")
@@ -293,7 +297,7 @@ def _rehearsal(outcome: RunOutcome, source: str, monitor: dict[str, Any] | None,
     if outcome.end_reason in ("service_died", "oom_killed"):
         died = (outcome.service.exit_info() or {}).get("description") or "died"
     return rehearsal_block(outcome.group, source, oom, rows, load_start, group_summary,
-                           (figures.get("latency_ms") or {}).get("p95"), peak_mb, died)
+                           (figures.get("latency_ms") or {}).get("p95"), samples, died)
 
 
 def publish(measured: Measured, view: RunnerView) -> dict[str, Any]:
