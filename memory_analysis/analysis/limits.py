@@ -119,11 +119,12 @@ def describe(judged: dict[str, Any]) -> str:
         return f"the {size} limit of its memory cgroup"
     if source == "memory_limit":
         return f"the {size} memory limit it ran in"
-    enforced = " (it ran in that limit)" if judged.get("enforced") else ""
+    enforced = "it ran in that limit" if judged.get("enforced") else ""
     if source == "target_memory":
-        return f"the target of {size}{enforced}"
+        return f"the target of {size}" + (f" ({enforced})" if enforced else "")
     if source == "plan":
-        os_share = (" (what its operating system leaves)" if judged.get("plan_os_memory_mb")
-                    else "")
-        return f"the {size} of plan {judged.get('plan')}{os_share}{enforced}"
+        notes = [n for n in ("what its operating system leaves"
+                             if judged.get("plan_os_memory_mb") else "", enforced) if n]
+        return f"the {size} of plan {judged.get('plan')}" + (
+            f" ({', and '.join(notes)})" if notes else "")
     return f"the host's {size}"
