@@ -38,8 +38,9 @@ def groups_of(pid: int) -> list[Path]:
 
 # -- pure parts ------------------------------------------------------------------------
 def figures(requests: int = 1000, failures: int = 0, p95: float | None = 5.0,
-            se: float = 0.1, kills: int = 0, started: bool = True) -> rehearsal.RoundFigures:
-    return rehearsal.RoundFigures(requests, failures, p95, se, kills, started)
+            se: float = 0.1, kills: int = 0, started: bool = True,
+            refaults: int | None = None) -> rehearsal.RoundFigures:
+    return rehearsal.RoundFigures(requests, failures, p95, se, kills, started, refaults)
 
 
 def test_a_round_serves_only_without_kills_extra_errors_or_a_slower_tail():
@@ -54,6 +55,17 @@ def test_a_round_serves_only_without_kills_extra_errors_or_a_slower_tail():
     assert rehearsal.judge_round(base, figures(p95=7.0))[1] == "slower"
     # A noisy unlimited round widens what serves.
     assert rehearsal.judge_round(figures(se=1.0), figures(p95=7.0))[0] is True
+
+
+def test_a_slower_round_is_the_limits_only_when_the_kernel_reclaimed_more():
+    """On a busy machine a round can be slow for no reason of its memory: the limit
+    slows a service by making the kernel reclaim pages it then reads back."""
+    base = figures(refaults=4)
+    machine = rehearsal.judge_round(base, figures(p95=30.0, refaults=6))
+    assert machine[:2] == (True, "served") and "the machine was busy" in machine[2]
+    assert rehearsal.judge_round(base, figures(p95=30.0, refaults=400))[1] == "slower"
+    # Without the count, the latency alone decides.
+    assert rehearsal.judge_round(figures(), figures(p95=30.0))[1] == "slower"
 
 
 def test_errors_are_held_to_the_unlimited_rounds_rate_and_its_noise():

@@ -398,7 +398,8 @@ class MemoryLimit:
             out["pressure"] = {
                 "kind": "psi",
                 "some_percent": round(reading.pressure_some_us * 100.0 / life_us, 3),
-                "full_percent": round((reading.pressure_full_us or 0) * 100.0 / life_us, 3)}
+                "full_percent": round((reading.pressure_full_us or 0) * 100.0 / life_us, 3),
+                "refaults": self._refaults()}
         return out
 
     def _refaults(self) -> int | None:

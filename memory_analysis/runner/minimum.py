@@ -64,7 +64,8 @@ def _figures(measured: Measured) -> rehearsal.RoundFigures:
     block = report.get("rehearsal") or {}
     return rehearsal.RoundFigures.of(report.get("load_test") or {}, rows,
                                      block.get("oom_kills") or 0,
-                                     started=block.get("killed_in_phase") != "starting")
+                                     started=block.get("killed_in_phase") != "starting",
+                                     refaults=(block.get("pressure") or {}).get("refaults"))
 
 
 def _round_record(number: int, limit_mb: float, measured: Measured,
@@ -98,7 +99,8 @@ def find_minimum(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
         "why": "the load without a limit: what the other rounds are held to",
         "peak_mb": (report.get("rehearsal") or {}).get("working_set_peak_mb"),
         "p95_ms": base.p95_ms, "requests": base.requests, "failures": base.failures,
-        "oom_kills": base.oom_kills, "killed_in_phase": None, "pressure": None, "dir": "."}]
+        "oom_kills": base.oom_kills, "killed_in_phase": None,
+        "pressure": (report.get("rehearsal") or {}).get("pressure"), "dir": "."}]
     # The search is in what the kernel counts against a limit: the group's working set.
     floor, peak = rehearsal.group_span(first.samples)
     stopped = None
