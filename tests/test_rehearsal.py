@@ -324,3 +324,19 @@ def test_a_limit_above_the_runners_own_containers_is_refused(tmp_path):
     assert result.returncode == 2, result.stderr
     assert "the runner itself is held to 300 MB" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_rounds_label_reaches_the_terminal_as_written():
+    """rich reads "[...]" as markup: the live view prints the user's words as text."""
+    import io
+
+    from rich.console import Console
+
+    from memory_analysis.reports.runner_console import RichRunnerView
+    from memory_analysis.runner.minimum import RoundView
+
+    view = RichRunnerView()
+    screen = io.StringIO()
+    view.console = Console(file=screen, force_terminal=True, width=200, color_system=None)
+    RoundView(view, "round 2 of 5, limit 96 MB").phase("starting", "waiting for [bold]x")
+    assert "starting: [round 2 of 5, limit 96 MB] waiting for [bold]x" in screen.getvalue()

@@ -370,9 +370,13 @@ class RichRunnerView(LivePanel):
         self._live_started = False
 
     def phase(self, name: str, detail: str) -> None:
+        from rich.markup import escape
+
         elapsed = time.monotonic() - self._start
-        self.console.print(f"[dim]{elapsed:6.1f}s[/] [bold]{name}[/]: {detail}",
-                           highlight=False)
+        # The detail holds the user's words (a URL, a round's "[round 2 of 5]"): text,
+        # never markup.
+        self.console.print(f"[dim]{elapsed:6.1f}s[/] [bold]{escape(name)}[/]: "
+                           f"{escape(detail)}", highlight=False)
 
     def progress(self, status: dict[str, Any]) -> None:
         from rich.text import Text
@@ -383,6 +387,7 @@ class RichRunnerView(LivePanel):
         self.live.update(Text("\n".join(status_lines(status))))
 
     def finished(self, report: dict[str, Any], files: list[str]) -> None:
+        from rich.markup import escape
         from rich.table import Table
 
         self.close()
@@ -391,17 +396,17 @@ class RichRunnerView(LivePanel):
             # as a paragraph above it, wrapped to the terminal, not to the table.
             intro, _, title = heading.rpartition("\n")
             if intro:
-                self.console.print(intro, highlight=False)
-            table = Table(title=title, title_justify="left")
+                self.console.print(intro, highlight=False, markup=False)
+            table = Table(title=escape(title), title_justify="left")
             for index, name in enumerate(header):
-                table.add_column(name, justify="left" if index == 0 else "right")
+                table.add_column(escape(name), justify="left" if index == 0 else "right")
             for row in rows:
-                table.add_row(*row)
+                table.add_row(*(escape(str(cell)) for cell in row))
             self.console.print(table)
         level = (report.get("assessment") or {}).get("level")
         style = {"safe": "green", "warning": "yellow", "critical": "bold red"}.get(level or "", "")
         for line in verdict_lines(report, files):
             if line.startswith("Level:") and style:
-                self.console.print(f"[{style}]{line}[/]", highlight=False)
+                self.console.print(f"[{style}]{escape(line)}[/]", highlight=False)
             else:
-                self.console.print(line, highlight=False)
+                self.console.print(line, highlight=False, markup=False)
