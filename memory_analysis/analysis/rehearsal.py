@@ -97,9 +97,13 @@ def _uncharged_text(block: dict[str, Any]) -> str:
     uncharged, limit = block.get("uncharged_file_mb"), block.get("limit_mb")
     if not uncharged or not limit or uncharged < UNCHARGED_NOTE_SHARE * limit:
         return ""
-    return (f" {amount(uncharged, 'MB')} of the files it maps (its runtime and libraries) "
-            "are charged to other processes on this host: in a fresh container of this "
+    return (f" {_charged_elsewhere(amount(uncharged, 'MB'))}: in a fresh container of this "
             "size, it would have that much less room.")
+
+
+def _charged_elsewhere(size: str) -> str:
+    return (f"{size} of the files it maps (its runtime and libraries) are charged to other "
+            "processes on this host")
 
 
 def _summary(block: dict[str, Any], into_load: float | None) -> str:
@@ -323,10 +327,8 @@ def minimum_text(block: dict[str, Any]) -> str:
                if within else ""))
     uncharged = block.get("uncharged_file_mb") or 0.0
     if uncharged >= UNCHARGED_NOTE_SHARE * minimum:
-        text += (f"; {_whole_mb(uncharged)} of the files it maps (its runtime and "
-                 "libraries) are charged to other processes on this host, and would be to "
-                 "it in a fresh container: about "
-                 f"{_whole_mb(block.get('container_minimum_mb'))} there")
+        text += (f"; {_charged_elsewhere(_whole_mb(uncharged))}, and would be to it in a "
+                 f"fresh container: about {_whole_mb(block.get('container_minimum_mb'))} there")
     text += (f". The rule of thumb (peak × 1.5) says {_whole_mb(rule)}; with the seed's "
              f"margin, buy {_whole_mb(block.get('buy_mb'))}")
     cheapest = block.get("cheapest_for_minimum")

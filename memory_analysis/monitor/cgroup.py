@@ -39,6 +39,9 @@ class CgroupReading:
     # group read first (a runtime's binary shared with other processes on the host) is
     # mapped here but charged there.
     mapped_file: int | None = None
+    # Pages the group had to read back after the kernel reclaimed them (memory.stat's
+    # workingset_refault_anon + _file): what a tight limit costs before any OOM kill.
+    refaults: int | None = None
 
 
 def _int(text: bytes | None) -> int | None:
@@ -242,7 +245,7 @@ class MemoryCgroup:
             limit = _keyed(stat, b"hierarchical_memory_limit") or _int(
                 self._file("memory.limit_in_bytes"))
             lifetime = _int(self._file("memory.max_usage_in_bytes"))
-            oom_kills = _keyed(self._file("memory.oom_control"), b"oom_kill")
+            oom_kills = self.oom_kills()
             mapped = _keyed(stat, b"total_mapped_file")
             if mapped is None:
                 mapped = _keyed(stat, b"mapped_file")
@@ -257,7 +260,7 @@ class MemoryCgroup:
             mapped = _keyed(stat, b"file_mapped")
             limit = self._v2_limit()
             lifetime = _int(self._file("memory.peak"))
-            oom_kills = _keyed(self._file("memory.events"), b"oom_kill")
+            oom_kills = self.oom_kills()
             some, full = _psi_totals(self._file("memory.pressure"))
             failcnt = None
         if limit is not None and limit >= _UNLIMITED:
@@ -266,7 +269,19 @@ class MemoryCgroup:
                              limit=limit, peak=self._run_peak(usage, lifetime),
                              oom_kills=oom_kills or 0, lifetime_peak=lifetime,
                              pressure_some_us=some, pressure_full_us=full, failcnt=failcnt,
-                             mapped_file=mapped)
+                             mapped_file=mapped, refaults=self._refaults(stat))
+
+    def oom_kills(self) -> int | None:
+        """OOM kills the kernel counted in the group: one file, cheap enough to poll."""
+        name = "memory.events" if self.version == 2 else "memory.oom_control"
+        return _keyed(self._file(name), b"oom_kill")
+
+    def _refaults(self, stat: bytes | None) -> int | None:
+        prefix = b"total_" if self.version == 1 else b""
+        counts = [_keyed(stat, prefix + b"workingset_refault_" + kind)
+                  for kind in (b"anon", b"file")]
+        known = [c for c in counts if c is not None]
+        return sum(known) if known else None
 
     def close(self) -> None:
         for file in self._files.values():

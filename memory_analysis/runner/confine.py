@@ -32,7 +32,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from memory_analysis.errors import BadInput
-from memory_analysis.monitor.cgroup import MemoryCgroup, cgroup_mounts, join_mount
+from memory_analysis.monitor.cgroup import (
+    CgroupReading,
+    MemoryCgroup,
+    cgroup_mounts,
+    join_mount,
+)
 from memory_analysis.numbers import amount
 
 # Every group this suite makes is named PREFIX + "<runner pid>-<its start time>-<n>".
@@ -192,6 +197,7 @@ class MemoryLimit:
     directory: str = ""
     version: int = 0
     service_pid: int | None = None
+    _reader: MemoryCgroup | None = None
     _oom_kills_at_start: int = 0
     _made_at: float = 0.0
 
@@ -226,7 +232,7 @@ class MemoryLimit:
             try:
                 self.check_limit()
             except BadInput:
-                _remove_group(path)
+                self.remove()
                 raise
             return
         systemd = self._systemd_command()
@@ -324,9 +330,7 @@ class MemoryLimit:
                                "manager has no memory controller delegated): cannot "
                                "rehearse in a limit here")
             return
-        reader = MemoryCgroup(self.directory, self.version, _mount_of(self.directory))
-        reading = reader.read()
-        reader.close()
+        reading = self._reading()
         if reading is None or self.limit_mb is None:
             return
         asked = int(self.limit_mb * _MB)
@@ -346,28 +350,26 @@ class MemoryLimit:
 
     def _readable(self) -> bool:
         """Whether the group's directory is known (looked up for a scope, once the
-        service runs in it)."""
+        service runs in it); its reader is made once it is."""
         if not self.directory and self._systemd and self.service_pid is not None:
             group = MemoryCgroup.of_process(self.service_pid)
             if group is not None and PREFIX in group.directory:
                 self.directory, self.version = group.directory, group.version
                 self._oom_kills_at_start = 0  # the scope was made for this run
-        return bool(self.directory)
+        if self.directory and self._reader is None:
+            self._reader = MemoryCgroup(self.directory, self.version,
+                                        _mount_of(self.directory))
+        return self._reader is not None
+
+    def _reading(self) -> CgroupReading | None:
+        return self._reader.read() if self._readable() and self._reader else None
 
     def oom_kills(self) -> int | None:
         """OOM kills counted in the group since it was made (None: not readable)."""
-        if not self._readable():
+        if not self._readable() or self._reader is None:
             return None
-        name = "memory.events" if self.version == 2 else "memory.oom_control"
-        try:
-            with open(os.path.join(self.directory, name), encoding="ascii") as handle:
-                for line in handle:
-                    key, _, value = line.partition(" ")
-                    if key == "oom_kill":
-                        return int(value) - self._oom_kills_at_start
-        except (OSError, ValueError):
-            return None
-        return None
+        kills = self._reader.oom_kills()
+        return None if kills is None else kills - self._oom_kills_at_start
 
     def describe(self) -> dict[str, Any]:
         """What the group was and what the kernel counted in it over its whole life (it
@@ -379,11 +381,7 @@ class MemoryLimit:
                                             else round(self.limit_mb, 1)),
                                "oom_kills": self.oom_kills(), "peak_mb": None,
                                "pressure": None}
-        if not self._readable():
-            return out
-        reader = MemoryCgroup(self.directory, self.version, _mount_of(self.directory))
-        reading = reader.read()
-        reader.close()
+        reading = self._reading()
         if reading is None:
             return out
         if reading.lifetime_peak is not None:
@@ -392,31 +390,22 @@ class MemoryLimit:
             # Some kernels' v1 emulation leaves failcnt at 0 even at an OOM kill: the
             # pages reclaimed and read back (refaults) show the pressure all the same.
             out["pressure"] = {"kind": "failcnt", "failcnt": reading.failcnt,
-                               "refaults": self._refaults()}
+                               "refaults": reading.refaults}
         elif reading.pressure_some_us is not None:
             life_us = max(time.monotonic() - self._made_at, 1e-3) * 1e6
             out["pressure"] = {
                 "kind": "psi",
                 "some_percent": round(reading.pressure_some_us * 100.0 / life_us, 3),
                 "full_percent": round((reading.pressure_full_us or 0) * 100.0 / life_us, 3),
-                "refaults": self._refaults()}
+                "refaults": reading.refaults}
         return out
-
-    def _refaults(self) -> int | None:
-        """Pages the group had to read back after reclaiming them (``memory.stat``)."""
-        try:
-            with open(os.path.join(self.directory, "memory.stat"), encoding="ascii") as handle:
-                stat = dict(line.split() for line in handle if line.count(" ") == 1)
-        except (OSError, ValueError):
-            return None
-        prefix = "total_" if self.version == 1 else ""
-        keys = [f"{prefix}workingset_refault_anon", f"{prefix}workingset_refault_file"]
-        return sum(int(stat[k]) for k in keys if k in stat) if any(
-            k in stat for k in keys) else None
 
     def remove(self) -> None:
         """Remove the group and anything left in it (after the service was stopped);
         ``left_behind`` names it when that failed."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         if self._systemd:
             manager = ["--user"] if os.geteuid() != 0 else []
             try:

@@ -68,10 +68,12 @@ def _figures(measured: Measured) -> rehearsal.RoundFigures:
                                      refaults=(block.get("pressure") or {}).get("refaults"))
 
 
-def _round_record(number: int, limit_mb: float, measured: Measured,
-                  judged: tuple[bool, str, str], directory: Path) -> dict[str, Any]:
-    block = measured.report.get("rehearsal") or {}
-    load = measured.report.get("load_test") or {}
+def _round_record(number: int, limit_mb: float | None, judged: tuple[bool, str, str],
+                  directory: Path | str, report: dict[str, Any]) -> dict[str, Any]:
+    """One row of ``rehearsal.rounds``: the round's verdict and, from its ``report``,
+    its figures."""
+    block = report.get("rehearsal") or {}
+    load = report.get("load_test") or {}
     served, outcome, why = judged
     return {"round": number, "limit_mb": limit_mb, "served": served, "outcome": outcome,
             "why": why, "peak_mb": block.get("working_set_peak_mb"),
@@ -94,13 +96,8 @@ def find_minimum(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
     first = measure(config, RoundView(view, "unlimited round"), stop)
     report = first.report
     base = _figures(first)
-    rounds: list[dict[str, Any]] = [{
-        "round": 0, "limit_mb": None, "served": True, "outcome": "unlimited",
-        "why": "the load without a limit: what the other rounds are held to",
-        "peak_mb": (report.get("rehearsal") or {}).get("working_set_peak_mb"),
-        "p95_ms": base.p95_ms, "requests": base.requests, "failures": base.failures,
-        "oom_kills": base.oom_kills, "killed_in_phase": None,
-        "pressure": (report.get("rehearsal") or {}).get("pressure"), "dir": "."}]
+    rounds = [_round_record(0, None, (True, "unlimited", "the load without a limit: what "
+                                      "the other rounds are held to"), ".", report)]
     # The search is in what the kernel counts against a limit: the group's working set.
     floor, peak = rehearsal.group_span(first.samples)
     stopped = None
@@ -133,12 +130,11 @@ def find_minimum(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
             # It did not start inside the limit, and no OOM kill was counted (a runtime
             # that refuses to start in too little memory, a start-up that timed out).
             first_line = str(exc).splitlines()[0]
-            rounds.append({"round": number, "limit_mb": limit, "served": False,
-                           "outcome": "did not start", "why": first_line, "peak_mb": None,
-                           "p95_ms": None, "requests": 0, "failures": 0, "oom_kills": 0,
-                           "killed_in_phase": "starting", "pressure": None,
-                           "dir": str(directory)})
-            view.phase("round", f"[{label}] did not start: {first_line}")
+            rounds.append(_round_record(
+                number, limit, (False, "did not start", first_line), directory,
+                {"rehearsal": {"oom_kills": 0, "killed_in_phase": "starting"},
+                 "load_test": {"requests": 0, "failures": 0}}))
+            RoundView(view, label).phase("round", f"did not start: {first_line}")
             low = limit
             continue
         except BadInput as exc:
@@ -149,8 +145,8 @@ def find_minimum(config: RunnerConfig, view: RunnerView, stop: StopSignal) -> di
             stopped = "interrupted"
             break
         judged = rehearsal.judge_round(base, _figures(measured))
-        rounds.append(_round_record(number, limit, measured, judged, directory))
-        view.phase("round", f"[{label}] {judged[1]}: {judged[2]}")
+        rounds.append(_round_record(number, limit, judged, directory, measured.report))
+        RoundView(view, label).phase("round", f"{judged[1]}: {judged[2]}")
         if judged[0]:
             high = limit
         else:
